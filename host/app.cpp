@@ -1,0 +1,90 @@
+#include "app.hpp"
+
+#include <cstdio>
+#include <iostream>
+#include <unistd.h>
+
+namespace agent_runner {
+
+App::App(GlobalOptions options, EnvMap env) : options_(std::move(options)), env_(std::move(env)) {}
+
+const Config* App::config() {
+  if (!config_) {
+    config_ = load_config(options_.cli, env_);
+    if (!config_->problems.empty()) {
+      std::cerr << "agent-runner: configuration error" << (config_->problems.size() > 1 ? "s" : "")
+                << ":\n";
+      for (const auto& p : config_->problems) std::cerr << "  - " << p.to_string() << "\n";
+      std::cerr << "See `agent-runner config --help` for every setting and its sources.\n";
+    }
+  }
+  return config_->config ? &*config_->config : nullptr;
+}
+
+PluginRegistry& App::plugins() {
+  if (!plugins_) {
+    std::vector<std::string> config_dirs;
+    std::vector<std::string> flag_dirs = options_.cli.plugin_dirs;
+    if (config_ && config_->config) config_dirs = config_->config->plugin_dirs;
+    std::optional<std::string> env_path;
+    if (auto it = env_.find("AGENT_RUNNER_PLUGIN_PATH"); it != env_.end()) env_path = it->second;
+    plugins_ = PluginRegistry::discover(default_search_dirs(config_dirs, env_path, flag_dirs));
+    for (const auto& w : plugins_->warnings()) spdlog::warn("{}", w);
+  }
+  return *plugins_;
+}
+
+std::unique_ptr<Sandbox> App::open_sandbox(const std::optional<std::string>& session,
+                                           int& exit_code) {
+  const Config* cfg = config();
+  if (!cfg) {
+    exit_code = kExitUsage;
+    return nullptr;
+  }
+  auto& reg = plugins();
+  auto plugin = reg.find(cfg->sandbox_type);
+  if (!plugin) {
+    std::cerr << "agent-runner: no loaded plugin provides sandbox type '" << cfg->sandbox_type
+              << "' (mode " << mode_name(cfg->mode) << ", from "
+              << (cfg->sources.count("sandbox_type") ? cfg->sources.at("sandbox_type") : "default")
+              << ").\n";
+    for (const auto& r : reg.reports()) {
+      if (!r.loaded && (!r.sandbox_type || *r.sandbox_type == cfg->sandbox_type))
+        std::cerr << "  rejected: " << r.path << ": " << r.error.value_or("") << "\n";
+    }
+    auto types = reg.sandbox_types();
+    std::cerr << "  available types: ";
+    if (types.empty()) std::cerr << "(none)";
+    for (size_t i = 0; i < types.size(); ++i) std::cerr << (i ? ", " : "") << types[i];
+    std::cerr << "\n  Run `agent-runner plugins` to see every plugin file and why it was or was not "
+                 "loaded.\n";
+    exit_code = kExitPlugin;
+    return nullptr;
+  }
+  OpResult err;
+  auto sb = Sandbox::create(plugin, cfg->sandbox_config(), session, err);
+  if (!sb) {
+    std::cerr << "agent-runner: could not create a " << cfg->sandbox_type << " sandbox: " << err.code()
+              << ": " << err.message() << "\n";
+    exit_code = (err.status == AR_ERR_INVALID_CONFIG || err.status == AR_ERR_INVALID_ARGUMENT)
+                    ? kExitUsage
+                    : kExitFailure;
+    return nullptr;
+  }
+  spdlog::info("sandbox {} ({}) ready", sb->id(), cfg->sandbox_type);
+  exit_code = kExitOk;
+  return sb;
+}
+
+void write_all(int fd, std::string_view data) {
+  while (!data.empty()) {
+    ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return;
+    }
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+}
+
+}  // namespace agent_runner

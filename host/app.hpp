@@ -1,0 +1,68 @@
+// What every command needs: the global options, the configuration, the plugin registry and a
+// way to open the configured sandbox. The host stays thin: it loads, configures and dispatches.
+#pragma once
+
+#include "config.hpp"
+#include "logging.hpp"
+#include "plugin_loader.hpp"
+#include "sandbox.hpp"
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace agent_runner {
+
+// Exit codes of DESIGN.md "Command line".
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitFailure = 1;
+inline constexpr int kExitUsage = 2;
+inline constexpr int kExitPlugin = 3;
+inline constexpr int kExitTimeout = 124;
+
+struct GlobalOptions {
+  CliOverrides cli;
+  spdlog::level::level_enum log_level = spdlog::level::warn;
+  LogFormat log_format = LogFormat::text;
+};
+
+class App {
+ public:
+  explicit App(GlobalOptions options, EnvMap env = current_environment());
+
+  const GlobalOptions& options() const { return options_; }
+  const EnvMap& env() const { return env_; }
+
+  // The configuration, loaded once. On problems, prints every one to stderr and returns null
+  // (the command exits 2).
+  const Config* config();
+  // The plugins found in every search location, loaded once.
+  PluginRegistry& plugins();
+  // Opens the configured sandbox (attaching to `session` when given). On failure prints the
+  // reason to stderr, sets exit_code (2 config, 3 plugin, 1 sandbox creation) and returns null.
+  std::unique_ptr<Sandbox> open_sandbox(const std::optional<std::string>& session, int& exit_code);
+
+ private:
+  GlobalOptions options_;
+  EnvMap env_;
+  std::optional<ConfigLoad> config_;
+  std::optional<PluginRegistry> plugins_;
+};
+
+// Commands. Each parses its own arguments (everything after the command name) and handles
+// --help itself.
+int cmd_plugins(App& app, const std::vector<std::string>& args);
+int cmd_config(App& app, const std::vector<std::string>& args);
+int cmd_exec(App& app, const std::vector<std::string>& args);
+int cmd_run(App& app, const std::vector<std::string>& args);
+int cmd_serve(App& app, const std::vector<std::string>& args);
+int cmd_doctor(App& app, const std::vector<std::string>& args);
+
+// Entry point of the executable.
+int cli_main(int argc, char** argv);
+
+// Writes all of `data` to a file descriptor (stdout for results), retrying on partial writes.
+void write_all(int fd, std::string_view data);
+
+}  // namespace agent_runner

@@ -1,0 +1,13 @@
+// `agent-runner doctor`: not built yet (see the open issues).
+#include "app.hpp"
+
+#include <iostream>
+
+namespace agent_runner {
+
+int cmd_doctor(App&, const std::vector<std::string>&) {
+  std::cerr << "agent-runner doctor: this command is not built yet in this version\n";
+  return kExitUsage;
+}
+
+}  // namespace agent_runner

@@ -1,0 +1,84 @@
+// The host's view of one sandbox created by a plugin: RAII over the C ABI. Holds its plugin's
+// library loaded for as long as it lives.
+#pragma once
+
+#include "plugin_loader.hpp"
+
+#include <agent_runner/plugin.h>
+
+#include <boost/json.hpp>
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace agent_runner {
+
+enum class Op { execute, ls, read, write, edit, glob, grep, upload, download, remove };
+
+// The operation's public name ("delete" for Op::remove).
+std::string_view op_name(Op op);
+std::optional<Op> op_from_name(std::string_view name);
+
+// What an operation gave back, copied out of plugin memory.
+struct OpResult {
+  ar_status status = AR_OK;
+  boost::json::object body;          // result object, or {"code","message"} on error
+  std::vector<std::string> buffers;  // file contents
+
+  bool ok() const { return status == AR_OK; }
+  std::string code() const { return ar_status_name(status); }
+  std::string message() const;
+  // {"code","message"} for an error, null when ok.
+  boost::json::value error_json() const;
+  static OpResult error(ar_status status, std::string_view message);
+};
+
+// Per-call hooks: streamed output and cancellation.
+struct CallOptions {
+  std::function<void(ar_stream, std::string_view)> on_output;
+  const std::atomic<bool>* cancelled = nullptr;
+  std::vector<std::string_view> inputs;  // write: content; upload: one per file
+};
+
+class Sandbox {
+ public:
+  // Creates (or attaches to, with a session) a sandbox. On failure returns null and fills
+  // `error`.
+  static std::unique_ptr<Sandbox> create(std::shared_ptr<LoadedPlugin> plugin,
+                                         const boost::json::object& config,
+                                         const std::optional<std::string>& session,
+                                         OpResult& error);
+  ~Sandbox();
+  Sandbox(const Sandbox&) = delete;
+  Sandbox& operator=(const Sandbox&) = delete;
+
+  // Thread-safe: several calls may run at once.
+  OpResult call(Op op, const boost::json::object& request, const CallOptions& options = {});
+  // Releases the sandbox (ephemeral ones are removed). Idempotent; the destructor calls it.
+  OpResult release();
+
+  const boost::json::object& info() const { return info_; }
+  std::string id() const;
+  const LoadedPlugin& plugin() const { return *plugin_; }
+
+ private:
+  struct Services;
+  Sandbox(std::shared_ptr<LoadedPlugin> plugin, std::unique_ptr<Services> services);
+
+  std::shared_ptr<LoadedPlugin> plugin_;
+  std::unique_ptr<Services> services_;
+  ar_sandbox* handle_ = nullptr;
+  boost::json::object info_;
+  std::mutex release_mutex_;
+};
+
+// Turns a plugin-filled ar_result into an OpResult and hands the memory back to the plugin.
+OpResult take_result(const ar_plugin_descriptor& d, ar_result& r, ar_status returned);
+
+}  // namespace agent_runner
