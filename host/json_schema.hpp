@@ -1,0 +1,25 @@
+// A small JSON Schema validator (the subset the project's schemas use), shared by plugin config
+// validation and workload files. Keywords: type (string or array), properties, required,
+// additionalProperties (bool or schema), items, enum, const, minimum, maximum, exclusiveMinimum,
+// minLength, maxLength, minItems, maxItems, pattern (ECMAScript via std::regex, anchored as
+// written), oneOf, anyOf, allOf, $ref to "#/$defs/NAME" or "#/definitions/NAME", description
+// (ignored), default (ignored), "x-secret" (ignored here; marks values to redact).
+#pragma once
+
+#include <boost/json.hpp>
+
+#include <string>
+#include <vector>
+
+namespace agent_runner {
+
+struct SchemaError {
+  std::string pointer;  // JSON Pointer of the offending value: "/steps/2/execute/timeout"
+  std::string message;  // "must be a number >= 0", "unknown key 'foo'", "missing required key 'name'"
+};
+
+// Validates `instance` against `schema`; returns every problem found (empty = valid).
+std::vector<SchemaError> validate_json_schema(const boost::json::value& schema,
+                                              const boost::json::value& instance);
+
+}  // namespace agent_runner
