@@ -3,10 +3,12 @@
 # Builds a sandbox plugin as a MODULE library named <target>.so with hidden visibility, exporting
 # only `agent_runner_plugin_entry` (a linker version script), with no undefined symbols left.
 # Used in-tree and shipped to operators by the agent-runner-dev package.
-set(_AGENT_RUNNER_PLUGIN_MAP ${CMAKE_CURRENT_LIST_DIR}/plugin.map)
+
 
 function(agent_runner_add_plugin target)
   cmake_parse_arguments(ARG "" "OUTPUT_DIRECTORY;INSTALL_DESTINATION;COMPONENT" "SOURCES" ${ARGN})
+  # The version script sits beside this file, in-tree and installed alike.
+  set(_AGENT_RUNNER_PLUGIN_MAP ${CMAKE_CURRENT_FUNCTION_LIST_DIR}/plugin.map)
   if(NOT ARG_SOURCES)
     message(FATAL_ERROR "agent_runner_add_plugin(${target}): SOURCES is required")
   endif()
