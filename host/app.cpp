@@ -1,8 +1,8 @@
 #include "app.hpp"
 
+#include <unistd.h>
 #include <cstdio>
 #include <iostream>
-#include <unistd.h>
 
 namespace agent_runner {
 
@@ -56,16 +56,17 @@ std::unique_ptr<Sandbox> App::open_sandbox(const std::optional<std::string>& ses
     std::cerr << "  available types: ";
     if (types.empty()) std::cerr << "(none)";
     for (size_t i = 0; i < types.size(); ++i) std::cerr << (i ? ", " : "") << types[i];
-    std::cerr << "\n  Run `agent-runner plugins` to see every plugin file and why it was or was not "
-                 "loaded.\n";
+    std::cerr
+        << "\n  Run `agent-runner plugins` to see every plugin file and why it was or was not "
+           "loaded.\n";
     exit_code = kExitPlugin;
     return nullptr;
   }
   OpResult err;
   auto sb = Sandbox::create(plugin, cfg->sandbox_config(), session, err);
   if (!sb) {
-    std::cerr << "agent-runner: could not create a " << cfg->sandbox_type << " sandbox: " << err.code()
-              << ": " << err.message() << "\n";
+    std::cerr << "agent-runner: could not create a " << cfg->sandbox_type
+              << " sandbox: " << err.code() << ": " << err.message() << "\n";
     exit_code = (err.status == AR_ERR_INVALID_CONFIG || err.status == AR_ERR_INVALID_ARGUMENT)
                     ? kExitUsage
                     : kExitFailure;

@@ -125,7 +125,8 @@ int cli_main(int argc, char** argv) {
   if (!format_name.empty()) {
     auto f = parse_log_format(format_name);
     if (!f) {
-      std::cerr << "agent-runner: --log-format " << format_name << " is not a format; use text or json\n";
+      std::cerr << "agent-runner: --log-format " << format_name
+                << " is not a format; use text or json\n";
       return kExitUsage;
     }
     opts.log_format = *f;

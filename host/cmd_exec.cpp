@@ -9,7 +9,8 @@
 namespace agent_runner {
 namespace {
 
-constexpr const char* kExecHelp = R"(Usage: agent-runner exec [--session ID] [--timeout S] [--cwd DIR] [--env K=V]... [--json] -- CMD...
+constexpr const char* kExecHelp =
+    R"(Usage: agent-runner exec [--session ID] [--timeout S] [--cwd DIR] [--env K=V]... [--json] -- CMD...
 
 Runs one shell command in the sandbox the configuration selects (MODE=local: the filesystem
 plugin's workspace under SANDBOX_ROOT_DIR). CMD is given to the sandbox's shell (/bin/sh -c); when
@@ -109,7 +110,8 @@ int cmd_exec(App& app, const std::vector<std::string>& args) {
     }
   }
   if (words.empty()) {
-    std::cerr << "agent-runner exec: no command given; usage: agent-runner exec [OPTIONS] -- CMD...\n";
+    std::cerr
+        << "agent-runner exec: no command given; usage: agent-runner exec [OPTIONS] -- CMD...\n";
     return kExitUsage;
   }
   std::string command;
@@ -152,8 +154,8 @@ int cmd_exec(App& app, const std::vector<std::string>& args) {
 
   if (!r.ok()) {
     if (json) {
-      write_all(1, Redactor::global().redact(boost::json::serialize(boost::json::object{
-                       {"error", r.error_json()}})) +
+      write_all(1, Redactor::global().redact(
+                       boost::json::serialize(boost::json::object{{"error", r.error_json()}})) +
                        "\n");
     }
     std::cerr << "agent-runner exec: " << r.code() << ": " << Redactor::global().redact(r.message())

@@ -12,13 +12,14 @@ int cmd_plugins(App& app, const std::vector<std::string>& args) {
     if (a == "--json") {
       json = true;
     } else if (a == "-h" || a == "--help") {
-      std::cout << "Usage: agent-runner plugins [--json]\n\n"
-                   "Lists every plugin file found in the search locations, loaded or rejected with\n"
-                   "the reason. --json prints a JSON array, one object per file:\n"
-                   "  {\"path\", \"name\", \"sandbox_type\", \"version\", \"abi\": \"MAJOR.MINOR\",\n"
-                   "   \"status\": \"loaded\"|\"rejected\", \"error\": null|\"reason\", "
-                   "\"capabilities\": [names], \"source\"}\n"
-                   "Exit code 0 even when some files are rejected.\n";
+      std::cout
+          << "Usage: agent-runner plugins [--json]\n\n"
+             "Lists every plugin file found in the search locations, loaded or rejected with\n"
+             "the reason. --json prints a JSON array, one object per file:\n"
+             "  {\"path\", \"name\", \"sandbox_type\", \"version\", \"abi\": \"MAJOR.MINOR\",\n"
+             "   \"status\": \"loaded\"|\"rejected\", \"error\": null|\"reason\", "
+             "\"capabilities\": [names], \"source\"}\n"
+             "Exit code 0 even when some files are rejected.\n";
       return kExitOk;
     } else {
       std::cerr << "agent-runner plugins: unknown argument " << a << " (see --help)\n";

@@ -2,14 +2,14 @@
 
 #include "redact.hpp"
 
-#include <boost/json.hpp>
 #include <spdlog/sinks/base_sink.h>
+#include <boost/json.hpp>
 
+#include <unistd.h>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
 #include <mutex>
-#include <unistd.h>
 
 namespace agent_runner {
 namespace {
@@ -28,10 +28,9 @@ class RedactingStderrSink final : public spdlog::sinks::base_sink<std::mutex> {
     const std::string text =
         Redactor::global().redact(std::string_view(msg.payload.data(), msg.payload.size()));
     const auto tt = std::chrono::system_clock::to_time_t(msg.time);
-    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                        msg.time.time_since_epoch())
-                        .count() %
-                    1000;
+    const auto ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(msg.time.time_since_epoch()).count() %
+        1000;
     std::tm tm{};
     gmtime_r(&tt, &tm);
     char ts[96];
@@ -49,7 +48,8 @@ class RedactingStderrSink final : public spdlog::sinks::base_sink<std::mutex> {
       o["msg"] = text;
       line = boost::json::serialize(o);
     } else {
-      line = std::string(ts) + " " + std::string(lvl.data(), lvl.size()) + " [" + logger + "] " + text;
+      line =
+          std::string(ts) + " " + std::string(lvl.data(), lvl.size()) + " [" + logger + "] " + text;
     }
     line.push_back('\n');
     // One write per record, so lines from several threads never interleave.

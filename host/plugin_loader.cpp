@@ -2,7 +2,6 @@
 
 #include "logging.hpp"
 
-
 #include <boost/dll/shared_library.hpp>
 
 #include <algorithm>
@@ -21,9 +20,9 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr std::array<std::string_view, AR_CAP_KNOWN_COUNT_> kCapabilityNames = {
-    "execute",  "streaming", "timeout", "tree_kill",      "output_cap",
-    "env",      "files",     "search",  "transfer",       "sessions",
-    "cancel",   "isolation", "network_policy", "resource_limits", "remote"};
+    "execute", "streaming", "timeout",        "tree_kill",       "output_cap",
+    "env",     "files",     "search",         "transfer",        "sessions",
+    "cancel",  "isolation", "network_policy", "resource_limits", "remote"};
 
 // group/other-writable files and directories can be swapped by another user: refuse them.
 std::optional<std::string> unsafe_permissions(const fs::path& p, std::string_view what) {
@@ -32,12 +31,13 @@ std::optional<std::string> unsafe_permissions(const fs::path& p, std::string_vie
     return std::string("cannot stat ") + std::string(what) + " " + p.string() + ": " +
            std::strerror(errno);
   if (st.st_mode & (S_IWGRP | S_IWOTH))
-    return std::string(what) + " " + p.string() +
-           " is writable by group or others (mode " + [&] {
+    return std::string(what) + " " + p.string() + " is writable by group or others (mode " +
+           [&] {
              char buf[8];
              std::snprintf(buf, sizeof buf, "%04o", st.st_mode & 07777);
              return std::string(buf);
-           }() + "); refusing to load it (fix: chmod go-w " + p.string() + ")";
+           }() +
+           "); refusing to load it (fix: chmod go-w " + p.string() + ")";
   return std::nullopt;
 }
 
@@ -45,7 +45,10 @@ bool has_elf_magic(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);
   char magic[4] = {};
   in.read(magic, 4);
-  return in.gcount() == 4 && std::memcmp(magic, "\x7f" "ELF", 4) == 0;
+  return in.gcount() == 4 && std::memcmp(magic,
+                                         "\x7f"
+                                         "ELF",
+                                         4) == 0;
 }
 
 std::optional<std::string> c_string(const char* s) {
@@ -110,7 +113,8 @@ std::vector<SearchDir> default_search_dirs(const std::vector<std::string>& confi
     while (start <= s.size()) {
       size_t end = s.find(':', start);
       if (end == std::string::npos) end = s.size();
-      if (end > start) dirs.push_back({s.substr(start, end - start), "AGENT_RUNNER_PLUGIN_PATH", true});
+      if (end > start)
+        dirs.push_back({s.substr(start, end - start), "AGENT_RUNNER_PLUGIN_PATH", true});
       start = end + 1;
     }
   }
@@ -136,7 +140,8 @@ PluginRegistry PluginRegistry::discover(const std::vector<SearchDir>& dirs) {
       if (p.extension() == ".so") files.push_back(p);
     }
     if (ec) {
-      reg.warnings_.push_back("cannot list plugin directory " + sd.dir.string() + ": " + ec.message());
+      reg.warnings_.push_back("cannot list plugin directory " + sd.dir.string() + ": " +
+                              ec.message());
       continue;
     }
     std::sort(files.begin(), files.end());
@@ -177,7 +182,8 @@ void PluginRegistry::load_file(const fs::path& file, const std::string& source) 
 
   if (!fs::is_regular_file(file, ec)) return reject(file.string() + " is not a regular file");
   if (auto bad = unsafe_permissions(file, "plugin file")) return reject(*bad);
-  if (!has_elf_magic(file)) return reject(file.string() + " is not a shared library (no ELF header)");
+  if (!has_elf_magic(file))
+    return reject(file.string() + " is not a shared library (no ELF header)");
 
   auto lib = std::make_unique<boost::dll::shared_library>();
   boost::system::error_code bec;
@@ -212,7 +218,8 @@ void PluginRegistry::load_file(const fs::path& file, const std::string& source) 
   if (d->abi_major != AR_ABI_VERSION_MAJOR)
     return reject(file.string() + " was built for plugin ABI " + *r.abi +
                   "; this agent-runner speaks ABI " + host_abi +
-                  " (major versions must match: rebuild the plugin against SDK " AR_SDK_VERSION ")");
+                  " (major versions must match: rebuild the plugin against SDK " AR_SDK_VERSION
+                  ")");
   if (d->abi_minor > AR_ABI_VERSION_MINOR)
     return reject(file.string() + " was built for plugin ABI " + *r.abi +
                   ", newer than this agent-runner's ABI " + host_abi +
@@ -236,8 +243,7 @@ void PluginRegistry::load_file(const fs::path& file, const std::string& source) 
   for (const auto& other : loaded_) {
     if (other->sandbox_type() == copy.sandbox_type)
       return reject("sandbox type '" + std::string(copy.sandbox_type) + "' of " + file.string() +
-                    " is already provided by " + other->path() +
-                    " (remove one of the two files)");
+                    " is already provided by " + other->path() + " (remove one of the two files)");
   }
 
   r.loaded = true;

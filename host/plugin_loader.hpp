@@ -30,7 +30,8 @@ struct PluginReport {
   bool loaded = false;
   std::optional<std::string> error;
   uint64_t capabilities = 0;
-  std::string source;  // which search location found it ("beside binary", "AGENT_RUNNER_PLUGIN_PATH", ...)
+  std::string
+      source;  // which search location found it ("beside binary", "AGENT_RUNNER_PLUGIN_PATH", ...)
 
   boost::json::object to_json() const;
 };

@@ -34,16 +34,26 @@ int svc_cancelled(void* call_ctx) {
 
 ar_op_fn op_slot(const ar_plugin_descriptor& d, Op op) {
   switch (op) {
-    case Op::execute: return d.execute;
-    case Op::ls: return d.ls;
-    case Op::read: return d.read;
-    case Op::write: return d.write;
-    case Op::edit: return d.edit;
-    case Op::glob: return d.glob;
-    case Op::grep: return d.grep;
-    case Op::upload: return d.upload;
-    case Op::download: return d.download;
-    case Op::remove: return d.remove;
+    case Op::execute:
+      return d.execute;
+    case Op::ls:
+      return d.ls;
+    case Op::read:
+      return d.read;
+    case Op::write:
+      return d.write;
+    case Op::edit:
+      return d.edit;
+    case Op::glob:
+      return d.glob;
+    case Op::grep:
+      return d.grep;
+    case Op::upload:
+      return d.upload;
+    case Op::download:
+      return d.download;
+    case Op::remove:
+      return d.remove;
   }
   return nullptr;
 }
@@ -60,17 +70,29 @@ struct Sandbox::Services {
     if (!self || !msg) return;
     spdlog::level::level_enum l = spdlog::level::info;
     switch (level) {
-      case AR_LOG_TRACE: l = spdlog::level::trace; break;
-      case AR_LOG_DEBUG: l = spdlog::level::debug; break;
-      case AR_LOG_INFO: l = spdlog::level::info; break;
-      case AR_LOG_WARN: l = spdlog::level::warn; break;
-      case AR_LOG_ERROR: l = spdlog::level::err; break;
+      case AR_LOG_TRACE:
+        l = spdlog::level::trace;
+        break;
+      case AR_LOG_DEBUG:
+        l = spdlog::level::debug;
+        break;
+      case AR_LOG_INFO:
+        l = spdlog::level::info;
+        break;
+      case AR_LOG_WARN:
+        l = spdlog::level::warn;
+        break;
+      case AR_LOG_ERROR:
+        l = spdlog::level::err;
+        break;
     }
     self->logger->log(l, "{}", std::string_view(msg, len));
   }
 };
 
-std::string_view op_name(Op op) { return kOpNames[static_cast<size_t>(op)]; }
+std::string_view op_name(Op op) {
+  return kOpNames[static_cast<size_t>(op)];
+}
 
 std::optional<Op> op_from_name(std::string_view name) {
   for (size_t i = 0; i < kOpNames.size(); ++i)
@@ -141,9 +163,9 @@ std::unique_ptr<Sandbox> Sandbox::create(std::shared_ptr<LoadedPlugin> plugin,
   const auto& d = plugin->descriptor();
   ar_result r{};
   ar_sandbox* handle = nullptr;
-  ar_status st = d.create(&sb->services_->table, cfg.data(), cfg.size(),
-                          session ? session->data() : nullptr, session ? session->size() : 0,
-                          &handle, &r);
+  ar_status st =
+      d.create(&sb->services_->table, cfg.data(), cfg.size(), session ? session->data() : nullptr,
+               session ? session->size() : 0, &handle, &r);
   OpResult res = take_result(d, r, st);
   if (!res.ok() || !handle) {
     if (handle) {
@@ -173,8 +195,9 @@ OpResult Sandbox::call(Op op, const boost::json::object& request, const CallOpti
   const auto& d = plugin_->descriptor();
   ar_op_fn fn = op_slot(d, op);
   if (!fn)
-    return OpResult::error(AR_ERR_UNSUPPORTED, std::string(op_name(op)) + " is not supported by the " +
-                                                   plugin_->name() + " plugin");
+    return OpResult::error(
+        AR_ERR_UNSUPPORTED,
+        std::string(op_name(op)) + " is not supported by the " + plugin_->name() + " plugin");
   if (!handle_) return OpResult::error(AR_ERR_UNAVAILABLE, "sandbox was already released");
   const std::string req = boost::json::serialize(request);
   std::vector<ar_bytes> inputs;

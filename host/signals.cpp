@@ -30,6 +30,8 @@ const std::atomic<bool>& install_cancel_signals() {
   return g_cancelled;
 }
 
-int cancel_signal() { return g_signal.load(); }
+int cancel_signal() {
+  return g_signal.load();
+}
 
 }  // namespace agent_runner

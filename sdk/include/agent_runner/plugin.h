@@ -57,12 +57,12 @@ typedef enum ar_status {
   AR_ERR_NOT_A_DIRECTORY = 4,
   AR_ERR_INVALID_PATH = 5,
   AR_ERR_ALREADY_EXISTS = 6,
-  AR_ERR_NOT_FOUND = 7,     /* edit: old string not found; lifecycle: sandbox not found */
-  AR_ERR_AMBIGUOUS = 8,     /* edit: old string matched more than once without replace_all */
+  AR_ERR_NOT_FOUND = 7, /* edit: old string not found; lifecycle: sandbox not found */
+  AR_ERR_AMBIGUOUS = 8, /* edit: old string matched more than once without replace_all */
   AR_ERR_TOO_LARGE = 9,
   AR_ERR_TIMEOUT = 10,
-  AR_ERR_UNAVAILABLE = 11,  /* backend unreachable or not ready; may succeed later */
-  AR_ERR_UNSUPPORTED = 12,  /* the plugin does not implement this operation or option */
+  AR_ERR_UNAVAILABLE = 11, /* backend unreachable or not ready; may succeed later */
+  AR_ERR_UNSUPPORTED = 12, /* the plugin does not implement this operation or option */
   AR_ERR_INTERNAL = 13,
   AR_ERR_INVALID_ARGUMENT = 14, /* malformed request: bad regex, missing member, wrong type */
   AR_ERR_INVALID_CONFIG = 15,   /* sandbox config rejected at create */
@@ -76,42 +76,62 @@ typedef enum ar_status {
 
 static inline const char* ar_status_name(ar_status s) {
   switch (s) {
-    case AR_OK: return "ok";
-    case AR_ERR_FILE_NOT_FOUND: return "file_not_found";
-    case AR_ERR_PERMISSION_DENIED: return "permission_denied";
-    case AR_ERR_IS_DIRECTORY: return "is_directory";
-    case AR_ERR_NOT_A_DIRECTORY: return "not_a_directory";
-    case AR_ERR_INVALID_PATH: return "invalid_path";
-    case AR_ERR_ALREADY_EXISTS: return "already_exists";
-    case AR_ERR_NOT_FOUND: return "not_found";
-    case AR_ERR_AMBIGUOUS: return "ambiguous";
-    case AR_ERR_TOO_LARGE: return "too_large";
-    case AR_ERR_TIMEOUT: return "timeout";
-    case AR_ERR_UNAVAILABLE: return "unavailable";
-    case AR_ERR_UNSUPPORTED: return "unsupported";
-    case AR_ERR_INTERNAL: return "internal";
-    case AR_ERR_INVALID_ARGUMENT: return "invalid_argument";
-    case AR_ERR_INVALID_CONFIG: return "invalid_config";
-    case AR_ERR_CANCELLED: return "cancelled";
-    case AR_ERR_CONFLICT: return "conflict";
-    case AR_ERR_UNAUTHORIZED: return "unauthorized";
-    default: return "internal";
+    case AR_OK:
+      return "ok";
+    case AR_ERR_FILE_NOT_FOUND:
+      return "file_not_found";
+    case AR_ERR_PERMISSION_DENIED:
+      return "permission_denied";
+    case AR_ERR_IS_DIRECTORY:
+      return "is_directory";
+    case AR_ERR_NOT_A_DIRECTORY:
+      return "not_a_directory";
+    case AR_ERR_INVALID_PATH:
+      return "invalid_path";
+    case AR_ERR_ALREADY_EXISTS:
+      return "already_exists";
+    case AR_ERR_NOT_FOUND:
+      return "not_found";
+    case AR_ERR_AMBIGUOUS:
+      return "ambiguous";
+    case AR_ERR_TOO_LARGE:
+      return "too_large";
+    case AR_ERR_TIMEOUT:
+      return "timeout";
+    case AR_ERR_UNAVAILABLE:
+      return "unavailable";
+    case AR_ERR_UNSUPPORTED:
+      return "unsupported";
+    case AR_ERR_INTERNAL:
+      return "internal";
+    case AR_ERR_INVALID_ARGUMENT:
+      return "invalid_argument";
+    case AR_ERR_INVALID_CONFIG:
+      return "invalid_config";
+    case AR_ERR_CANCELLED:
+      return "cancelled";
+    case AR_ERR_CONFLICT:
+      return "conflict";
+    case AR_ERR_UNAUTHORIZED:
+      return "unauthorized";
+    default:
+      return "internal";
   }
 }
 
 /* Capability bits (unknown bits are ignored by the host). */
 #define AR_CAP_EXECUTE (1ull << 0)
-#define AR_CAP_STREAMING (1ull << 1)   /* emits output chunks while a command runs */
-#define AR_CAP_TIMEOUT (1ull << 2)     /* per-call timeout */
-#define AR_CAP_TREE_KILL (1ull << 3)   /* timeout/cancel kill the whole process tree */
-#define AR_CAP_OUTPUT_CAP (1ull << 4)  /* bounded output with truncated flag */
-#define AR_CAP_ENV (1ull << 5)         /* per-call environment */
-#define AR_CAP_FILES (1ull << 6)       /* ls read write edit delete */
-#define AR_CAP_SEARCH (1ull << 7)      /* glob grep */
-#define AR_CAP_TRANSFER (1ull << 8)    /* upload download */
-#define AR_CAP_SESSIONS (1ull << 9)    /* persistent sandboxes keyed by session */
-#define AR_CAP_CANCEL (1ull << 10)     /* honours is_cancelled */
-#define AR_CAP_ISOLATION (1ull << 11)  /* filesystem confinement of commands */
+#define AR_CAP_STREAMING (1ull << 1)  /* emits output chunks while a command runs */
+#define AR_CAP_TIMEOUT (1ull << 2)    /* per-call timeout */
+#define AR_CAP_TREE_KILL (1ull << 3)  /* timeout/cancel kill the whole process tree */
+#define AR_CAP_OUTPUT_CAP (1ull << 4) /* bounded output with truncated flag */
+#define AR_CAP_ENV (1ull << 5)        /* per-call environment */
+#define AR_CAP_FILES (1ull << 6)      /* ls read write edit delete */
+#define AR_CAP_SEARCH (1ull << 7)     /* glob grep */
+#define AR_CAP_TRANSFER (1ull << 8)   /* upload download */
+#define AR_CAP_SESSIONS (1ull << 9)   /* persistent sandboxes keyed by session */
+#define AR_CAP_CANCEL (1ull << 10)    /* honours is_cancelled */
+#define AR_CAP_ISOLATION (1ull << 11) /* filesystem confinement of commands */
 #define AR_CAP_NETWORK_POLICY (1ull << 12)
 #define AR_CAP_RESOURCE_LIMITS (1ull << 13)
 #define AR_CAP_REMOTE (1ull << 14) /* sandbox runs on another machine */
@@ -190,8 +210,7 @@ typedef struct ar_plugin_descriptor {
    * config (JSON object). On success *out is set and result JSON is
    * {"sandbox_id": "...", "session": null|"...", "persistent": bool, ...}. */
   ar_status (*create)(const ar_host_services* services, const char* config_json, size_t config_len,
-                      const char* session, size_t session_len, ar_sandbox** out,
-                      ar_result* result);
+                      const char* session, size_t session_len, ar_sandbox** out, ar_result* result);
   /* Release a sandbox: an ephemeral one is removed, a persistent one kept. Always frees it. */
   ar_status (*release)(ar_sandbox* sandbox, ar_result* result);
   /* Give back the memory of a result filled by this plugin. */
@@ -211,8 +230,7 @@ typedef struct ar_plugin_descriptor {
 } ar_plugin_descriptor;
 
 /* The smallest descriptor an ABI 1.0 plugin may hand out. */
-#define AR_DESCRIPTOR_MIN_SIZE_1_0 \
-  (offsetof(ar_plugin_descriptor, remove) + sizeof(ar_op_fn))
+#define AR_DESCRIPTOR_MIN_SIZE_1_0 (offsetof(ar_plugin_descriptor, remove) + sizeof(ar_op_fn))
 
 typedef const ar_plugin_descriptor* (*ar_plugin_entry_fn)(void);
 

@@ -43,7 +43,8 @@ inline namespace v1 {
 // An error a plugin raises on purpose: it reaches the host as `status` with `message`.
 class Error : public std::runtime_error {
  public:
-  Error(ar_status status, const std::string& message) : std::runtime_error(message), status_(status) {}
+  Error(ar_status status, const std::string& message)
+      : std::runtime_error(message), status_(status) {}
   ar_status status() const noexcept { return status_; }
 
  private:
@@ -127,7 +128,8 @@ inline const boost::json::value* find(const boost::json::object& o, std::string_
 }
 inline std::string string(const boost::json::object& o, std::string_view key) {
   const auto* v = find(o, key);
-  if (!v) throw Error(AR_ERR_INVALID_ARGUMENT, "missing required member '" + std::string(key) + "'");
+  if (!v)
+    throw Error(AR_ERR_INVALID_ARGUMENT, "missing required member '" + std::string(key) + "'");
   if (!v->is_string())
     throw Error(AR_ERR_INVALID_ARGUMENT, "member '" + std::string(key) + "' must be a string");
   return std::string(v->as_string());
@@ -189,7 +191,8 @@ class Host {
   explicit Host(const ar_host_services* services) : services_(services) {}
 
   void log(ar_log_level level, std::string_view msg) const noexcept {
-    if (services_ && services_->log) services_->log(services_->host_data, level, msg.data(), msg.size());
+    if (services_ && services_->log)
+      services_->log(services_->host_data, level, msg.data(), msg.size());
   }
   void debug(std::string_view msg) const noexcept { log(AR_LOG_DEBUG, msg); }
   void info(std::string_view msg) const noexcept { log(AR_LOG_INFO, msg); }
@@ -341,8 +344,10 @@ inline boost::json::object parse_object(const char* text, size_t len, std::strin
   if (!text || len == 0) return {};
   boost::system::error_code ec;
   boost::json::value v = boost::json::parse(std::string_view(text, len), ec);
-  if (ec) throw Error(AR_ERR_INVALID_ARGUMENT, std::string(what) + " is not valid JSON: " + ec.message());
-  if (!v.is_object()) throw Error(AR_ERR_INVALID_ARGUMENT, std::string(what) + " must be a JSON object");
+  if (ec)
+    throw Error(AR_ERR_INVALID_ARGUMENT, std::string(what) + " is not valid JSON: " + ec.message());
+  if (!v.is_object())
+    throw Error(AR_ERR_INVALID_ARGUMENT, std::string(what) + " must be a JSON object");
   return std::move(v.as_object());
 }
 
@@ -395,35 +400,35 @@ ar_status op(ar_sandbox* sandbox, const ar_call* call, ar_result* result) noexce
 }  // namespace agent_runner::sdk
 
 // Exports a plugin class as the plugin's one entry symbol.
-#define AGENT_RUNNER_PLUGIN(Class, Name, SandboxType, Version, Capabilities, ConfigSchema)      \
-  extern "C" AR_PLUGIN_EXPORT const ar_plugin_descriptor* agent_runner_plugin_entry(void) {    \
-    namespace ar_d = ::agent_runner::sdk::detail;                                               \
-    using ar_S = ::agent_runner::sdk::Sandbox;                                                  \
-    static const ar_plugin_descriptor descriptor = {                                            \
-        sizeof(ar_plugin_descriptor),                                                           \
-        AR_ABI_VERSION_MAJOR,                                                                   \
-        AR_ABI_VERSION_MINOR,                                                                   \
-        Name,                                                                                   \
-        SandboxType,                                                                            \
-        Version,                                                                                \
-        AR_SDK_VERSION,                                                                         \
-        (Capabilities),                                                                         \
-        ConfigSchema,                                                                           \
-        &ar_d::create<Class>,                                                                   \
-        &ar_d::release,                                                                         \
-        &ar_d::free_result,                                                                     \
-        &ar_d::op<&ar_S::execute>,                                                              \
-        &ar_d::op<&ar_S::ls>,                                                                   \
-        &ar_d::op<&ar_S::read>,                                                                 \
-        &ar_d::op<&ar_S::write>,                                                                \
-        &ar_d::op<&ar_S::edit>,                                                                 \
-        &ar_d::op<&ar_S::glob>,                                                                 \
-        &ar_d::op<&ar_S::grep>,                                                                 \
-        &ar_d::op<&ar_S::upload>,                                                               \
-        &ar_d::op<&ar_S::download>,                                                             \
-        &ar_d::op<&ar_S::remove>,                                                               \
-    };                                                                                          \
-    return &descriptor;                                                                         \
+#define AGENT_RUNNER_PLUGIN(Class, Name, SandboxType, Version, Capabilities, ConfigSchema)  \
+  extern "C" AR_PLUGIN_EXPORT const ar_plugin_descriptor* agent_runner_plugin_entry(void) { \
+    namespace ar_d = ::agent_runner::sdk::detail;                                           \
+    using ar_S = ::agent_runner::sdk::Sandbox;                                              \
+    static const ar_plugin_descriptor descriptor = {                                        \
+        sizeof(ar_plugin_descriptor),                                                       \
+        AR_ABI_VERSION_MAJOR,                                                               \
+        AR_ABI_VERSION_MINOR,                                                               \
+        Name,                                                                               \
+        SandboxType,                                                                        \
+        Version,                                                                            \
+        AR_SDK_VERSION,                                                                     \
+        (Capabilities),                                                                     \
+        ConfigSchema,                                                                       \
+        &ar_d::create<Class>,                                                               \
+        &ar_d::release,                                                                     \
+        &ar_d::free_result,                                                                 \
+        &ar_d::op<&ar_S::execute>,                                                          \
+        &ar_d::op<&ar_S::ls>,                                                               \
+        &ar_d::op<&ar_S::read>,                                                             \
+        &ar_d::op<&ar_S::write>,                                                            \
+        &ar_d::op<&ar_S::edit>,                                                             \
+        &ar_d::op<&ar_S::glob>,                                                             \
+        &ar_d::op<&ar_S::grep>,                                                             \
+        &ar_d::op<&ar_S::upload>,                                                           \
+        &ar_d::op<&ar_S::download>,                                                         \
+        &ar_d::op<&ar_S::remove>,                                                           \
+    };                                                                                      \
+    return &descriptor;                                                                     \
   }
 
 #endif  // AGENT_RUNNER_PLUGIN_HPP

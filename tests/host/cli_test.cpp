@@ -1,0 +1,147 @@
+// The built agent-runner binary: global options, exit codes, and `plugins` over the fixtures.
+#include "test_util.hpp"
+
+#include <gtest/gtest.h>
+#include <boost/json.hpp>
+
+#include <filesystem>
+
+namespace fs = std::filesystem;
+using ar_test::run;
+
+namespace {
+const std::string kBin = AR_TEST_HOST_BIN;
+const std::string kFixtures = AR_TEST_FIXTURE_DIR;
+
+ar_test::RunResult host(std::vector<std::string> args,
+                        std::map<std::string, std::string> env = ar_test::base_env()) {
+  args.insert(args.begin(), kBin);
+  return run(args, env);
+}
+}  // namespace
+
+TEST(Cli, VersionNamesTheAbi) {
+  auto r = host({"--version"});
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_NE(r.out.find("agent-runner "), std::string::npos);
+  EXPECT_NE(r.out.find("plugin ABI 1.0"), std::string::npos);
+}
+
+TEST(Cli, HelpListsEveryCommand) {
+  auto r = host({"--help"});
+  EXPECT_EQ(r.exit_code, 0);
+  for (auto c :
+       {"plugins", "config", "exec", "run", "serve", "doctor", "--plugin-dir", "Exit codes"})
+    EXPECT_NE(r.out.find(c), std::string::npos) << c;
+}
+
+TEST(Cli, UsageErrorsExit2) {
+  EXPECT_EQ(host({}).exit_code, 2);
+  EXPECT_EQ(host({"frobnicate"}).exit_code, 2);
+  EXPECT_EQ(host({"--bogus", "plugins"}).exit_code, 2);
+  EXPECT_EQ(host({"--log-level", "loud", "plugins"}).exit_code, 2);
+  EXPECT_EQ(host({"--mode"}).exit_code, 2);
+  auto r = host({"--mode", "sideways", "config"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("local, cloud"), std::string::npos) << r.err;
+}
+
+TEST(Cli, PluginsJsonReportsEveryFixtureExactly) {
+  auto r = host({"--plugin-dir", kFixtures, "plugins", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto arr = boost::json::parse(r.out).as_array();
+  std::map<std::string, boost::json::object> by_file;
+  for (auto& v : arr) {
+    auto o = v.as_object();
+    for (auto key :
+         {"path", "name", "sandbox_type", "version", "abi", "status", "error", "capabilities"})
+      EXPECT_TRUE(o.contains(key)) << key;
+    by_file[fs::path(std::string(o.at("path").as_string())).filename().string()] = o;
+  }
+  auto status = [&](const std::string& f) {
+    return std::string(by_file.at(f).at("status").as_string());
+  };
+  auto error = [&](const std::string& f) {
+    auto& e = by_file.at(f).at("error");
+    return e.is_null() ? std::string() : std::string(e.as_string());
+  };
+  EXPECT_EQ(status("good.so"), "loaded");
+  EXPECT_TRUE(by_file.at("good.so").at("error").is_null());
+  EXPECT_EQ(by_file.at("good.so").at("abi"), "1.0");
+  EXPECT_EQ(by_file.at("good.so").at("capabilities").as_array().size(), 3u);
+  const std::map<std::string, std::string> expected = {
+      {"not_a_library.so", "not a shared library"},
+      {"no_entry.so", "does not export the entry symbol"},
+      {"null_descriptor.so", "returned no descriptor"},
+      {"abi_major.so", "major versions must match"},
+      {"abi_minor_newer.so", "newer than this agent-runner's ABI"},
+      {"too_small.so", "needs at least"},
+      {"good_twin.so", "already provided by"}};
+  for (const auto& [file, words] : expected) {
+    ASSERT_TRUE(by_file.count(file)) << file;
+    EXPECT_EQ(status(file), "rejected") << file;
+    EXPECT_NE(error(file).find(words), std::string::npos) << file << ": " << error(file);
+    EXPECT_NE(error(file).find(kFixtures + "/" + file), std::string::npos) << error(file);
+  }
+}
+
+TEST(Cli, PluginsTableIsAligned) {
+  auto r = host({"--plugin-dir", kFixtures, "plugins"});
+  ASSERT_EQ(r.exit_code, 0);
+  EXPECT_NE(r.out.find("STATUS"), std::string::npos);
+  EXPECT_NE(r.out.find("reason: "), std::string::npos);
+  // Header and rows start their TYPE column at the same offset.
+  auto header_end = r.out.find('\n');
+  auto type_col = r.out.find("TYPE");
+  auto loaded_line = r.out.find("\nloaded");
+  ASSERT_NE(loaded_line, std::string::npos);
+  EXPECT_EQ(r.out.compare(loaded_line + 1 + type_col, 12, "fixture-good"), 0) << r.out;
+  (void)header_end;
+}
+
+TEST(Cli, PluginPathVariableIsSearched) {
+  auto env = ar_test::base_env();
+  env["AGENT_RUNNER_PLUGIN_PATH"] = "/nonexistent:" + kFixtures;
+  auto r = host({"plugins", "--json"}, env);
+  ASSERT_EQ(r.exit_code, 0);
+  EXPECT_NE(r.out.find("fixture-good"), std::string::npos);
+}
+
+TEST(Cli, ExecStreamsThroughAPluginAndReturnsItsExitCode) {
+  ar_test::TempDir tmp;
+  auto env = ar_test::base_env();
+  env["SANDBOX_ROOT_DIR"] = tmp.path().string();
+  auto r = host({"--mode", "local", "--sandbox-type", "fixture-good", "--plugin-dir", kFixtures,
+                 "exec", "--", "hello"},
+                env);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "out:hello");
+  EXPECT_NE(r.err.find("err:"), std::string::npos);
+  auto j = host({"--mode", "local", "--sandbox-type", "fixture-good", "--plugin-dir", kFixtures,
+                 "exec", "--json", "--", "echo", "a b"},
+                env);
+  ASSERT_EQ(j.exit_code, 0) << j.err;
+  auto o = boost::json::parse(j.out).as_object();
+  EXPECT_EQ(o.at("stdout"), "out:echo 'a b'");
+}
+
+TEST(Cli, ExecWithoutAMatchingPluginExits3AndSaysWhy) {
+  ar_test::TempDir tmp;
+  auto env = ar_test::base_env();
+  env["SANDBOX_ROOT_DIR"] = tmp.path().string();
+  auto r = host({"--mode", "local", "--sandbox-type", "no-such-type", "--plugin-dir", kFixtures,
+                 "exec", "--", "true"},
+                env);
+  EXPECT_EQ(r.exit_code, 3);
+  EXPECT_NE(r.err.find("no-such-type"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("fixture-good"), std::string::npos) << "lists available types: " << r.err;
+}
+
+TEST(Cli, ExecUsageErrors) {
+  EXPECT_EQ(host({"exec"}).exit_code, 2);
+  EXPECT_EQ(host({"exec", "--timeout", "soon", "--", "true"}).exit_code, 2);
+  EXPECT_EQ(host({"exec", "--env", "NOEQUALS", "--", "true"}).exit_code, 2);
+  auto h = host({"exec", "--help"});
+  EXPECT_EQ(h.exit_code, 0);
+  EXPECT_NE(h.out.find("--timeout"), std::string::npos);
+}

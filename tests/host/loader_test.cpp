@@ -1,0 +1,148 @@
+// Plugin discovery and loading through the real host code, against real fixture libraries.
+#include "plugin_loader.hpp"
+#include "test_util.hpp"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+namespace fs = std::filesystem;
+using agent_runner::PluginRegistry;
+using agent_runner::PluginReport;
+
+namespace {
+
+const fs::path kFixtures = AR_TEST_FIXTURE_DIR;
+
+PluginReport load_one(const fs::path& file) {
+  PluginRegistry reg;
+  reg.load_file(file, "test");
+  EXPECT_EQ(reg.reports().size(), 1u);
+  return reg.reports().at(0);
+}
+
+void expect_rejected(const PluginReport& r, const fs::path& file, const std::string& words) {
+  EXPECT_FALSE(r.loaded) << r.path;
+  ASSERT_TRUE(r.error.has_value()) << r.path;
+  EXPECT_NE(r.error->find(file.string()), std::string::npos)
+      << "reason must name the file: " << *r.error;
+  EXPECT_NE(r.error->find(words), std::string::npos) << *r.error;
+}
+
+}  // namespace
+
+TEST(Loader, GoodPluginLoadsWithItsDescriptor) {
+  auto r = load_one(kFixtures / "good.so");
+  EXPECT_TRUE(r.loaded) << r.error.value_or("");
+  EXPECT_EQ(r.name, "fixture-good");
+  EXPECT_EQ(r.sandbox_type, "fixture-good");
+  EXPECT_EQ(r.version, "1.2.3");
+  EXPECT_EQ(r.abi,
+            std::to_string(AR_ABI_VERSION_MAJOR) + "." + std::to_string(AR_ABI_VERSION_MINOR));
+  EXPECT_FALSE(r.error.has_value());
+  auto caps = agent_runner::capability_names(r.capabilities);
+  EXPECT_EQ(caps, (std::vector<std::string>{"execute", "streaming", "cancel"}));
+  auto j = r.to_json();
+  EXPECT_EQ(j.at("status"), "loaded");
+  EXPECT_TRUE(j.at("error").is_null());
+}
+
+TEST(Loader, RejectsATextFile) {
+  expect_rejected(load_one(kFixtures / "not_a_library.so"), kFixtures / "not_a_library.so",
+                  "not a shared library");
+}
+
+TEST(Loader, RejectsALibraryWithoutEntrySymbol) {
+  expect_rejected(load_one(kFixtures / "no_entry.so"), kFixtures / "no_entry.so",
+                  "does not export the entry symbol agent_runner_plugin_entry");
+}
+
+TEST(Loader, RejectsANullDescriptor) {
+  expect_rejected(load_one(kFixtures / "null_descriptor.so"), kFixtures / "null_descriptor.so",
+                  "returned no descriptor");
+}
+
+TEST(Loader, RejectsADifferentAbiMajor) {
+  auto r = load_one(kFixtures / "abi_major.so");
+  expect_rejected(r, kFixtures / "abi_major.so", "major versions must match");
+  EXPECT_EQ(r.abi, std::to_string(AR_ABI_VERSION_MAJOR + 1) + ".0");
+}
+
+TEST(Loader, RejectsANewerAbiMinor) {
+  expect_rejected(load_one(kFixtures / "abi_minor_newer.so"), kFixtures / "abi_minor_newer.so",
+                  "newer than this agent-runner's ABI");
+}
+
+TEST(Loader, RejectsATooSmallDescriptor) {
+  auto r = load_one(kFixtures / "too_small.so");
+  expect_rejected(r, kFixtures / "too_small.so", "needs at least");
+}
+
+TEST(Loader, RejectsASecondFileWithTheSameSandboxTypeNamingBoth) {
+  PluginRegistry reg;
+  reg.load_file(kFixtures / "good.so", "test");
+  reg.load_file(kFixtures / "good_twin.so", "test");
+  ASSERT_EQ(reg.reports().size(), 2u);
+  EXPECT_TRUE(reg.reports()[0].loaded);
+  const auto& twin = reg.reports()[1];
+  expect_rejected(twin, kFixtures / "good_twin.so", "already provided by");
+  EXPECT_NE(twin.error->find((kFixtures / "good.so").string()), std::string::npos) << *twin.error;
+  // The first one still serves the type.
+  ASSERT_NE(reg.find("fixture-good"), nullptr);
+  EXPECT_EQ(reg.find("fixture-good")->path(), (kFixtures / "good.so").string());
+}
+
+TEST(Loader, RejectsAFileWritableByOthers) {
+  ar_test::TempDir tmp;
+  const fs::path copy = tmp.path() / "good.so";
+  fs::copy_file(kFixtures / "good.so", copy);
+  fs::permissions(copy, fs::perms::others_write | fs::perms::group_write, fs::perm_options::add);
+  expect_rejected(load_one(copy), copy, "writable by group or others");
+}
+
+TEST(Loader, RejectsEveryFileOfADirectoryWritableByOthers) {
+  ar_test::TempDir tmp;
+  const fs::path dir = tmp.path() / "plugins";
+  fs::create_directory(dir);
+  fs::copy_file(kFixtures / "good.so", dir / "good.so");
+  fs::permissions(dir, fs::perms::all);
+  auto reg = PluginRegistry::discover({{dir, "test", true}});
+  ASSERT_EQ(reg.reports().size(), 1u);
+  EXPECT_FALSE(reg.reports()[0].loaded);
+  EXPECT_NE(reg.reports()[0].error->find("plugin directory " + dir.string()), std::string::npos);
+  EXPECT_EQ(reg.find("fixture-good"), nullptr);
+}
+
+TEST(Loader, OneBadFileNeverStopsTheGoodOnes) {
+  auto reg = PluginRegistry::discover({{kFixtures, "test", true}});
+  int loaded = 0, rejected = 0;
+  for (const auto& r : reg.reports()) (r.loaded ? loaded : rejected)++;
+  EXPECT_EQ(loaded, 1);  // good.so; good_twin.so is a duplicate
+  EXPECT_EQ(rejected, 7);
+  EXPECT_NE(reg.find("fixture-good"), nullptr);
+}
+
+TEST(Loader, MissingRequiredDirectoryIsAWarningNotAFailure) {
+  auto reg = PluginRegistry::discover(
+      {{"/nonexistent/agent-runner-plugins", "--plugin-dir", true}, {kFixtures, "test", true}});
+  ASSERT_EQ(reg.warnings().size(), 1u);
+  EXPECT_NE(reg.warnings()[0].find("/nonexistent/agent-runner-plugins"), std::string::npos);
+  EXPECT_NE(reg.find("fixture-good"), nullptr);
+}
+
+TEST(Loader, SameFileFoundTwiceIsLoadedOnce) {
+  auto reg = PluginRegistry::discover({{kFixtures, "a", true}, {kFixtures, "b", true}});
+  EXPECT_EQ(reg.reports().size(), 8u);
+}
+
+TEST(Loader, SearchOrderFollowsTheDesign) {
+  auto dirs = agent_runner::default_search_dirs({"/cfg"}, std::string("/e1::/e2"), {"/flag"});
+  ASSERT_EQ(dirs.size(), 6u);
+  EXPECT_EQ(dirs[0].source, "beside binary");
+  EXPECT_EQ(dirs[0].dir.filename(), "plugins");
+  EXPECT_EQ(dirs[1].dir, "/usr/local/lib/agent-runner/plugins");
+  EXPECT_EQ(dirs[2].dir, "/cfg");
+  EXPECT_EQ(dirs[3].dir, "/e1");
+  EXPECT_EQ(dirs[4].dir, "/e2");
+  EXPECT_EQ(dirs[5].dir, "/flag");
+}

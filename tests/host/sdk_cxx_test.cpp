@@ -1,0 +1,47 @@
+// The SDK header compiles as C++ too (the C fixtures prove C11), and the helper's utilities work.
+#include <agent_runner/plugin.h>
+#include <agent_runner/plugin.hpp>
+
+#include <gtest/gtest.h>
+
+TEST(Sdk, StatusNamesAreTheDocumentedCodes) {
+  EXPECT_STREQ(ar_status_name(AR_OK), "ok");
+  EXPECT_STREQ(ar_status_name(AR_ERR_FILE_NOT_FOUND), "file_not_found");
+  EXPECT_STREQ(ar_status_name(AR_ERR_AMBIGUOUS), "ambiguous");
+  EXPECT_STREQ(ar_status_name(AR_ERR_UNAUTHORIZED), "unauthorized");
+  EXPECT_STREQ(ar_status_name(static_cast<ar_status>(999)), "internal");
+}
+
+TEST(Sdk, DescriptorHeaderLayoutIsStable) {
+  // These offsets are ABI: changing them is a major version bump.
+  EXPECT_EQ(offsetof(ar_plugin_descriptor, struct_size), 0u);
+  EXPECT_EQ(offsetof(ar_plugin_descriptor, abi_major), 4u);
+  EXPECT_EQ(offsetof(ar_plugin_descriptor, abi_minor), 6u);
+  EXPECT_EQ(offsetof(ar_plugin_descriptor, name), 8u);
+  EXPECT_EQ(AR_DESCRIPTOR_MIN_SIZE_1_0, sizeof(ar_plugin_descriptor));
+}
+
+TEST(Sdk, Utf8SanitizeReplacesInvalidSequences) {
+  using agent_runner::sdk::utf8_sanitize;
+  EXPECT_EQ(utf8_sanitize("plain"), "plain");
+  EXPECT_EQ(utf8_sanitize("h\xC3\xA9llo"), "h\xC3\xA9llo");
+  EXPECT_EQ(utf8_sanitize("a\xFF"
+                          "b"),
+            "a\xEF\xBF\xBD"
+            "b");
+  EXPECT_EQ(utf8_sanitize("\xC0\x80"), "\xEF\xBF\xBD\xEF\xBF\xBD");  // overlong NUL
+  EXPECT_EQ(utf8_sanitize("\xE2\x82"), "\xEF\xBF\xBD\xEF\xBF\xBD");  // truncated
+}
+
+TEST(Sdk, JsonGetNamesTheMember) {
+  namespace jg = agent_runner::sdk::json_get;
+  boost::json::object o{{"n", "x"}};
+  try {
+    jg::integer(o, "n", 0);
+    FAIL() << "expected an error";
+  } catch (const agent_runner::sdk::Error& e) {
+    EXPECT_EQ(e.status(), AR_ERR_INVALID_ARGUMENT);
+    EXPECT_NE(std::string(e.what()).find("'n'"), std::string::npos);
+  }
+  EXPECT_EQ(jg::integer(o, "missing", 7), 7);
+}
