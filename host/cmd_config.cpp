@@ -36,7 +36,8 @@ int cmd_config(App& app, const std::vector<std::string>& args) {
   o["sandbox_type"] = c->sandbox_type;
   o["sandbox_root_dir"] = opt(c->sandbox_root_dir);
   o["redis_host"] = opt(c->redis_host);
-  o["redis_port"] = c->redis_port ? boost::json::value(*c->redis_port) : boost::json::value(nullptr);
+  o["redis_port"] =
+      c->redis_port ? boost::json::value(*c->redis_port) : boost::json::value(nullptr);
   o["redis_password"] = secret(c->redis_password);
   auto sc = c->sandbox_config();
   if (sc.contains("api_key")) sc["api_key"] = "***";

@@ -19,9 +19,13 @@ EnvMap current_environment() {
   return env;
 }
 
-std::string_view mode_name(Mode m) { return m == Mode::local ? "local" : "cloud"; }
+std::string_view mode_name(Mode m) {
+  return m == Mode::local ? "local" : "cloud";
+}
 
-std::string ConfigProblem::to_string() const { return field + " (" + source + "): " + message; }
+std::string ConfigProblem::to_string() const {
+  return field + " (" + source + "): " + message;
+}
 
 boost::json::object Config::sandbox_config() const {
   boost::json::object o;
@@ -63,9 +67,11 @@ ConfigLoad load_config(const CliOverrides& cli, const EnvMap& env) {
       get("STIGMER_BACKEND_ENDPOINT").value_or(local ? "localhost:50051" : "localhost:8080");
   c.stigmer_api_key = get("STIGMER_API_KEY");
   if (local && !c.stigmer_api_key) c.stigmer_api_key = "dummy-local-key";
-  c.sandbox_type = cli.sandbox_type.value_or(get("SANDBOX_TYPE").value_or(local ? "filesystem" : "daytona"));
+  c.sandbox_type =
+      cli.sandbox_type.value_or(get("SANDBOX_TYPE").value_or(local ? "filesystem" : "daytona"));
   if (local) {
-    std::string root = cli.sandbox_root_dir.value_or(get("SANDBOX_ROOT_DIR").value_or("./workspace"));
+    std::string root =
+        cli.sandbox_root_dir.value_or(get("SANDBOX_ROOT_DIR").value_or("./workspace"));
     c.sandbox_root_dir = std::filesystem::absolute(root).lexically_normal().string();
   } else {
     c.redis_host = get("REDIS_HOST").value_or("localhost");

@@ -19,11 +19,11 @@ EnvMap current_environment();
 
 // Configuration given on the command line (global flags before the command).
 struct CliOverrides {
-  std::optional<std::string> config_file;  // --config
-  std::optional<std::string> mode;         // --mode
-  std::optional<std::string> sandbox_type; // --sandbox-type
+  std::optional<std::string> config_file;       // --config
+  std::optional<std::string> mode;              // --mode
+  std::optional<std::string> sandbox_type;      // --sandbox-type
   std::optional<std::string> sandbox_root_dir;  // --sandbox-root-dir
-  std::vector<std::string> plugin_dirs;    // --plugin-dir (repeatable)
+  std::vector<std::string> plugin_dirs;         // --plugin-dir (repeatable)
 };
 
 // Where a value came from: "default", "flag --mode", "env MODE", "file config.yaml:3".
@@ -47,8 +47,8 @@ struct Config {
   std::string daytona_api_url = "https://app.daytona.io/api";
   std::optional<std::string> daytona_snapshot_id;
   std::optional<std::string> daytona_target;
-  boost::json::object sandbox_section;     // the file's `sandbox:` map (plugin-specific keys)
-  std::vector<std::string> plugin_dirs;    // the file's `plugin_dirs:` list
+  boost::json::object sandbox_section;        // the file's `sandbox:` map (plugin-specific keys)
+  std::vector<std::string> plugin_dirs;       // the file's `plugin_dirs:` list
   std::vector<std::string> flag_plugin_dirs;  // --plugin-dir
   std::optional<std::string> config_file;     // the file that was read, if any
   std::map<std::string, Source> sources;      // field name -> where its value came from

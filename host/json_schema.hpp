@@ -15,7 +15,8 @@ namespace agent_runner {
 
 struct SchemaError {
   std::string pointer;  // JSON Pointer of the offending value: "/steps/2/execute/timeout"
-  std::string message;  // "must be a number >= 0", "unknown key 'foo'", "missing required key 'name'"
+  std::string
+      message;  // "must be a number >= 0", "unknown key 'foo'", "missing required key 'name'"
 };
 
 // Validates `instance` against `schema`; returns every problem found (empty = valid).
