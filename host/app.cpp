@@ -1,5 +1,8 @@
 #include "app.hpp"
 
+#include "json_schema.hpp"
+#include "redact.hpp"
+
 #include <unistd.h>
 #include <cstdio>
 #include <iostream>
@@ -16,6 +19,8 @@ const Config* App::config() {
                 << ":\n";
       for (const auto& p : config_->problems) std::cerr << "  - " << p.to_string() << "\n";
       std::cerr << "See `agent-runner config --help` for every setting and its sources.\n";
+    } else {
+      for (const auto& secret : config_->config->secret_values()) Redactor::global().add(secret);
     }
   }
   return config_->config ? &*config_->config : nullptr;
@@ -32,6 +37,59 @@ PluginRegistry& App::plugins() {
     for (const auto& w : plugins_->warnings()) spdlog::warn("{}", w);
   }
   return *plugins_;
+}
+
+namespace {
+
+// Values under keys the schema marks secret ("x-secret": true, or "writeOnly": true) are
+// registered for redaction before anything could print them.
+void register_schema_secrets(const boost::json::value& schema, const boost::json::value& value) {
+  if (!schema.is_object() || !value.is_object()) return;
+  const auto* props = schema.get_object().if_contains("properties");
+  if (!props || !props->is_object()) return;
+  for (const auto& kv : value.get_object()) {
+    const auto* sub = props->get_object().if_contains(kv.key());
+    if (!sub || !sub->is_object()) continue;
+    auto flag = [&](const char* k) {
+      const auto* f = sub->get_object().if_contains(k);
+      return f && f->is_bool() && f->get_bool();
+    };
+    if ((flag("x-secret") || flag("writeOnly")) && kv.value().is_string())
+      Redactor::global().add(kv.value().get_string());
+    register_schema_secrets(*sub, kv.value());
+  }
+}
+
+}  // namespace
+
+bool App::check_sandbox_config(const Config& cfg, const LoadedPlugin& plugin,
+                               const boost::json::object& sandbox_config) {
+  std::string schema_text = plugin.config_schema();
+  if (schema_text.empty()) return true;
+  boost::system::error_code ec;
+  boost::json::value schema = boost::json::parse(schema_text, ec);
+  if (ec) {
+    std::cerr << "agent-runner: plugin " << plugin.path()
+              << " has an invalid config schema (not JSON: " << ec.message()
+              << "); its author must fix it\n";
+    return false;
+  }
+  register_schema_secrets(schema, sandbox_config);
+  auto errors = validate_json_schema(schema, sandbox_config);
+  if (errors.empty()) return true;
+  std::cerr << "agent-runner: configuration error" << (errors.size() > 1 ? "s" : "") << " in the "
+            << cfg.sandbox_type << " sandbox config (checked against the plugin's schema, "
+            << plugin.path() << "):\n";
+  for (const auto& e : errors) {
+    std::string key = e.pointer.empty() ? "" : e.pointer.substr(1);
+    std::string top = key.substr(0, key.find('/'));
+    std::cerr << "  - sandbox." << (key.empty() ? "(root)" : key) << " ("
+              << (top.empty() ? "generated sandbox config" : cfg.sandbox_key_source(top))
+              << "): " << e.message << "\n";
+  }
+  std::cerr << "Plugin settings go under `sandbox:` in the config file; see `agent-runner config "
+               "--help` and the plugin's documentation.\n";
+  return false;
 }
 
 std::unique_ptr<Sandbox> App::open_sandbox(const std::optional<std::string>& session,
@@ -62,8 +120,13 @@ std::unique_ptr<Sandbox> App::open_sandbox(const std::optional<std::string>& ses
     exit_code = kExitPlugin;
     return nullptr;
   }
+  auto sandbox_config = cfg->sandbox_config();
+  if (!check_sandbox_config(*cfg, *plugin, sandbox_config)) {
+    exit_code = kExitUsage;
+    return nullptr;
+  }
   OpResult err;
-  auto sb = Sandbox::create(plugin, cfg->sandbox_config(), session, err);
+  auto sb = Sandbox::create(plugin, sandbox_config, session, err);
   if (!sb) {
     std::cerr << "agent-runner: could not create a " << cfg->sandbox_type
               << " sandbox: " << err.code() << ": " << err.message() << "\n";

@@ -44,6 +44,10 @@ class App {
   std::unique_ptr<Sandbox> open_sandbox(const std::optional<std::string>& session, int& exit_code);
 
  private:
+  // Validates the generated sandbox config against the plugin's schema; prints every problem.
+  bool check_sandbox_config(const Config& cfg, const LoadedPlugin& plugin,
+                            const boost::json::object& sandbox_config);
+
   GlobalOptions options_;
   EnvMap env_;
   std::optional<ConfigLoad> config_;

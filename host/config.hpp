@@ -52,6 +52,12 @@ struct Config {
   std::vector<std::string> flag_plugin_dirs;  // --plugin-dir
   std::optional<std::string> config_file;     // the file that was read, if any
   std::map<std::string, Source> sources;      // field name -> where its value came from
+  std::map<std::string, Source> sandbox_sources;  // `sandbox:` key -> "file c.yaml:7"
+
+  // Where the sandbox config's `key` came from (for errors about it).
+  Source sandbox_key_source(const std::string& key) const;
+  // Every secret value set (API keys, passwords): never printed or logged in clear.
+  std::vector<std::string> secret_values() const;
 
   bool is_local_mode() const { return mode == Mode::local; }
   // The seed's get_sandbox_config(): the JSON object handed to the plugin.
@@ -74,5 +80,15 @@ struct ConfigLoad {
 ConfigLoad load_config(const CliOverrides& cli, const EnvMap& env);
 
 std::string_view mode_name(Mode m);
+
+// The settings, in the order `config` prints them: field name, environment variable (may be
+// empty), whether it is a secret, and a one-line description for --help.
+struct FieldInfo {
+  const char* name;
+  const char* env_var;
+  bool secret;
+  const char* help;
+};
+const std::vector<FieldInfo>& config_fields();
 
 }  // namespace agent_runner
