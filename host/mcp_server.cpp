@@ -1,0 +1,488 @@
+#include "mcp_server.hpp"
+
+#include "logging.hpp"
+#include "redact.hpp"
+
+#include <agent_runner/plugin.hpp>
+
+#include <unistd.h>
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+
+namespace agent_runner::mcp {
+namespace {
+
+namespace json = boost::json;
+using Clock = std::chrono::steady_clock;
+
+std::shared_ptr<spdlog::logger> logger() {
+  static const auto l = component_logger("mcp");
+  return l;
+}
+
+void redact_strings(json::value& v, const Redactor& r) {
+  if (v.is_string()) {
+    std::string s = r.redact(v.get_string());
+    if (s != v.get_string()) v = s;
+  } else if (v.is_array()) {
+    for (auto& e : v.get_array()) redact_strings(e, r);
+  } else if (v.is_object()) {
+    for (auto& kv : v.get_object()) redact_strings(kv.value(), r);
+  }
+}
+
+// Sends notifications/progress for one running command: at least every `interval`, and sooner
+// (but not more than four times per interval) when output arrives. `progress` is the elapsed
+// time in seconds, so it increases with every notification as the protocol requires; the
+// message tells the model how long the command has run and what it printed last.
+class ProgressReporter {
+ public:
+  ProgressReporter(MessageWriter& writer, json::value token, const std::atomic<bool>& cancelled,
+                   std::chrono::milliseconds interval)
+      : writer_(writer),
+        token_(std::move(token)),
+        cancelled_(cancelled),
+        interval_(interval),
+        start_(Clock::now()),
+        thread_([this] { loop(); }) {}
+  ~ProgressReporter() { stop(); }
+
+  void on_output(std::string_view data) {
+    std::lock_guard lock(mutex_);
+    bytes_ += data.size();
+    tail_.append(data);
+    if (tail_.size() > 4096) tail_.erase(0, tail_.size() - 1024);
+    output_pending_ = true;
+    cv_.notify_one();
+  }
+
+  // Stops and joins; no notification is sent after this returns.
+  void stop() {
+    {
+      std::lock_guard lock(mutex_);
+      stopping_ = true;
+    }
+    cv_.notify_one();
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  void loop() {
+    std::unique_lock lock(mutex_);
+    Clock::time_point last_sent = start_;
+    while (!stopping_) {
+      const auto next_beat = last_sent + interval_;
+      cv_.wait_until(lock, next_beat, [&] {
+        return stopping_ || (output_pending_ && Clock::now() - last_sent >= interval_ / 4);
+      });
+      if (stopping_) break;
+      if (cancelled_.load()) continue;
+      const auto now = Clock::now();
+      if (!output_pending_ && now < next_beat) continue;
+      output_pending_ = false;
+      json::object params = make_params(now);
+      lock.unlock();
+      writer_.send(jsonrpc::make_notification("notifications/progress", std::move(params)));
+      lock.lock();
+      last_sent = now;
+    }
+  }
+
+  json::object make_params(Clock::time_point now) {
+    double seconds =
+        std::chrono::duration_cast<std::chrono::milliseconds>(now - start_).count() / 1000.0;
+    seconds = std::max(std::round(seconds * 10) / 10, last_progress_ + 0.1);
+    last_progress_ = seconds;
+    char elapsed[32];
+    std::snprintf(elapsed, sizeof elapsed, "%.1f", seconds);
+    std::string message = std::string("running for ") + elapsed + " s, " + std::to_string(bytes_) +
+                          " bytes of output";
+    std::string_view t = tail_;
+    while (!t.empty() && (t.back() == '\n' || t.back() == '\r')) t.remove_suffix(1);
+    if (auto nl = t.find_last_of('\n'); nl != std::string_view::npos) t.remove_prefix(nl + 1);
+    if (t.size() > 200) t = t.substr(t.size() - 200);
+    if (!t.empty()) message += "; last line: " + sdk::utf8_sanitize(t);
+    return json::object{{"progressToken", token_}, {"progress", seconds}, {"message", message}};
+  }
+
+  MessageWriter& writer_;
+  json::value token_;
+  const std::atomic<bool>& cancelled_;
+  std::chrono::milliseconds interval_;
+  Clock::time_point start_;
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  bool stopping_ = false;
+  bool output_pending_ = false;
+  size_t bytes_ = 0;
+  std::string tail_;
+  double last_progress_ = 0;
+  std::thread thread_;  // last: starts after everything above is initialized
+};
+
+}  // namespace
+
+// ---- MessageWriter ------------------------------------------------------------------------------
+
+bool MessageWriter::send(const json::object& message) {
+  std::string line;
+  const Redactor& redactor = Redactor::global();
+  if (redactor.empty()) {
+    line = json::serialize(message);
+  } else {
+    json::value copy = message;
+    redact_strings(copy, redactor);
+    line = json::serialize(copy);
+  }
+  line += '\n';
+  std::lock_guard lock(mutex_);
+  if (broken_.load()) return false;
+  std::string_view rest = line;
+  while (!rest.empty()) {
+    ssize_t n = ::write(fd_, rest.data(), rest.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      logger()->warn("cannot write to the MCP client (stdout): {}; stopping", std::strerror(errno));
+      broken_.store(true);
+      return false;
+    }
+    rest.remove_prefix(static_cast<size_t>(n));
+  }
+  return true;
+}
+
+// ---- WorkerPool ---------------------------------------------------------------------------------
+
+WorkerPool::~WorkerPool() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  for (auto& t : threads_) t.join();
+}
+
+void WorkerPool::submit(std::function<void()> task) {
+  std::lock_guard lock(mutex_);
+  queue_.push_back(std::move(task));
+  const size_t idle = threads_.size() - busy_;
+  if (idle < queue_.size() && threads_.size() < max_) threads_.emplace_back([this] { run(); });
+  cv_.notify_one();
+}
+
+void WorkerPool::wait_idle() {
+  std::unique_lock lock(mutex_);
+  idle_cv_.wait(lock, [&] { return queue_.empty() && busy_ == 0; });
+}
+
+bool WorkerPool::wait_idle_for(std::chrono::milliseconds timeout) {
+  std::unique_lock lock(mutex_);
+  return idle_cv_.wait_for(lock, timeout, [&] { return queue_.empty() && busy_ == 0; });
+}
+
+void WorkerPool::run() {
+  std::unique_lock lock(mutex_);
+  for (;;) {
+    cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+    if (queue_.empty()) return;  // stopping
+    auto task = std::move(queue_.front());
+    queue_.pop_front();
+    ++busy_;
+    lock.unlock();
+    try {
+      task();
+    } catch (const std::exception& e) {
+      logger()->error("tool call failed: {}", e.what());
+    }
+    lock.lock();
+    --busy_;
+    if (queue_.empty() && busy_ == 0) idle_cv_.notify_all();
+  }
+}
+
+// ---- Server -------------------------------------------------------------------------------------
+
+Server::Server(OpRunner runner, ServerOptions options, int out_fd)
+    : runner_(std::move(runner)),
+      options_(std::move(options)),
+      writer_(out_fd),
+      pool_(options_.max_workers) {}
+
+Server::~Server() {
+  cancel_all();
+  pool_.wait_idle();
+}
+
+Server::End Server::serve(int in_fd, const std::atomic<bool>& stop) {
+  jsonrpc::LineReader reader(in_fd, options_.max_message_bytes);
+  std::string line;
+  End end = End::eof;
+  for (;;) {
+    if (writer_.broken()) {
+      end = End::output_closed;
+      break;
+    }
+    size_t dropped = 0;
+    auto st = reader.next(line, dropped, stop);
+    if (st == jsonrpc::LineReader::Status::line) {
+      handle_line(line);
+    } else if (st == jsonrpc::LineReader::Status::too_long) {
+      logger()->warn("dropped a message of {} bytes (limit {})", dropped,
+                     options_.max_message_bytes);
+      writer_.send(jsonrpc::make_error(
+          nullptr, jsonrpc::kInvalidRequest,
+          "Invalid Request: message of " + std::to_string(dropped) +
+              " bytes exceeds the limit of " + std::to_string(options_.max_message_bytes) +
+              " bytes; it was dropped (raise it with agent-runner serve --max-message-bytes)"));
+    } else if (st == jsonrpc::LineReader::Status::eof) {
+      end = End::eof;
+      break;
+    } else if (st == jsonrpc::LineReader::Status::stopped) {
+      end = End::stopped;
+      break;
+    } else {
+      logger()->error("reading from the MCP client (stdin) failed: {}",
+                      std::strerror(reader.last_errno()));
+      end = End::read_error;
+      break;
+    }
+  }
+  if (end == End::eof) {
+    // The client closed its side: answer what is still running, unless told to stop meanwhile.
+    logger()->info("stdin closed; finishing the calls still running");
+    while (!pool_.wait_idle_for(std::chrono::milliseconds(200))) {
+      if (stop.load() || writer_.broken()) {
+        cancel_all();
+        break;
+      }
+    }
+  } else {
+    cancel_all();
+  }
+  pool_.wait_idle();
+  return end;
+}
+
+void Server::handle_line(std::string_view line) {
+  jsonrpc::Parsed parsed = jsonrpc::parse_line(line);
+  if (parsed.error) {
+    logger()->debug("refused a message: {}",
+                    json::serialize(parsed.error->at("error").at("message")));
+    writer_.send(*parsed.error);
+    return;
+  }
+  if (!parsed.message) return;  // blank line
+  jsonrpc::Message& m = *parsed.message;
+  switch (m.kind) {
+    case jsonrpc::Message::Kind::request:
+      handle_request(std::move(m));
+      break;
+    case jsonrpc::Message::Kind::notification:
+      handle_notification(m);
+      break;
+    case jsonrpc::Message::Kind::response:
+      // This server sends no requests, so there is nothing to match a response to.
+      logger()->debug("ignoring a response with id {}", json::serialize(m.id));
+      break;
+  }
+}
+
+void Server::handle_request(jsonrpc::Message m) {
+  if (m.method == "initialize") {
+    if (const json::value* v = m.params.if_contains("protocolVersion"); !v || !v->is_string()) {
+      writer_.send(jsonrpc::make_error(
+          m.id, jsonrpc::kInvalidParams,
+          "Invalid params: initialize needs \"protocolVersion\" (a string such as \"" +
+              std::string(kProtocolVersions[0]) + "\")"));
+      return;
+    }
+    writer_.send(jsonrpc::make_result(m.id, initialize(m.params)));
+  } else if (m.method == "ping") {
+    writer_.send(jsonrpc::make_result(m.id, json::object{}));
+  } else if (m.method == "tools/list") {
+    if (const json::value* c = m.params.if_contains("cursor"); c && !c->is_string()) {
+      writer_.send(jsonrpc::make_error(m.id, jsonrpc::kInvalidParams,
+                                       "Invalid params: \"cursor\" must be a string"));
+      return;
+    }
+    Features f;
+    {
+      std::lock_guard lock(calls_mutex_);
+      f = features_;
+    }
+    writer_.send(jsonrpc::make_result(m.id, json::object{{"tools", tools_list(f)}}));
+  } else if (m.method == "tools/call") {
+    start_tool_call(std::move(m));
+  } else {
+    writer_.send(jsonrpc::make_error(
+        m.id, jsonrpc::kMethodNotFound,
+        "Method not found: " + m.method +
+            " (this server offers initialize, ping, tools/list and tools/call)"));
+  }
+}
+
+json::object Server::initialize(const json::object& params) {
+  const std::string requested(params.at("protocolVersion").get_string());
+  std::string chosen(kProtocolVersions[0]);
+  for (auto v : kProtocolVersions)
+    if (v == requested) chosen = requested;
+  {
+    std::lock_guard lock(calls_mutex_);
+    protocol_version_ = chosen;
+    features_ = features_for(chosen);
+  }
+  std::string client = "unknown client";
+  if (const json::value* ci = params.if_contains("clientInfo"); ci && ci->is_object()) {
+    if (const json::value* n = ci->get_object().if_contains("name"); n && n->is_string())
+      client = std::string(n->get_string());
+    if (const json::value* v = ci->get_object().if_contains("version"); v && v->is_string())
+      client += " " + std::string(v->get_string());
+  }
+  logger()->info("initialize from {}: protocol {} requested, {} chosen", client, requested, chosen);
+  json::object result{
+      {"protocolVersion", chosen},
+      {"capabilities", json::object{{"tools", json::object{{"listChanged", false}}}}},
+      {"serverInfo", json::object{{"name", "agent-runner"}, {"version", options_.server_version}}}};
+  if (!options_.instructions.empty()) result["instructions"] = options_.instructions;
+  return result;
+}
+
+void Server::handle_notification(const jsonrpc::Message& m) {
+  if (m.method == "notifications/initialized") {
+    initialized_.store(true);
+    logger()->debug("client initialized");
+  } else if (m.method == "notifications/cancelled") {
+    const json::value* id = m.params.if_contains("requestId");
+    if (!id) return;
+    std::shared_ptr<Call> call;
+    {
+      std::lock_guard lock(calls_mutex_);
+      if (auto it = calls_.find(jsonrpc::id_key(*id)); it != calls_.end()) call = it->second;
+    }
+    if (!call) {
+      logger()->debug("cancellation for {}, which is not running", json::serialize(*id));
+      return;
+    }
+    std::string reason;
+    if (const json::value* r = m.params.if_contains("reason"); r && r->is_string())
+      reason = std::string(r->get_string());
+    logger()->info("client cancelled request {}{}{}", json::serialize(*id),
+                   reason.empty() ? "" : ": ", reason);
+    call->cancelled.store(true);
+  } else {
+    logger()->debug("ignoring notification {}", m.method);
+  }
+}
+
+void Server::start_tool_call(jsonrpc::Message m) {
+  const json::value* name = m.params.if_contains("name");
+  if (!name || !name->is_string()) {
+    writer_.send(jsonrpc::make_error(
+        m.id, jsonrpc::kInvalidParams,
+        "Invalid params: tools/call needs \"name\", the tool's name as a string"));
+    return;
+  }
+  const ToolSpec* tool = find_tool(name->get_string());
+  if (!tool) {
+    std::string names;
+    for (const auto& t : tool_specs()) names += (names.empty() ? "" : ", ") + t.name;
+    writer_.send(jsonrpc::make_error(
+        m.id, jsonrpc::kInvalidParams,
+        "Unknown tool: " + std::string(name->get_string()) + " (tools: " + names + ")"));
+    return;
+  }
+  json::object arguments;
+  if (const json::value* a = m.params.if_contains("arguments"); a && !a->is_null()) {
+    if (!a->is_object()) {
+      writer_.send(jsonrpc::make_error(m.id, jsonrpc::kInvalidParams,
+                                       "Invalid params: \"arguments\" must be an object"));
+      return;
+    }
+    arguments = a->get_object();
+  }
+  json::value token = nullptr;
+  if (const json::value* meta = m.params.if_contains("_meta"); meta && meta->is_object()) {
+    if (const json::value* t = meta->get_object().if_contains("progressToken");
+        t && (t->is_string() || t->is_int64() || t->is_uint64()))
+      token = *t;
+  }
+
+  auto call = std::make_shared<Call>();
+  call->id = m.id;
+  Features features;
+  {
+    std::lock_guard lock(calls_mutex_);
+    auto [it, inserted] = calls_.emplace(jsonrpc::id_key(m.id), call);
+    if (!inserted) {
+      writer_.send(jsonrpc::make_error(m.id, jsonrpc::kInvalidRequest,
+                                       "Invalid Request: id " + json::serialize(m.id) +
+                                           " is already used by a running request"));
+      return;
+    }
+    features = features_;
+  }
+  pool_.submit([this, call, tool, arguments = std::move(arguments), token = std::move(token),
+                features] { run_tool_call(call, *tool, arguments, token, features); });
+}
+
+void Server::run_tool_call(const std::shared_ptr<Call>& call, const ToolSpec& tool,
+                           const json::object& arguments, const json::value& token,
+                           const Features& features) {
+  if (call->cancelled.load()) {  // cancelled while it waited for a worker
+    finish(call, {});
+    return;
+  }
+  PreparedCall prepared = prepare_call(tool, arguments);
+  if (!prepared.error.empty()) {
+    finish(call, jsonrpc::make_result(call->id, error_result(prepared.error)));
+    return;
+  }
+  CallOptions opts;
+  opts.cancelled = &call->cancelled;
+  for (const auto& in : prepared.inputs) opts.inputs.emplace_back(in);
+  std::unique_ptr<ProgressReporter> progress;
+  if (!token.is_null() && tool.op == Op::execute) {
+    progress = std::make_unique<ProgressReporter>(writer_, token, call->cancelled,
+                                                  options_.progress_interval);
+    opts.on_output = [p = progress.get()](ar_stream, std::string_view data) { p->on_output(data); };
+  }
+  const auto start = Clock::now();
+  OpResult r;
+  try {
+    r = runner_(prepared.op, prepared.request, opts);
+  } catch (const std::exception& e) {
+    r = OpResult::error(AR_ERR_INTERNAL, e.what());
+  }
+  if (progress) progress->stop();
+  logger()->debug(
+      "{} {} in {} ms", tool.name, r.ok() ? "ok" : r.code(),
+      std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count());
+  json::object result;
+  try {
+    result = render_result(tool, prepared, r, features);
+  } catch (const std::exception& e) {
+    result = error_result(std::string("Error: internal: could not render the result: ") + e.what());
+  }
+  finish(call, jsonrpc::make_result(call->id, std::move(result)));
+}
+
+void Server::finish(const std::shared_ptr<Call>& call, json::object response) {
+  {
+    std::lock_guard lock(calls_mutex_);
+    calls_.erase(jsonrpc::id_key(call->id));
+  }
+  // A cancelled request gets no response (MCP "Cancellation"): the client has forgotten it.
+  if (call->cancelled.load()) {
+    logger()->debug("request {} was cancelled; not answering it", json::serialize(call->id));
+    return;
+  }
+  writer_.send(response);
+}
+
+void Server::cancel_all() {
+  std::lock_guard lock(calls_mutex_);
+  for (auto& [key, call] : calls_) call->cancelled.store(true);
+}
+
+}  // namespace agent_runner::mcp

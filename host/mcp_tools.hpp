@@ -1,0 +1,63 @@
+// The sandbox's operations as MCP tools: their schemas and model-oriented descriptions, turning
+// tool arguments into a sandbox request, and turning the operation's result into a
+// CallToolResult (text for the model plus structuredContent). No I/O here.
+#pragma once
+
+#include "sandbox.hpp"
+
+#include <boost/json.hpp>
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace agent_runner::mcp {
+
+// What the negotiated protocol version lets a result carry.
+struct Features {
+  bool structured = true;   // outputSchema, structuredContent, title (2025-06-18 and later)
+  bool annotations = true;  // tool annotations (2025-03-26 and later)
+};
+Features features_for(std::string_view protocol_version);
+
+struct ToolSpec {
+  std::string name;
+  Op op;
+  std::string title;
+  std::string description;
+  boost::json::object input_schema;
+  boost::json::object output_schema;
+  boost::json::object annotations;
+};
+
+// Every tool, in the order tools/list shows them.
+const std::vector<ToolSpec>& tool_specs();
+const ToolSpec* find_tool(std::string_view name);
+
+// The `tools` array of a tools/list result.
+boost::json::array tools_list(const Features& features);
+
+// A tool call ready for the sandbox, or the reason its arguments were refused (for the model).
+struct PreparedCall {
+  Op op = Op::execute;
+  boost::json::object request;
+  std::vector<std::string> inputs;  // write: content; upload: decoded bytes per file
+  std::string error;                // non-empty: invalid arguments, nothing to run
+};
+PreparedCall prepare_call(const ToolSpec& tool, const boost::json::object& arguments);
+
+// A CallToolResult for the model.
+boost::json::object render_result(const ToolSpec& tool, const PreparedCall& call,
+                                  const OpResult& result, const Features& features);
+// A CallToolResult with isError set and `text` as its only content.
+boost::json::object error_result(std::string_view text);
+
+// Helpers, public for the unit tests.
+std::string base64_encode(std::string_view bytes);
+std::optional<std::string> base64_decode(std::string_view text);
+// `cat -n` style: "%6d\t" + line, numbered from first_line; lines longer than max_line_bytes are
+// split into chunks numbered N, N.1, N.2, ... (never inside a UTF-8 sequence).
+std::string number_lines(std::string_view text, int64_t first_line, size_t max_line_bytes = 10000);
+
+}  // namespace agent_runner::mcp
