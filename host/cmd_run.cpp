@@ -1,13 +1,176 @@
-// `agent-runner run`: not built yet (see the open issues).
+// `agent-runner run`: workload files, each in its own sandbox, with JSON-lines events.
 #include "app.hpp"
+#include "signals.hpp"
+#include "workload.hpp"
+#include "workload_runner.hpp"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstring>
 #include <iostream>
+#include <thread>
 
 namespace agent_runner {
+namespace {
 
-int cmd_run(App&, const std::vector<std::string>&) {
-  std::cerr << "agent-runner run: this command is not built yet in this version\n";
-  return kExitUsage;
+constexpr const char* kRunHelp =
+    R"(Usage: agent-runner run WORKLOAD... [--session ID] [--events FILE|-] [--parallel N]
+
+Runs workload files (YAML or JSON; schema: schemas/workload.schema.json, installed under
+share/agent-runner/) in the sandbox the configuration selects. Every file is validated before any
+step runs. Each workload gets its own sandbox: persistent when it names a `session`, ephemeral
+(removed afterwards) otherwise.
+
+  --session ID      attach every workload to this persistent sandbox (overrides the files')
+  --events FILE|-   write one JSON object per line, flushed per line, to FILE or stdout (-):
+                    workload.started, skill.uploaded, step.started, step.output,
+                    step.finished, workload.finished; every event carries "workload"
+  --parallel N      run up to N workloads at once (default: max_concurrency, 10)
+
+A step fails when its operation returns an error or its `expect` is not met (execute steps
+expect exit_code 0 unless `expect` says otherwise; `expect: {error: file_not_found}` expects an
+error). The workload stops at a failed step unless the step says `continue_on_error: true`.
+Secrets' values print as *** in events, output and logs. SIGINT/SIGTERM cancel running steps
+(their processes are killed), release the sandboxes and end with status "cancelled".
+
+Progress goes to stderr (a live line on a terminal). With one workload and events not on stdout,
+the commands' output streams to stdout/stderr as it arrives.
+
+Exit code: 0 every step of every workload succeeded; 1 a step failed, the deadline passed or the
+run was cancelled; 2 an invalid workload file or configuration; 3 the plugin could not be loaded.
+With several workloads, the worst of them.
+
+Example (examples/hello.yaml):
+  name: hello
+  steps:
+    - write_file: {path: /hello.sh, content: "echo hello from the sandbox\n"}
+    - execute: {command: "sh hello.sh"}
+      expect: {output_contains: "hello"}
+)";
+
+}  // namespace
+
+int cmd_run(App& app, const std::vector<std::string>& args) {
+  std::vector<std::string> files;
+  std::optional<std::string> session, events_target;
+  std::optional<int> parallel;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    auto value = [&](const char* flag) -> std::optional<std::string> {
+      if (i + 1 >= args.size()) {
+        std::cerr << "agent-runner run: " << flag << " needs a value (see --help)\n";
+        return std::nullopt;
+      }
+      return args[++i];
+    };
+    if (a == "-h" || a == "--help") {
+      std::cout << kRunHelp;
+      return kExitOk;
+    } else if (a == "--session") {
+      if (!(session = value("--session"))) return kExitUsage;
+    } else if (a == "--events") {
+      if (!(events_target = value("--events"))) return kExitUsage;
+    } else if (a == "--parallel") {
+      auto v = value("--parallel");
+      if (!v) return kExitUsage;
+      char* end = nullptr;
+      long n = std::strtol(v->c_str(), &end, 10);
+      if (v->empty() || *end || n < 1 || n > 1000) {
+        std::cerr << "agent-runner run: --parallel takes an integer from 1 to 1000, got '" << *v
+                  << "'\n";
+        return kExitUsage;
+      }
+      parallel = static_cast<int>(n);
+    } else if (a != "-" && !a.empty() && a[0] == '-') {
+      std::cerr << "agent-runner run: unknown option " << a << " (see --help)\n";
+      return kExitUsage;
+    } else {
+      files.push_back(a);
+    }
+  }
+  if (files.empty()) {
+    std::cerr << "agent-runner run: no workload file given; usage: agent-runner run WORKLOAD... "
+                 "(see --help)\n";
+    return kExitUsage;
+  }
+
+  // Everything is validated before anything runs.
+  std::vector<Workload> workloads;
+  bool invalid = false;
+  for (const auto& f : files) {
+    auto load = load_workload(f, app.env());
+    if (!load.workload) {
+      invalid = true;
+      std::cerr << "agent-runner run: invalid workload " << f << ":\n";
+      for (const auto& e : load.errors) std::cerr << "  " << e << "\n";
+      continue;
+    }
+    workloads.push_back(std::move(*load.workload));
+  }
+  if (invalid) {
+    std::cerr << "The workload format: agent-runner run --help, and schemas/workload.schema.json\n";
+    return kExitUsage;
+  }
+  const Config* cfg = app.config();
+  if (!cfg) return kExitUsage;
+  app.plugins();  // loaded once, before workloads run in parallel
+
+  int events_fd = -1;
+  if (events_target) {
+    if (*events_target == "-") {
+      events_fd = 1;
+    } else {
+      events_fd = ::open(events_target->c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+      if (events_fd < 0) {
+        std::cerr << "agent-runner run: --events " << *events_target
+                  << ": cannot open for writing: " << std::strerror(errno) << "\n";
+        return kExitUsage;
+      }
+    }
+  }
+  std::optional<EventSink> sink;
+  if (events_fd >= 0) sink.emplace(events_fd);
+  Console console(::isatty(2) == 1, workloads.size() == 1 && events_fd != 1);
+
+  RunOptions opts;
+  opts.session = session;
+  opts.events = sink ? &*sink : nullptr;
+  opts.console = &console;
+  opts.interrupted = &install_cancel_signals();
+
+  std::vector<WorkloadOutcome> outcomes(workloads.size());
+  const size_t width = std::min<size_t>(
+      workloads.size(), static_cast<size_t>(parallel.value_or(cfg->max_concurrency)));
+  std::atomic<size_t> next{0};
+  auto worker = [&] {
+    for (size_t i = next++; i < workloads.size(); i = next++) {
+      if (opts.interrupted->load()) {
+        outcomes[i] = {"cancelled", kExitFailure, 0, 0};
+        continue;
+      }
+      outcomes[i] = run_workload(app, workloads[i], opts);
+    }
+  };
+  if (width <= 1) {
+    worker();
+  } else {
+    std::vector<std::thread> pool;
+    for (size_t t = 0; t < width; ++t) pool.emplace_back(worker);
+    for (auto& t : pool) t.join();
+  }
+  if (events_fd > 1) ::close(events_fd);
+
+  int worst = kExitOk;
+  for (const auto& o : outcomes) worst = std::max(worst, o.exit_code);
+  if (workloads.size() > 1) {
+    int ok = 0;
+    for (const auto& o : outcomes) ok += o.status == "succeeded";
+    console.status(
+        std::to_string(ok) + " of " + std::to_string(workloads.size()) + " workloads succeeded",
+        true);
+  }
+  return worst;
 }
 
 }  // namespace agent_runner
