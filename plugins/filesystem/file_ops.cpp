@@ -1,0 +1,380 @@
+#include "file_ops.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+
+namespace agent_runner::fs_plugin {
+namespace json = boost::json;
+using sdk::Error;
+using sdk::Result;
+
+json::object file_info(const std::string& display_path, const struct stat& st) {
+  return {{"path", display_path},
+          {"is_dir", S_ISDIR(st.st_mode)},
+          {"size", static_cast<int64_t>(S_ISDIR(st.st_mode) ? 0 : st.st_size)},
+          {"modified_at", iso_time(st.st_mtime)}};
+}
+
+std::string read_all(int fd, uint64_t max, const std::string& path) {
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) throw_errno(errno, path, "read");
+  if (S_ISDIR(st.st_mode)) throw Error(AR_ERR_IS_DIRECTORY, "read " + path + ": is a directory");
+  if (!S_ISREG(st.st_mode))
+    throw Error(AR_ERR_INVALID_ARGUMENT, "read " + path + ": not a regular file");
+  auto too_large = [&](uint64_t size) {
+    return Error(AR_ERR_TOO_LARGE, "read " + path + ": " + std::to_string(size) +
+                                       " bytes is over the limit of " + std::to_string(max) +
+                                       " (sandbox.max_file_bytes)");
+  };
+  if (static_cast<uint64_t>(st.st_size) > max) throw too_large(static_cast<uint64_t>(st.st_size));
+  std::string out;
+  out.resize(static_cast<size_t>(st.st_size));
+  size_t got = 0;
+  for (;;) {
+    if (got == out.size()) {
+      if (out.size() >= max + 1) break;
+      out.resize(std::min<uint64_t>(max + 1, out.size() + 65536));  // the file grew
+    }
+    ssize_t n = ::read(fd, out.data() + got, out.size() - got);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw_errno(errno, path, "read");
+    }
+    if (n == 0) break;
+    got += static_cast<size_t>(n);
+  }
+  out.resize(got);
+  if (got > max) throw too_large(got);
+  return out;
+}
+
+namespace {
+
+void write_all_fd(int fd, std::string_view data, const std::string& path) {
+  while (!data.empty()) {
+    ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw_errno(errno, path, "write");
+    }
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+}
+
+SandboxPath path_arg(const json::object& req, std::string_view key = "path") {
+  return parse_sandbox_path(sdk::json_get::string(req, key));
+}
+
+}  // namespace
+
+bool write_file(const FileContext& ctx, const SandboxPath& p, std::string_view content,
+                bool overwrite, int mode) {
+  const std::string shown = p.display();
+  if (p.is_root()) throw Error(AR_ERR_IS_DIRECTORY, "write /: is a directory");
+  if (content.size() > ctx.max_file_bytes)
+    throw Error(AR_ERR_TOO_LARGE, "write " + shown + ": " + std::to_string(content.size()) +
+                                      " bytes is over the limit of " +
+                                      std::to_string(ctx.max_file_bytes) +
+                                      " (sandbox.max_file_bytes)");
+  ctx.resolver.make_dirs(p.parent(), "write");
+  const mode_t create_mode = mode >= 0 ? static_cast<mode_t>(mode & 0777) : 0644;
+  bool created = true;
+  int fd = ctx.resolver.open_beneath(p, O_WRONLY | O_CREAT | O_EXCL, create_mode);
+  if (fd == -EEXIST) {
+    created = false;
+    if (!overwrite) {
+      // A directory there is is_directory; a file is already_exists.
+      int probe = ctx.resolver.open_beneath(p, O_PATH);
+      struct stat st {};
+      if (probe >= 0 && ::fstat(probe, &st) == 0 && S_ISDIR(st.st_mode)) {
+        ::close(probe);
+        throw Error(AR_ERR_IS_DIRECTORY, "write " + shown + ": is a directory");
+      }
+      if (probe >= 0) ::close(probe);
+      throw Error(AR_ERR_ALREADY_EXISTS,
+                  "write " + shown + ": file already exists (pass overwrite: true to replace it)");
+    }
+    fd = ctx.resolver.open_beneath(p, O_WRONLY | O_TRUNC);
+  }
+  if (fd < 0) throw_errno(-fd, shown, "write");
+  Fd f(fd);
+  struct stat st {};
+  if (::fstat(f.get(), &st) == 0 && !S_ISREG(st.st_mode))
+    throw Error(AR_ERR_INVALID_ARGUMENT, "write " + shown + ": not a regular file");
+  write_all_fd(f.get(), content, shown);
+  if (mode >= 0 && ::fchmod(f.get(), static_cast<mode_t>(mode & 0777)) != 0)
+    throw_errno(errno, shown, "chmod");
+  return created;
+}
+
+Result op_ls(const FileContext& ctx, sdk::Call& call) {
+  const auto& req = call.request();
+  SandboxPath p = parse_sandbox_path(sdk::json_get::opt_string(req, "path").value_or("/"));
+  Fd dir = ctx.resolver.open(p, O_RDONLY | O_DIRECTORY, "ls");
+  DIR* d = ::fdopendir(dir.get());
+  if (!d) throw_errno(errno, p.display(), "ls");
+  dir.release();
+  json::array entries;
+  std::vector<std::pair<std::string, json::object>> rows;
+  while (dirent* e = ::readdir(d)) {
+    std::string name = e->d_name;
+    if (name == "." || name == "..") continue;
+    struct stat st {};
+    if (::fstatat(::dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
+    std::string shown = p.child(name).display();
+    rows.emplace_back(shown, file_info(sdk::utf8_sanitize(shown), st));
+  }
+  ::closedir(d);
+  std::sort(rows.begin(), rows.end(), [](auto& a, auto& b) { return a.first < b.first; });
+  for (auto& r : rows) entries.push_back(std::move(r.second));
+  return Result::ok({{"path", p.display()}, {"entries", std::move(entries)}});
+}
+
+Result op_read(const FileContext& ctx, sdk::Call& call) {
+  const auto& req = call.request();
+  SandboxPath p = path_arg(req);
+  const int64_t offset = sdk::json_get::integer(req, "offset", 0);
+  const int64_t limit = sdk::json_get::integer(req, "limit", -1);
+  if (offset < 0) throw Error(AR_ERR_INVALID_ARGUMENT, "offset must be >= 0");
+  if (sdk::json_get::find(req, "limit") && limit < 0)
+    throw Error(AR_ERR_INVALID_ARGUMENT, "limit must be >= 0");
+  Fd f = ctx.resolver.open(p, O_RDONLY | O_NOCTTY | O_NONBLOCK, "read");
+  std::string content = read_all(f.get(), ctx.max_file_bytes, p.display());
+  // Line starts: the selection is [offset, offset + limit) in 0-based lines.
+  int64_t total = 0;
+  size_t start = content.size(), end = content.size();
+  size_t pos = 0;
+  const int64_t stop = limit < 0 ? INT64_MAX : offset + limit;
+  while (pos < content.size()) {
+    if (total == offset) start = pos;
+    if (total == stop) end = pos;
+    size_t nl = content.find('\n', pos);
+    pos = nl == std::string::npos ? content.size() : nl + 1;
+    ++total;
+  }
+  if (offset >= total) start = content.size();
+  if (stop >= total) end = content.size();
+  const int64_t lines = std::max<int64_t>(0, std::min(total, stop) - std::min(total, offset));
+  Result r = Result::ok({{"path", p.display()},
+                         {"total_lines", total},
+                         {"offset", offset},
+                         {"lines", lines},
+                         {"size", static_cast<int64_t>(content.size())},
+                         {"more", stop < total}});
+  r.buffers.push_back(start >= end ? std::string() : content.substr(start, end - start));
+  return r;
+}
+
+Result op_write(const FileContext& ctx, sdk::Call& call) {
+  const auto& req = call.request();
+  SandboxPath p = path_arg(req);
+  const bool overwrite = sdk::json_get::boolean(req, "overwrite", false);
+  std::string_view content = call.input_count() > 0 ? call.input(0) : std::string_view();
+  if (call.input_count() == 0) {
+    if (auto c = sdk::json_get::opt_string(req, "content"))
+      throw Error(AR_ERR_INVALID_ARGUMENT, "write: pass the content as the input buffer");
+  }
+  bool created = write_file(ctx, p, content, overwrite, -1);
+  return Result::ok({{"path", p.display()},
+                     {"bytes_written", static_cast<int64_t>(content.size())},
+                     {"created", created}});
+}
+
+Result op_edit(const FileContext& ctx, sdk::Call& call) {
+  const auto& req = call.request();
+  SandboxPath p = path_arg(req);
+  const std::string old_s = sdk::json_get::string(req, "old");
+  const std::string new_s = sdk::json_get::string(req, "new");
+  const bool all = sdk::json_get::boolean(req, "replace_all", false);
+  if (old_s.empty()) throw Error(AR_ERR_INVALID_ARGUMENT, "edit: 'old' must not be empty");
+  Fd f = ctx.resolver.open(p, O_RDWR | O_NOCTTY | O_NONBLOCK, "edit");
+  std::string content = read_all(f.get(), ctx.max_file_bytes, p.display());
+  int64_t count = 0;
+  for (size_t pos = content.find(old_s); pos != std::string::npos;
+       pos = content.find(old_s, pos + old_s.size()))
+    ++count;
+  if (count == 0)
+    throw Error(AR_ERR_NOT_FOUND, "edit " + p.display() + ": the old string was not found");
+  if (count > 1 && !all)
+    throw Error(AR_ERR_AMBIGUOUS, "edit " + p.display() + ": the old string occurs " +
+                                      std::to_string(count) +
+                                      " times; make it unique or pass replace_all: true");
+  std::string out;
+  out.reserve(content.size() + static_cast<size_t>(count) * new_s.size());
+  size_t last = 0;
+  for (size_t pos = content.find(old_s); pos != std::string::npos;
+       pos = content.find(old_s, pos + old_s.size())) {
+    out.append(content, last, pos - last);
+    out += new_s;
+    last = pos + old_s.size();
+  }
+  out.append(content, last);
+  if (out.size() > ctx.max_file_bytes)
+    throw Error(AR_ERR_TOO_LARGE, "edit " + p.display() + ": the result would exceed " +
+                                      std::to_string(ctx.max_file_bytes) + " bytes");
+  if (::ftruncate(f.get(), 0) != 0) throw_errno(errno, p.display(), "edit");
+  if (::lseek(f.get(), 0, SEEK_SET) < 0) throw_errno(errno, p.display(), "edit");
+  write_all_fd(f.get(), out, p.display());
+  return Result::ok({{"path", p.display()}, {"occurrences", count}});
+}
+
+namespace {
+json::object error_obj(const Error& e) {
+  return {{"code", ar_status_name(e.status())}, {"message", e.what()}};
+}
+}  // namespace
+
+Result op_upload(const FileContext& ctx, sdk::Call& call) {
+  const auto& req = call.request();
+  const auto* files = sdk::json_get::find(req, "files");
+  if (!files || !files->is_array())
+    throw Error(AR_ERR_INVALID_ARGUMENT, "upload: 'files' must be an array of {path, mode?}");
+  const auto& arr = files->as_array();
+  if (arr.size() != call.input_count())
+    throw Error(AR_ERR_INVALID_ARGUMENT, "upload: " + std::to_string(arr.size()) + " files but " +
+                                             std::to_string(call.input_count()) + " input buffers");
+  json::array out;
+  for (size_t i = 0; i < arr.size(); ++i) {
+    json::object row;
+    try {
+      if (!arr[i].is_object())
+        throw Error(AR_ERR_INVALID_ARGUMENT,
+                    "upload: files[" + std::to_string(i) + "] must be an object");
+      const auto& fo = arr[i].as_object();
+      const std::string raw = sdk::json_get::string(fo, "path");
+      row["path"] = raw;
+      SandboxPath p = parse_sandbox_path(raw);
+      row["path"] = p.display();
+      const int64_t mode = sdk::json_get::integer(fo, "mode", -1);
+      if (mode > 07777) throw Error(AR_ERR_INVALID_ARGUMENT, "upload: mode must be <= 07777");
+      write_file(ctx, p, call.input(i), true, static_cast<int>(mode));
+      row["ok"] = true;
+      row["error"] = nullptr;
+    } catch (const Error& e) {
+      if (!row.contains("path")) row["path"] = nullptr;
+      row["ok"] = false;
+      row["error"] = error_obj(e);
+    }
+    out.push_back(std::move(row));
+  }
+  return Result::ok({{"files", std::move(out)}});
+}
+
+Result op_download(const FileContext& ctx, sdk::Call& call) {
+  const auto& req = call.request();
+  const auto* paths = sdk::json_get::find(req, "paths");
+  if (!paths || !paths->is_array())
+    throw Error(AR_ERR_INVALID_ARGUMENT, "download: 'paths' must be an array of strings");
+  Result r = Result::ok();
+  json::array out;
+  for (const auto& v : paths->as_array()) {
+    json::object row;
+    row["path"] = v.is_string() ? json::value(v.as_string()) : json::value(nullptr);
+    try {
+      if (!v.is_string())
+        throw Error(AR_ERR_INVALID_ARGUMENT, "download: every path must be a string");
+      SandboxPath p = parse_sandbox_path(v.as_string());
+      row["path"] = p.display();
+      Fd f = ctx.resolver.open(p, O_RDONLY | O_NOCTTY | O_NONBLOCK, "download");
+      struct stat st {};
+      if (::fstat(f.get(), &st) != 0) throw_errno(errno, p.display(), "download");
+      std::string content = read_all(f.get(), ctx.max_file_bytes, p.display());
+      row["ok"] = true;
+      row["size"] = static_cast<int64_t>(content.size());
+      row["mode"] = static_cast<int64_t>(st.st_mode & 07777);
+      row["buffer"] = static_cast<int64_t>(r.buffers.size());
+      row["error"] = nullptr;
+      r.buffers.push_back(std::move(content));
+    } catch (const Error& e) {
+      row["ok"] = false;
+      row["size"] = 0;
+      row["mode"] = 0;
+      row["buffer"] = nullptr;
+      row["error"] = error_obj(e);
+    }
+    out.push_back(std::move(row));
+  }
+  r.body["files"] = std::move(out);
+  return r;
+}
+
+// Removes everything inside the directory `dfd` without following any symlink.
+void remove_tree(int dfd, const std::string& shown) {
+  int fd = ::openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) throw_errno(errno, shown, "delete");
+  DIR* d = ::fdopendir(fd);
+  if (!d) {
+    ::close(fd);
+    throw_errno(errno, shown, "delete");
+  }
+  std::vector<std::string> names;
+  while (dirent* e = ::readdir(d)) {
+    std::string n = e->d_name;
+    if (n != "." && n != "..") names.push_back(n);
+  }
+  for (const auto& n : names) {
+    struct stat st {};
+    if (::fstatat(::dirfd(d), n.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
+    if (S_ISDIR(st.st_mode)) {
+      int sub = ::openat(::dirfd(d), n.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      if (sub < 0) {
+        int err = errno;
+        ::closedir(d);
+        throw_errno(err, shown + "/" + n, "delete");
+      }
+      try {
+        remove_tree(sub, shown + "/" + n);
+      } catch (...) {
+        ::close(sub);
+        ::closedir(d);
+        throw;
+      }
+      ::close(sub);
+      if (::unlinkat(::dirfd(d), n.c_str(), AT_REMOVEDIR) != 0 && errno != ENOENT) {
+        int err = errno;
+        ::closedir(d);
+        throw_errno(err, shown + "/" + n, "delete");
+      }
+    } else if (::unlinkat(::dirfd(d), n.c_str(), 0) != 0 && errno != ENOENT) {
+      int err = errno;
+      ::closedir(d);
+      throw_errno(err, shown + "/" + n, "delete");
+    }
+  }
+  ::closedir(d);
+}
+
+Result op_delete(const FileContext& ctx, sdk::Call& call) {
+  const auto& req = call.request();
+  SandboxPath p = path_arg(req);
+  const bool recursive = sdk::json_get::boolean(req, "recursive", false);
+  if (p.is_root()) throw Error(AR_ERR_INVALID_PATH, "delete /: the sandbox root cannot be deleted");
+  Fd parent = ctx.resolver.open_parent(p, "delete");
+  const std::string& leaf = p.leaf();
+  struct stat st {};
+  if (::fstatat(parent.get(), leaf.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)
+    throw_errno(errno, p.display(), "delete");
+  if (S_ISDIR(st.st_mode)) {
+    if (recursive) {
+      int sub =
+          ::openat(parent.get(), leaf.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      if (sub < 0) throw_errno(errno, p.display(), "delete");
+      Fd subfd(sub);
+      remove_tree(subfd.get(), p.display());
+    }
+    if (::unlinkat(parent.get(), leaf.c_str(), AT_REMOVEDIR) != 0) {
+      if (errno == ENOTEMPTY || errno == EEXIST) throw_errno(ENOTEMPTY, p.display(), "delete");
+      throw_errno(errno, p.display(), "delete");
+    }
+  } else if (::unlinkat(parent.get(), leaf.c_str(), 0) != 0) {
+    throw_errno(errno, p.display(), "delete");
+  }
+  return Result::ok({{"path", p.display()}, {"deleted", true}});
+}
+
+}  // namespace agent_runner::fs_plugin

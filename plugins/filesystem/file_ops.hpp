@@ -1,0 +1,38 @@
+// The file operations of the filesystem sandbox (request and result shapes: sdk/README.md).
+#pragma once
+
+#include "paths.hpp"
+
+#include <agent_runner/plugin.hpp>
+
+#include <cstdint>
+#include <string>
+
+namespace agent_runner::fs_plugin {
+
+struct FileContext {
+  const Resolver& resolver;
+  uint64_t max_file_bytes;
+};
+
+sdk::Result op_ls(const FileContext& ctx, sdk::Call& call);
+sdk::Result op_read(const FileContext& ctx, sdk::Call& call);
+sdk::Result op_write(const FileContext& ctx, sdk::Call& call);
+sdk::Result op_edit(const FileContext& ctx, sdk::Call& call);
+sdk::Result op_upload(const FileContext& ctx, sdk::Call& call);
+sdk::Result op_download(const FileContext& ctx, sdk::Call& call);
+sdk::Result op_delete(const FileContext& ctx, sdk::Call& call);
+sdk::Result op_glob(const FileContext& ctx, sdk::Call& call);
+sdk::Result op_grep(const FileContext& ctx, sdk::Call& call);
+
+// Helpers shared by the operations.
+boost::json::object file_info(const std::string& display_path, const struct stat& st);
+// Reads a whole regular file from `fd`, at most `max` bytes (else too_large).
+std::string read_all(int fd, uint64_t max, const std::string& path);
+// Writes `content` to `p`, creating parent directories; returns whether the file was created.
+// Removes everything inside the directory `dfd` (not `dfd` itself), never following a symlink.
+void remove_tree(int dfd, const std::string& shown);
+bool write_file(const FileContext& ctx, const SandboxPath& p, std::string_view content,
+                bool overwrite, int mode);
+
+}  // namespace agent_runner::fs_plugin

@@ -1,0 +1,274 @@
+#include "paths.hpp"
+
+#include <agent_runner/plugin.hpp>
+
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <deque>
+
+namespace agent_runner::fs_plugin {
+using sdk::Error;
+
+void Fd::reset(int fd) {
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = fd;
+}
+
+std::string SandboxPath::relative() const {
+  if (parts.empty()) return ".";
+  std::string s;
+  for (size_t i = 0; i < parts.size(); ++i) s += (i ? "/" : "") + parts[i];
+  return s;
+}
+
+std::string SandboxPath::display() const {
+  if (parts.empty()) return "/";
+  std::string s;
+  for (const auto& p : parts) s += "/" + p;
+  return s;
+}
+
+SandboxPath SandboxPath::parent() const {
+  SandboxPath p = *this;
+  if (!p.parts.empty()) p.parts.pop_back();
+  return p;
+}
+
+SandboxPath SandboxPath::child(const std::string& name) const {
+  SandboxPath p = *this;
+  p.parts.push_back(name);
+  return p;
+}
+
+SandboxPath parse_sandbox_path(std::string_view path) {
+  if (path.find('\0') != std::string_view::npos)
+    throw Error(AR_ERR_INVALID_PATH, "path contains a NUL byte");
+  if (path.size() > 4000) throw Error(AR_ERR_INVALID_PATH, "path is too long");
+  SandboxPath out;
+  size_t i = 0;
+  while (i <= path.size()) {
+    size_t j = path.find('/', i);
+    if (j == std::string_view::npos) j = path.size();
+    std::string_view part = path.substr(i, j - i);
+    if (part.empty() || part == ".") {
+      // "//" and "/./" mean nothing.
+    } else if (part == "..") {
+      if (out.parts.empty())
+        throw Error(AR_ERR_INVALID_PATH,
+                    "path '" + std::string(path) + "' leads outside the sandbox (.. above /)");
+      out.parts.pop_back();
+    } else {
+      if (part.size() > 255) throw Error(AR_ERR_INVALID_PATH, "a path component is too long");
+      out.parts.emplace_back(part);
+    }
+    i = j + 1;
+  }
+  return out;
+}
+
+void throw_errno(int err, const std::string& path, std::string_view action) {
+  const std::string what = std::string(action) + " " + path + ": ";
+  switch (err) {
+    case ENOENT:
+      throw Error(AR_ERR_FILE_NOT_FOUND, what + "no such file or directory");
+    case EXDEV:
+    case ELOOP:
+      throw Error(AR_ERR_INVALID_PATH,
+                  what +
+                      "the path leads outside the sandbox (through '..', an absolute or "
+                      "escaping symlink, or a magic link)");
+    case ENOTDIR:
+      throw Error(AR_ERR_NOT_A_DIRECTORY, what + "a component of the path is not a directory");
+    case EISDIR:
+      throw Error(AR_ERR_IS_DIRECTORY, what + "is a directory");
+    case EEXIST:
+      throw Error(AR_ERR_ALREADY_EXISTS, what + "already exists");
+    case EACCES:
+    case EPERM:
+    case EROFS:
+      throw Error(AR_ERR_PERMISSION_DENIED, what + std::strerror(err));
+    case ENAMETOOLONG:
+      throw Error(AR_ERR_INVALID_PATH, what + "path is too long");
+    case EFBIG:
+      throw Error(AR_ERR_TOO_LARGE, what + std::strerror(err));
+    case ENOTEMPTY:
+      throw Error(AR_ERR_INVALID_ARGUMENT,
+                  what + "directory is not empty (pass recursive: true to delete it)");
+    default:
+      throw Error(AR_ERR_INTERNAL,
+                  what + std::strerror(err) + " (errno " + std::to_string(err) + ")");
+  }
+}
+
+namespace {
+
+std::atomic<int> g_openat2_state{0};  // 0 unknown, 1 available, -1 missing
+
+int sys_openat2(int dirfd, const char* path, int flags, mode_t mode) {
+  open_how how{};
+  how.flags = static_cast<uint64_t>(flags);
+  how.mode = (flags & (O_CREAT | O_TMPFILE)) ? mode : 0;
+  how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
+  for (;;) {
+    long fd = ::syscall(SYS_openat2, dirfd, path, &how, sizeof how);
+    if (fd >= 0) return static_cast<int>(fd);
+    // EAGAIN: a concurrent rename raced the lookup; the kernel asks us to retry.
+    if (errno == EINTR || errno == EAGAIN) continue;
+    return -errno;
+  }
+}
+
+}  // namespace
+
+bool Resolver::openat2_available() {
+  int st = g_openat2_state.load();
+  if (st == 0) {
+    int fd = sys_openat2(AT_FDCWD, "/", O_PATH | O_CLOEXEC, 0);
+    st = (fd == -ENOSYS) ? -1 : 1;
+    if (fd >= 0) ::close(fd);
+    g_openat2_state.store(st);
+  }
+  return st > 0;
+}
+
+Resolver::Resolver(int root_fd, bool force_walk) : root_fd_(root_fd), force_walk_(force_walk) {}
+
+int Resolver::open_beneath(const SandboxPath& p, int flags, mode_t mode) const {
+  flags |= O_CLOEXEC;
+  if (uses_openat2()) return sys_openat2(root_fd_, p.relative().c_str(), flags, mode);
+  return walk(p, flags, mode);
+}
+
+// The fallback for kernels without openat2: one component at a time, never letting the kernel
+// follow a symlink (O_NOFOLLOW); symlink targets are spliced in by hand, absolute targets and
+// `..` above the root refused.
+int Resolver::walk(const SandboxPath& p, int flags, mode_t mode) const {
+  std::vector<Fd> dirs;
+  {
+    int r = ::openat(root_fd_, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (r < 0) return -errno;
+    dirs.emplace_back(r);
+  }
+  std::deque<std::string> todo(p.parts.begin(), p.parts.end());
+  int links = 0;
+  if (todo.empty()) {
+    int r = ::openat(root_fd_, ".", flags, mode);
+    return r < 0 ? -errno : r;
+  }
+  auto splice_link = [&](int dirfd, const std::string& name) -> int {
+    if (++links > 40) return -ELOOP;
+    char buf[4096];
+    ssize_t n = ::readlinkat(dirfd, name.c_str(), buf, sizeof buf - 1);
+    if (n < 0) return -errno;
+    buf[n] = '\0';
+    if (buf[0] == '/') return -EXDEV;
+    std::vector<std::string> parts;
+    std::string_view t(buf, static_cast<size_t>(n));
+    size_t i = 0;
+    while (i <= t.size()) {
+      size_t j = t.find('/', i);
+      if (j == std::string_view::npos) j = t.size();
+      if (j > i) parts.emplace_back(t.substr(i, j - i));
+      i = j + 1;
+    }
+    todo.insert(todo.begin(), parts.begin(), parts.end());
+    return 0;
+  };
+  while (!todo.empty()) {
+    std::string name = std::move(todo.front());
+    todo.pop_front();
+    if (name == "." || name.empty()) {
+      if (todo.empty()) {
+        int r = ::openat(dirs.back().get(), ".", flags, mode);
+        return r < 0 ? -errno : r;
+      }
+      continue;
+    }
+    if (name == "..") {
+      if (dirs.size() == 1) return -EXDEV;
+      dirs.pop_back();
+      if (todo.empty()) {
+        int r = ::openat(dirs.back().get(), ".", flags, mode);
+        return r < 0 ? -errno : r;
+      }
+      continue;
+    }
+    const int dfd = dirs.back().get();
+    struct stat st {};
+    if (::fstatat(dfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode)) {
+      if (todo.empty() && (flags & O_NOFOLLOW)) return -ELOOP;
+      if (int r = splice_link(dfd, name); r < 0) return r;
+      continue;
+    }
+    if (!todo.empty()) {
+      int r = ::openat(dfd, name.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      if (r < 0) {
+        if (errno == ELOOP) {  // became a symlink since the fstatat: take it from the top
+          todo.push_front(name);
+          continue;
+        }
+        return -errno;
+      }
+      dirs.emplace_back(r);
+      continue;
+    }
+    int r = ::openat(dfd, name.c_str(), flags | O_NOFOLLOW, mode);
+    if (r < 0) {
+      if (errno == ELOOP && !(flags & O_NOFOLLOW)) {  // swapped to a symlink: resolve it by hand
+        todo.push_front(name);
+        if (++links > 40) return -ELOOP;
+        continue;
+      }
+      return -errno;
+    }
+    return r;
+  }
+  return -ENOENT;
+}
+
+Fd Resolver::open(const SandboxPath& p, int flags, std::string_view action, mode_t mode) const {
+  int r = open_beneath(p, flags, mode);
+  if (r < 0) throw_errno(-r, p.display(), action);
+  return Fd(r);
+}
+
+Fd Resolver::open_parent(const SandboxPath& p, std::string_view action) const {
+  if (p.is_root())
+    throw Error(AR_ERR_INVALID_PATH, std::string(action) + " /: not allowed on the sandbox root");
+  return open(p.parent(), O_PATH | O_DIRECTORY, action);
+}
+
+Fd Resolver::make_dirs(const SandboxPath& p, std::string_view action) const {
+  SandboxPath cur;
+  Fd dir = open(cur, O_PATH | O_DIRECTORY, action);
+  for (const auto& part : p.parts) {
+    SandboxPath next = cur.child(part);
+    int r = open_beneath(next, O_PATH | O_DIRECTORY);
+    if (r == -ENOENT) {
+      if (::mkdirat(dir.get(), part.c_str(), 0755) != 0 && errno != EEXIST)
+        throw_errno(errno, next.display(), action);
+      r = open_beneath(next, O_PATH | O_DIRECTORY);
+    }
+    if (r < 0) throw_errno(-r, next.display(), action);
+    dir.reset(r);
+    cur = std::move(next);
+  }
+  return dir;
+}
+
+std::string iso_time(time_t t) {
+  struct tm tm {};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+}  // namespace agent_runner::fs_plugin

@@ -1,0 +1,92 @@
+// Sandbox paths and their resolution beneath the workspace. Every lookup is done by the kernel
+// relative to a directory fd held on the workspace: openat2(RESOLVE_BENEATH |
+// RESOLVE_NO_MAGICLINKS) where the kernel has it, otherwise a component-by-component walk with
+// O_NOFOLLOW that resolves symlinks itself and refuses absolute targets and `..` above the root.
+// Either way `..`, absolute symlinks, symlink chains leading out, /proc magic links and a symlink
+// swapped in mid-operation end in invalid_path, never in an access outside.
+#pragma once
+
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace agent_runner::fs_plugin {
+
+// An owned file descriptor.
+class Fd {
+ public:
+  Fd() = default;
+  explicit Fd(int fd) : fd_(fd) {}
+  ~Fd() { reset(); }
+  Fd(Fd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
+  Fd& operator=(Fd&& o) noexcept {
+    if (this != &o) {
+      reset();
+      fd_ = std::exchange(o.fd_, -1);
+    }
+    return *this;
+  }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  int get() const { return fd_; }
+  int release() { return std::exchange(fd_, -1); }
+  explicit operator bool() const { return fd_ >= 0; }
+  void reset(int fd = -1);
+
+ private:
+  int fd_ = -1;
+};
+
+// A sandbox path after lexical normalisation: components below the workspace root (empty = the
+// root itself). `..` is applied lexically and may not climb above the root; symlinks are left
+// to the kernel.
+struct SandboxPath {
+  std::vector<std::string> parts;
+  bool is_root() const { return parts.empty(); }
+  std::string relative() const;  // "a/b" or "." for the root
+  std::string display() const;   // "/a/b" or "/"
+  SandboxPath parent() const;
+  const std::string& leaf() const { return parts.back(); }
+  SandboxPath child(const std::string& name) const;
+};
+
+// Parses "/src/a.py", "src/a.py", "/": throws sdk::Error(invalid_path) for NUL bytes, `..` above
+// the root, or an over-long path.
+SandboxPath parse_sandbox_path(std::string_view path);
+
+// Throws the sdk::Error an errno means for `path` (ENOENT -> file_not_found, EXDEV/ELOOP ->
+// invalid_path, ...).
+[[noreturn]] void throw_errno(int err, const std::string& path, std::string_view action);
+
+class Resolver {
+ public:
+  // root_fd: an O_PATH|O_DIRECTORY descriptor of the workspace (borrowed).
+  Resolver(int root_fd, bool force_walk);
+
+  // Opens `p` beneath the workspace with open(2) `flags` (O_CLOEXEC is added). Symlinks are
+  // followed only while they stay beneath the root. Returns the fd or -errno.
+  int open_beneath(const SandboxPath& p, int flags, mode_t mode = 0) const;
+  // Same, throwing the matching sdk::Error.
+  Fd open(const SandboxPath& p, int flags, std::string_view action, mode_t mode = 0) const;
+  // The parent directory of `p` (O_PATH), for *at() calls on p.leaf() that must not follow it.
+  Fd open_parent(const SandboxPath& p, std::string_view action) const;
+  // Creates every missing directory of `p` (like mkdir -p) and returns the last one (O_PATH).
+  Fd make_dirs(const SandboxPath& p, std::string_view action) const;
+
+  bool uses_openat2() const { return !force_walk_ && openat2_available(); }
+  static bool openat2_available();
+
+ private:
+  int walk(const SandboxPath& p, int flags, mode_t mode) const;
+  int root_fd_;
+  bool force_walk_;
+};
+
+// ISO-8601 UTC ("2026-11-24T12:00:00Z").
+std::string iso_time(time_t t);
+
+}  // namespace agent_runner::fs_plugin
