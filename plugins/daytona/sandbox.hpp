@@ -1,0 +1,103 @@
+// One Daytona sandbox as the host sees it: lifecycle (attach by id, find or create by session,
+// ephemeral create + delete on release) and every operation of DESIGN.md's sandbox semantics
+// through the sandbox's toolbox API.
+#pragma once
+
+#include "api.hpp"
+#include "config.hpp"
+#include "paths.hpp"
+
+#include <agent_runner/plugin.hpp>
+
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+
+namespace agent_runner::daytona {
+
+// What GET /files/info says about a remote path.
+struct RemoteInfo {
+  bool is_dir = false;
+  int64_t size = 0;
+  int64_t mode = 0;  // permission bits
+  std::string modified_at;
+};
+
+// Result of a short command run with POST /process/execute.
+struct ShortExec {
+  int64_t exit_code = -1;
+  std::string output;
+};
+
+class DaytonaSandbox : public sdk::Sandbox {
+ public:
+  static std::unique_ptr<DaytonaSandbox> create(const sdk::CreateArgs& args);
+
+  boost::json::object info() const override;
+  sdk::Result release() override;
+
+  sdk::Result execute(sdk::Call& call) override;
+  sdk::Result ls(sdk::Call& call) override;
+  sdk::Result read(sdk::Call& call) override;
+  sdk::Result write(sdk::Call& call) override;
+  sdk::Result edit(sdk::Call& call) override;
+  sdk::Result glob(sdk::Call& call) override;
+  sdk::Result grep(sdk::Call& call) override;
+  sdk::Result upload(sdk::Call& call) override;
+  sdk::Result download(sdk::Call& call) override;
+  sdk::Result remove(sdk::Call& call) override;
+
+  DaytonaSandbox(Config cfg, sdk::Host host, std::optional<std::string> session);
+
+ private:
+  // --- lifecycle (lifecycle.cpp) ---
+  void open();
+  void attach_by_id();
+  void attach_or_create_session();
+  void create_ephemeral();
+  boost::json::object create_body(const std::map<std::string, std::string>& labels,
+                                  const std::optional<std::string>& name) const;
+  // Waits (polling with growing intervals, bounded by create_timeout_s) until the sandbox is
+  // started, starting it when stopped. Deletes it on failure when `delete_on_failure`.
+  boost::json::object wait_started(boost::json::object sb, bool delete_on_failure);
+  void connect_toolbox(const boost::json::object& sb);
+  void health_check();
+  void delete_owned_quietly(const std::string& why);
+
+  // --- toolbox plumbing (files.cpp) ---
+  // A toolbox call; if the sandbox turns out stopped (auto-stop), starts it and tries again once.
+  HttpResponse tb(const DaytonaApi::ToolboxCall& call);
+  std::string q(const SandboxPath& p) const;  // url-encoded remote path
+  std::optional<RemoteInfo> stat(const SandboxPath& p, std::string_view op);
+  // Throws the error for a path that does not exist: not_a_directory when a parent is a file,
+  // else file_not_found.
+  [[noreturn]] void missing(const SandboxPath& p, std::string_view op);
+  [[noreturn]] void fs_fail(const SandboxPath& p, std::string_view op, const HttpRequest& req,
+                            const HttpResponse& resp);
+  std::string fetch(const SandboxPath& p, std::string_view op, const RemoteInfo& info);
+  void put(const SandboxPath& p, std::string_view op, std::string_view content);
+  void check_file_size(const SandboxPath& p, std::string_view op, uint64_t size) const;
+  ShortExec run_short(const std::string& script, double timeout_s);
+
+  // --- execute (execute.cpp) ---
+  sdk::Result execute_session(sdk::Call& call, const std::string& script, double timeout_s,
+                              const std::string& exec_id);
+  sdk::Result execute_process(sdk::Call& call, const std::string& script, double timeout_s,
+                              const std::string& exec_id);
+  void kill_tree(const std::string& exec_id);
+
+  Config cfg_;
+  sdk::Host host_;
+  std::optional<std::string> session_;
+  std::unique_ptr<DaytonaApi> api_;
+  std::string id_;
+  std::string toolbox_;    // toolbox base URL ({toolboxProxyUrl}/{id})
+  std::string workspace_;  // remote directory that is "/" for the agent
+  bool owned_ = false;     // ephemeral: deleted on release
+  bool deleted_ = false;   // delete_owned_quietly succeeded
+  bool sessions_supported_ = true;
+  std::mutex restart_mutex_;
+};
+
+}  // namespace agent_runner::daytona
