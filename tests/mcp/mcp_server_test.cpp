@@ -1,0 +1,360 @@
+// The MCP server over real pipes, with a fake sandbox: lifecycle, concurrency, progress,
+// cancellation and malformed input. (The real host and plugins: process_test.cpp, conformance.mjs.)
+#include "mcp_server.hpp"
+
+#include <gtest/gtest.h>
+
+#include <fcntl.h>
+#include <poll.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <functional>
+#include <thread>
+
+namespace {
+namespace json = boost::json;
+namespace mcp = agent_runner::mcp;
+using agent_runner::CallOptions;
+using agent_runner::Op;
+using agent_runner::OpResult;
+using namespace std::chrono_literals;
+
+// Waits that only guard against a hung test; nothing asserts on how long anything takes.
+constexpr auto kHangGuard = 60s;
+
+// A sandbox in memory. "wait" runs until cancelled, printing a line now and then.
+struct FakeSandbox {
+  std::atomic<int> waiting{0};
+  std::atomic<int> cancelled_calls{0};
+
+  OpResult operator()(Op op, const json::object& req, const CallOptions& o) {
+    OpResult r;
+    if (op == Op::execute) {
+      const std::string cmd(req.at("command").as_string());
+      if (cmd == "wait") {
+        ++waiting;
+        const auto give_up = std::chrono::steady_clock::now() + kHangGuard;
+        for (int i = 0; !o.cancelled->load() && std::chrono::steady_clock::now() < give_up; ++i) {
+          if (o.on_output && i % 10 == 0)
+            o.on_output(AR_STREAM_STDOUT, "tick " + std::to_string(i) + "\n");
+          std::this_thread::sleep_for(5ms);
+        }
+        --waiting;
+        ++cancelled_calls;
+        return OpResult::error(AR_ERR_CANCELLED, "cancelled by the host");
+      }
+      r.body = {{"exit_code", 0}, {"output", cmd}, {"truncated", false}, {"timed_out", false}};
+      return r;
+    }
+    if (op == Op::read) {
+      r.body = {{"path", req.at("path")},
+                {"total_lines", 1},
+                {"offset", 0},
+                {"lines", 1},
+                {"more", false}};
+      r.buffers = {"hello\n"};
+      return r;
+    }
+    return OpResult::error(AR_ERR_UNSUPPORTED, "not in the fake");
+  }
+};
+
+class Harness {
+ public:
+  explicit Harness(mcp::OpRunner runner, mcp::ServerOptions options = {}) {
+    std::signal(SIGPIPE, SIG_IGN);
+    int a[2], b[2];
+    EXPECT_EQ(::pipe2(a, O_CLOEXEC), 0);
+    EXPECT_EQ(::pipe2(b, O_CLOEXEC), 0);
+    server_in_ = a[0];
+    to_server_ = a[1];
+    from_server_ = b[0];
+    server_out_ = b[1];
+    options.progress_interval = 50ms;
+    server_ = std::make_unique<mcp::Server>(std::move(runner), options, server_out_);
+    thread_ = std::thread([this] { end_ = server_->serve(server_in_, stop_); });
+  }
+  ~Harness() {
+    close_input();
+    join();
+    server_.reset();
+    for (int fd : {server_in_, from_server_}) ::close(fd);
+  }
+
+  void send(std::string_view line) {
+    std::string s(line);
+    s += '\n';
+    std::string_view rest = s;
+    while (!rest.empty()) {
+      ssize_t n = ::write(to_server_, rest.data(), rest.size());
+      ASSERT_GT(n, 0);
+      rest.remove_prefix(static_cast<size_t>(n));
+    }
+  }
+  void request(int id, std::string_view method, std::string_view params = "{}") {
+    send(R"({"jsonrpc":"2.0","id":)" + std::to_string(id) + R"(,"method":")" + std::string(method) +
+         R"(","params":)" + std::string(params) + "}");
+  }
+  void initialize(std::string_view version = "2025-11-25") {
+    request(0, "initialize",
+            R"({"protocolVersion":")" + std::string(version) +
+                R"(","capabilities":{},"clientInfo":{"name":"test","version":"1"}})");
+    EXPECT_TRUE(response(0).contains("result"));
+    send(R"({"jsonrpc":"2.0","method":"notifications/initialized"})");
+  }
+
+  // The next message the server sends, or null after the hang guard.
+  std::optional<json::object> next() {
+    const auto give_up = std::chrono::steady_clock::now() + kHangGuard;
+    for (;;) {
+      if (auto nl = buf_.find('\n'); nl != std::string::npos) {
+        std::string line = buf_.substr(0, nl);
+        buf_.erase(0, nl + 1);
+        json::value v =
+            json::parse(line);  // throws on a non-JSON line: stdout must be protocol only
+        return v.as_object();
+      }
+      if (std::chrono::steady_clock::now() > give_up) return std::nullopt;
+      pollfd p{from_server_, POLLIN, 0};
+      if (::poll(&p, 1, 100) <= 0) continue;
+      char chunk[65536];
+      ssize_t n = ::read(from_server_, chunk, sizeof chunk);
+      if (n <= 0) return std::nullopt;
+      buf_.append(chunk, static_cast<size_t>(n));
+    }
+  }
+  // Messages until one matches; the others are kept in `seen`.
+  json::object wait_for(const std::function<bool(const json::object&)>& match) {
+    for (auto it = seen.begin(); it != seen.end(); ++it) {
+      if (match(*it)) {
+        json::object m = *it;
+        seen.erase(it);
+        return m;
+      }
+    }
+    for (;;) {
+      auto m = next();
+      if (!m) {
+        ADD_FAILURE() << "the server never sent the expected message";
+        return {};
+      }
+      if (match(*m)) return *m;
+      seen.push_back(*m);
+    }
+  }
+  json::object response(const json::value& id) {
+    return wait_for([&](const json::object& m) {
+      return !m.contains("method") && m.contains("id") && m.at("id") == id;
+    });
+  }
+  void close_input() {
+    if (to_server_ >= 0) ::close(to_server_);
+    to_server_ = -1;
+  }
+  // Waits for serve() to return, then closes the server's end of its output so that next()
+  // sees the end of the stream after the last message.
+  void join() {
+    if (thread_.joinable()) thread_.join();
+    if (server_out_ >= 0) ::close(server_out_);
+    server_out_ = -1;
+  }
+  void stop() { stop_.store(true); }
+  mcp::Server::End end() const { return end_; }
+  mcp::Server& server() { return *server_; }
+
+  std::vector<json::object> seen;
+
+ private:
+  int server_in_ = -1, to_server_ = -1, from_server_ = -1, server_out_ = -1;
+  std::atomic<bool> stop_{false};
+  std::unique_ptr<mcp::Server> server_;
+  std::thread thread_;
+  mcp::Server::End end_ = mcp::Server::End::read_error;
+  std::string buf_;
+};
+
+int64_t error_code(const json::object& m) {
+  return m.at("error").at("code").as_int64();
+}
+std::string text_of(const json::object& m) {
+  return std::string(m.at("result").at("content").at(0).at("text").as_string());
+}
+
+void wait_until(const std::function<bool()>& cond) {
+  const auto give_up = std::chrono::steady_clock::now() + kHangGuard;
+  while (!cond() && std::chrono::steady_clock::now() < give_up) std::this_thread::sleep_for(5ms);
+  ASSERT_TRUE(cond());
+}
+
+TEST(McpServer, NegotiatesTheProtocolVersion) {
+  FakeSandbox fake;
+  Harness h(std::ref(fake));
+  for (auto v : mcp::kProtocolVersions) {
+    h.request(1, "initialize",
+              R"({"protocolVersion":")" + std::string(v) + R"(","capabilities":{}})");
+    auto r = h.response(1);
+    EXPECT_EQ(r.at("result").at("protocolVersion"), json::string(v));
+    EXPECT_EQ(r.at("result").at("serverInfo").at("name"), "agent-runner");
+    EXPECT_TRUE(r.at("result").at("capabilities").as_object().contains("tools"));
+  }
+  h.request(2, "initialize", R"({"protocolVersion":"1999-01-01","capabilities":{}})");
+  EXPECT_EQ(h.response(2).at("result").at("protocolVersion"),
+            json::string(mcp::kProtocolVersions[0]))
+      << "an unknown version is answered with the latest one";
+  h.request(3, "initialize", R"({"capabilities":{}})");
+  EXPECT_EQ(error_code(h.response(3)), -32602);
+}
+
+TEST(McpServer, OldProtocolGetsNoStructuredContent) {
+  FakeSandbox fake;
+  Harness h(std::ref(fake));
+  h.initialize("2024-11-05");
+  h.request(1, "tools/list");
+  const auto listed = h.response(1);
+  for (const auto& t : listed.at("result").at("tools").as_array())
+    EXPECT_FALSE(t.as_object().contains("outputSchema"));
+  h.request(2, "tools/call", R"({"name":"execute","arguments":{"command":"hi"}})");
+  EXPECT_FALSE(h.response(2).at("result").as_object().contains("structuredContent"));
+}
+
+TEST(McpServer, PingListAndCall) {
+  FakeSandbox fake;
+  Harness h(std::ref(fake));
+  h.initialize();
+  h.request(1, "ping");
+  EXPECT_EQ(h.response(1).at("result"), json::object{});
+  h.request(2, "tools/list");
+  EXPECT_EQ(h.response(2).at("result").at("tools").as_array().size(), mcp::tool_specs().size());
+  h.request(3, "tools/call", R"({"name":"read_file","arguments":{"path":"/a.txt"}})");
+  auto r = h.response(3);
+  EXPECT_EQ(text_of(r), "     1\thello");
+  EXPECT_EQ(r.at("result").at("structuredContent").at("content"), "hello\n");
+  h.request(4, "tools/call", R"({"name":"ls","arguments":{}})");
+  r = h.response(4);
+  EXPECT_TRUE(r.at("result").at("isError").as_bool()) << "operation errors are results";
+  EXPECT_NE(text_of(r).find("unsupported"), std::string::npos);
+}
+
+TEST(McpServer, MalformedInputGetsTheRightErrorAndServingGoesOn) {
+  FakeSandbox fake;
+  mcp::ServerOptions opts;
+  opts.max_message_bytes = 1024 * 1024;
+  Harness h(std::ref(fake), opts);
+  h.initialize();
+  h.send("this is not json");
+  EXPECT_EQ(error_code(h.wait_for([](auto& m) { return m.contains("error"); })), -32700);
+  h.send(R"({"jsonrpc":"2.0","id":5})");
+  EXPECT_EQ(error_code(h.response(5)), -32600);
+  h.request(6, "no/such/method");
+  EXPECT_EQ(error_code(h.response(6)), -32601);
+  h.request(7, "tools/call", R"({"name":"no_such_tool","arguments":{}})");
+  EXPECT_EQ(error_code(h.response(7)), -32602);
+  h.request(8, "tools/call", R"({"name":"execute","arguments":"ls"})");
+  EXPECT_EQ(error_code(h.response(8)), -32602);
+  h.request(9, "tools/call", R"({"arguments":{}})");
+  EXPECT_EQ(error_code(h.response(9)), -32602);
+  // Wrong argument types are for the model to fix: a tool error naming the field.
+  h.request(10, "tools/call", R"({"name":"execute","arguments":{"command":42}})");
+  auto r = h.response(10);
+  EXPECT_TRUE(r.at("result").at("isError").as_bool());
+  EXPECT_NE(text_of(r).find("command"), std::string::npos);
+  // A 10 MB line: dropped with an error, without being held in memory, and the server goes on.
+  h.send(R"({"jsonrpc":"2.0","id":11,"method":"ping","params":{"pad":")" +
+         std::string(10 * 1024 * 1024, 'x') + "\"}}");
+  auto big = h.wait_for([](auto& m) { return m.contains("error"); });
+  EXPECT_EQ(error_code(big), -32600);
+  EXPECT_TRUE(big.at("id").is_null());
+  h.request(12, "ping");
+  EXPECT_TRUE(h.response(12).contains("result"));
+  // Notifications are never answered, not even unknown ones.
+  h.send(R"({"jsonrpc":"2.0","method":"notifications/whatever"})");
+  h.request(13, "ping");
+  EXPECT_TRUE(h.response(13).contains("result"));
+  EXPECT_TRUE(h.seen.empty()) << json::serialize(h.seen.front());
+}
+
+TEST(McpServer, LongCommandDoesNotBlockFileReads) {
+  FakeSandbox fake;
+  Harness h(std::ref(fake));
+  h.initialize();
+  h.request(1, "tools/call", R"({"name":"execute","arguments":{"command":"wait"}})");
+  wait_until([&] { return fake.waiting.load() == 1; });
+  for (int id = 2; id < 6; ++id)
+    h.request(id, "tools/call", R"({"name":"read_file","arguments":{"path":"/a"}})");
+  for (int id = 2; id < 6; ++id) EXPECT_EQ(text_of(h.response(id)), "     1\thello");
+  EXPECT_EQ(fake.waiting.load(), 1) << "the command is still running";
+  h.send(R"({"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":1}})");
+  wait_until([&] { return fake.waiting.load() == 0; });
+}
+
+TEST(McpServer, ProgressThenCancellationKillsTheCallAndSendsNoResponse) {
+  FakeSandbox fake;
+  Harness h(std::ref(fake));
+  h.initialize();
+  h.request(1, "tools/call",
+            R"({"name":"execute","arguments":{"command":"wait"},"_meta":{"progressToken":"tok"}})");
+  double last = 0;
+  for (int i = 0; i < 3; ++i) {
+    auto p = h.wait_for(
+        [](auto& m) { return m.contains("method") && m.at("method") == "notifications/progress"; });
+    const auto& params = p.at("params").as_object();
+    EXPECT_EQ(params.at("progressToken"), "tok");
+    EXPECT_GT(params.at("progress").to_number<double>(), last) << "progress must increase";
+    last = params.at("progress").to_number<double>();
+    EXPECT_NE(params.at("message").as_string().find("tick"), std::string::npos);
+  }
+  h.send(
+      R"({"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":1,"reason":"user"}})");
+  wait_until([&] { return fake.cancelled_calls.load() == 1; });
+  h.request(2, "ping");
+  h.response(2);
+  h.close_input();
+  h.join();
+  while (auto m = h.next()) h.seen.push_back(*m);
+  for (const auto& m : h.seen)
+    EXPECT_FALSE(m.contains("id") && m.at("id") == 1)
+        << "cancelled request answered: " << json::serialize(m);
+}
+
+TEST(McpServer, DuplicateIdOfARunningRequestIsRefused) {
+  FakeSandbox fake;
+  Harness h(std::ref(fake));
+  h.initialize();
+  h.request(1, "tools/call", R"({"name":"execute","arguments":{"command":"wait"}})");
+  wait_until([&] { return fake.waiting.load() == 1; });
+  h.request(1, "tools/call", R"({"name":"read_file","arguments":{"path":"/a"}})");
+  EXPECT_EQ(error_code(h.response(1)), -32600);
+  h.send(R"({"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":1}})");
+}
+
+TEST(McpServer, EofAnswersRunningCallsThenReturns) {
+  std::atomic<bool> release{false};
+  Harness h([&](Op, const json::object&, const CallOptions&) {
+    while (!release.load()) std::this_thread::sleep_for(1ms);
+    OpResult r;
+    r.body = {{"path", "/x"}, {"deleted", true}};
+    return r;
+  });
+  h.initialize();
+  h.request(1, "tools/call", R"({"name":"delete","arguments":{"path":"/x"}})");
+  h.close_input();
+  release.store(true);
+  EXPECT_EQ(text_of(h.response(1)), "Deleted /x");
+  h.join();
+  EXPECT_EQ(h.end(), mcp::Server::End::eof);
+}
+
+TEST(McpServer, StopCancelsRunningCalls) {
+  FakeSandbox fake;
+  Harness h(std::ref(fake));
+  h.initialize();
+  h.request(1, "tools/call", R"({"name":"execute","arguments":{"command":"wait"}})");
+  wait_until([&] { return fake.waiting.load() == 1; });
+  h.stop();
+  h.join();
+  EXPECT_EQ(h.end(), mcp::Server::End::stopped);
+  EXPECT_EQ(fake.cancelled_calls.load(), 1);
+}
+
+}  // namespace

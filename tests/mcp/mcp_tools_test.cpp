@@ -1,0 +1,228 @@
+// Tool schemas, argument checking and result rendering, without a sandbox.
+#include "mcp_tools.hpp"
+
+#include <gtest/gtest.h>
+
+#include <set>
+
+namespace {
+namespace json = boost::json;
+namespace mcp = agent_runner::mcp;
+using agent_runner::Op;
+using agent_runner::OpResult;
+
+std::string text_of(const json::object& result) {
+  return std::string(result.at("content").as_array().at(0).as_object().at("text").as_string());
+}
+bool is_error(const json::object& result) {
+  auto* e = result.if_contains("isError");
+  return e && e->as_bool();
+}
+OpResult ok(json::object body, std::vector<std::string> buffers = {}) {
+  OpResult r;
+  r.body = std::move(body);
+  r.buffers = std::move(buffers);
+  return r;
+}
+const mcp::ToolSpec& tool(std::string_view name) {
+  const mcp::ToolSpec* t = mcp::find_tool(name);
+  EXPECT_NE(t, nullptr) << name;
+  return *t;
+}
+
+TEST(McpTools, EveryOperationIsATool) {
+  std::set<std::string> names;
+  for (const auto& t : mcp::tool_specs()) names.insert(t.name);
+  EXPECT_EQ(names, (std::set<std::string>{"execute", "read_file", "write_file", "edit_file", "ls",
+                                          "glob", "grep", "upload", "download", "delete"}));
+}
+
+TEST(McpTools, ListCarriesSchemasByProtocolVersion) {
+  auto modern = mcp::tools_list(mcp::features_for("2025-11-25"));
+  ASSERT_EQ(modern.size(), mcp::tool_specs().size());
+  for (const auto& v : modern) {
+    const auto& t = v.as_object();
+    EXPECT_EQ(t.at("inputSchema").at("type"), "object") << t.at("name");
+    EXPECT_EQ(t.at("outputSchema").at("type"), "object") << t.at("name");
+    EXPECT_GT(t.at("description").as_string().size(), 80u) << "descriptions are for a model";
+    EXPECT_TRUE(t.contains("annotations"));
+    EXPECT_TRUE(t.contains("title"));
+  }
+  // 2024-11-05 knows neither output schemas nor annotations.
+  for (const auto& v : mcp::tools_list(mcp::features_for("2024-11-05"))) {
+    EXPECT_FALSE(v.as_object().contains("outputSchema"));
+    EXPECT_FALSE(v.as_object().contains("annotations"));
+  }
+  EXPECT_TRUE(
+      mcp::tools_list(mcp::features_for("2025-03-26"))[0].as_object().contains("annotations"));
+}
+
+TEST(McpTools, ArgumentsAreMappedToTheSandboxRequest) {
+  auto c = mcp::prepare_call(
+      tool("execute"),
+      json::parse(R"({"command":"ls","timeout":5,"cwd":"/src","env":{"A":"b"}})").as_object());
+  ASSERT_EQ(c.error, "");
+  EXPECT_EQ(c.op, Op::execute);
+  EXPECT_EQ(c.request,
+            json::parse(R"({"command":"ls","timeout_s":5,"cwd":"/src","env":{"A":"b"}})"));
+
+  c = mcp::prepare_call(tool("read_file"), json::parse(R"({"path":"/a"})").as_object());
+  EXPECT_EQ(c.request, json::parse(R"({"path":"/a","offset":0,"limit":2000})"));
+
+  c = mcp::prepare_call(tool("write_file"),
+                        json::parse(R"({"path":"/a","content":"x\ny"})").as_object());
+  EXPECT_EQ(c.request, json::parse(R"({"path":"/a","overwrite":false})"));
+  ASSERT_EQ(c.inputs.size(), 1u);
+  EXPECT_EQ(c.inputs[0], "x\ny");
+
+  c = mcp::prepare_call(
+      tool("edit_file"),
+      json::parse(R"({"path":"/a","old_string":"x","new_string":"y"})").as_object());
+  EXPECT_EQ(c.request, json::parse(R"({"path":"/a","old":"x","new":"y","replace_all":false})"));
+
+  c = mcp::prepare_call(
+      tool("upload"),
+      json::parse(R"({"files":[{"path":"/b","content_base64":"AAEC/w==","mode":493}]})")
+          .as_object());
+  ASSERT_EQ(c.error, "");
+  EXPECT_EQ(c.request, json::parse(R"({"files":[{"path":"/b","mode":493}]})"));
+  EXPECT_EQ(c.inputs.at(0), std::string("\x00\x01\x02\xff", 4));
+
+  c = mcp::prepare_call(tool("delete"),
+                        json::parse(R"({"path":"/d","recursive":true})").as_object());
+  EXPECT_EQ(c.op, Op::remove);
+  EXPECT_EQ(c.request, json::parse(R"({"path":"/d","recursive":true})"));
+}
+
+TEST(McpTools, BadArgumentsNameTheFieldForTheModel) {
+  auto c = mcp::prepare_call(tool("read_file"),
+                             json::parse(R"({"file_path":"/a","offset":-1})").as_object());
+  EXPECT_NE(c.error.find("file_path"), std::string::npos) << c.error;
+  EXPECT_NE(c.error.find("offset"), std::string::npos) << c.error;
+  EXPECT_NE(c.error.find("missing required key 'path'"), std::string::npos) << c.error;
+  c = mcp::prepare_call(tool("execute"), json::parse(R"({"command":["ls"]})").as_object());
+  EXPECT_NE(c.error.find("command"), std::string::npos) << c.error;
+  c = mcp::prepare_call(
+      tool("upload"),
+      json::parse(R"({"files":[{"path":"/b","content_base64":"not base64!"}]})").as_object());
+  EXPECT_NE(c.error.find("files/0/content_base64"), std::string::npos) << c.error;
+}
+
+TEST(McpTools, OperationErrorsAreToolErrorsWithTheCode) {
+  auto call = mcp::prepare_call(tool("write_file"),
+                                json::parse(R"({"path":"/a","content":""})").as_object());
+  auto r = mcp::render_result(tool("write_file"), call,
+                              OpResult::error(AR_ERR_ALREADY_EXISTS, "/a exists"),
+                              mcp::features_for("2025-11-25"));
+  EXPECT_TRUE(is_error(r));
+  EXPECT_FALSE(r.contains("structuredContent"));
+  EXPECT_NE(text_of(r).find("already_exists"), std::string::npos);
+  EXPECT_NE(text_of(r).find("overwrite"), std::string::npos) << "tells the model what to do";
+}
+
+TEST(McpTools, ExecuteTextEndsWithTheExitCode) {
+  auto call = mcp::prepare_call(tool("execute"), json::parse(R"({"command":"false"})").as_object());
+  auto r = mcp::render_result(
+      tool("execute"), call,
+      ok(json::parse(
+             R"({"exit_code":3,"output":"boom\n","stdout":"","stderr":"boom\n","truncated":false,"timed_out":false,"duration_ms":4})")
+             .as_object()),
+      mcp::features_for("2025-11-25"));
+  EXPECT_FALSE(is_error(r)) << "a failing command is a result, not a tool error";
+  EXPECT_EQ(text_of(r), "boom\n[Command failed with exit code 3]");
+  EXPECT_EQ(r.at("structuredContent").at("exit_code"), 3);
+  r = mcp::render_result(
+      tool("execute"), call,
+      ok(json::parse(
+             R"({"exit_code":124,"output":"","truncated":true,"timed_out":true,"duration_ms":2000,"stdout_bytes":9,"stderr_bytes":0})")
+             .as_object()),
+      mcp::features_for("2025-11-25"));
+  EXPECT_NE(text_of(r).find("<no output>"), std::string::npos);
+  EXPECT_NE(text_of(r).find("timed out after 2 s"), std::string::npos) << text_of(r);
+  EXPECT_NE(text_of(r).find("truncated"), std::string::npos);
+}
+
+TEST(McpTools, ReadFileIsNumberedLikeCatN) {
+  auto call = mcp::prepare_call(tool("read_file"),
+                                json::parse(R"({"path":"/a","offset":1,"limit":2})").as_object());
+  auto r = mcp::render_result(
+      tool("read_file"), call,
+      ok(json::parse(R"({"path":"/a","total_lines":5,"offset":1,"lines":2,"size":30,"more":true})")
+             .as_object(),
+         {"two\nthree\n"}),
+      mcp::features_for("2025-11-25"));
+  EXPECT_EQ(
+      text_of(r),
+      "     2\ttwo\n     3\tthree\n... (2 more lines; call read_file with offset=3 to continue)");
+  EXPECT_EQ(r.at("structuredContent").at("content"), "two\nthree\n");
+
+  auto past =
+      mcp::prepare_call(tool("read_file"), json::parse(R"({"path":"/a","offset":9})").as_object());
+  r = mcp::render_result(
+      tool("read_file"), past,
+      ok(json::parse(R"({"path":"/a","total_lines":5,"offset":9,"lines":0,"more":false})")
+             .as_object(),
+         {""}),
+      mcp::features_for("2025-11-25"));
+  EXPECT_TRUE(is_error(r));
+  EXPECT_NE(text_of(r).find("exceeds file length (5 lines)"), std::string::npos);
+
+  r = mcp::render_result(
+      tool("read_file"), call,
+      ok(json::parse(R"({"path":"/a","total_lines":0,"offset":0,"lines":0,"more":false})")
+             .as_object(),
+         {""}),
+      mcp::features_for("2025-11-25"));
+  EXPECT_NE(text_of(r).find("empty contents"), std::string::npos);
+}
+
+TEST(McpTools, LongLinesContinueWithoutSplittingCharacters) {
+  EXPECT_EQ(mcp::number_lines("abcdefg", 7, 3), "     7\tabc\n   7.1\tdef\n   7.2\tg");
+  // "é" is two bytes: a 3-byte chunk must not cut it.
+  EXPECT_EQ(mcp::number_lines("aé\xc3\xa9", 1, 2), "     1\ta\n   1.1\t\xc3\xa9\n   1.2\t\xc3\xa9");
+  EXPECT_EQ(mcp::number_lines("x\n\ny\n", 1), "     1\tx\n     2\t\n     3\ty");
+}
+
+TEST(McpTools, Base64RoundTripsEveryByte) {
+  std::string all;
+  for (int i = 0; i < 256; ++i) all += static_cast<char>(i);
+  for (size_t n = 0; n < 7; ++n) {
+    const std::string s = all.substr(0, n) + all.substr(250);
+    EXPECT_EQ(mcp::base64_decode(mcp::base64_encode(s)), s);
+  }
+  EXPECT_EQ(mcp::base64_encode("foob"), "Zm9vYg==");
+  EXPECT_EQ(mcp::base64_decode("Zm9v\nYg"), "foob") << "unpadded and wrapped input is accepted";
+  EXPECT_FALSE(mcp::base64_decode("Zm9vY"));
+  EXPECT_FALSE(mcp::base64_decode("Zm9v*g=="));
+  EXPECT_FALSE(mcp::base64_decode("Zg==Zg=="));
+}
+
+TEST(McpTools, DownloadAndUploadReportEachFile) {
+  auto call = mcp::prepare_call(tool("download"),
+                                json::parse(R"({"paths":["/a","/missing"]})").as_object());
+  auto r = mcp::render_result(
+      tool("download"), call,
+      ok(json::parse(
+             R"({"files":[{"path":"/a","ok":true,"size":3,"mode":420,"buffer":0,"error":null},
+                                  {"path":"/missing","ok":false,"buffer":null,"error":{"code":"file_not_found","message":"/missing: no such file"}}]})")
+             .as_object(),
+         {std::string("\0\1\2", 3)}),
+      mcp::features_for("2025-11-25"));
+  EXPECT_TRUE(is_error(r));
+  const auto& files = r.at("structuredContent").at("files").as_array();
+  EXPECT_EQ(files[0].at("content_base64"), "AAEC");
+  EXPECT_TRUE(files[1].at("content_base64").is_null());
+  EXPECT_NE(text_of(r).find("file_not_found"), std::string::npos);
+  EXPECT_NE(text_of(r).find("mode 0644"), std::string::npos);
+  // Without structured content (old protocol) the bytes go into the text.
+  r = mcp::render_result(
+      tool("download"), call,
+      ok(json::parse(R"({"files":[{"path":"/a","ok":true,"size":3,"mode":420,"buffer":0}]})")
+             .as_object(),
+         {std::string("\0\1\2", 3)}),
+      mcp::features_for("2024-11-05"));
+  EXPECT_FALSE(r.contains("structuredContent"));
+  EXPECT_NE(text_of(r).find("AAEC"), std::string::npos);
+}
+
+}  // namespace
