@@ -151,7 +151,22 @@ elf=$(cd "$S" && while read -r f; do file -b ".$f" | grep -q ELF && echo "$f"; d
 [ -z "$elf" ] || fail "Architecture: all dev package holds binaries: $elf"
 H="$S/usr/bin/agent-runner"
 [ -x "$H" ] || fail "no staged host $H"
+mkdir -p "$W/home" "$W/work"
+run_host() { # the staged host, with a clean environment plus "$@" before the command
+  (cd "$W/work" && env -i PATH=/usr/bin:/bin HOME="$W/home" LANG=C.UTF-8 MODE=local SANDBOX_TYPE=tmpdir \
+    "$@")
+}
 "$H" --version | grep -q "agent-runner $AR_VERSION" || fail "staged host's --version is not $AR_VERSION: $("$H" --version)"
+
+step "the packaged example config"
+# As shipped (every line a comment) it loads and changes nothing.
+run_host "$H" --config "$S/etc/agent-runner/config.yaml" config --json >"$W/config.json" 2>&1 ||
+  fail "the packaged /etc/agent-runner/config.yaml does not load: $(cat "$W/config.json")"
+# Every field it documents is one the host knows: uncomment them all and load that.
+sed -E 's/^#([a-z_]+:)/\1/; s/^#(  (- |[a-z_]+:))/\1/' "$S/etc/agent-runner/config.yaml" >"$W/config-all.yaml"
+grep -q '^daytona_target:' "$W/config-all.yaml" || fail "uncommenting the example config did not work"
+run_host "$H" --config "$W/config-all.yaml" config --json >"$W/config-all.json" 2>&1 ||
+  fail "the example config's documented fields do not load: $(cat "$W/config-all.json")"
 
 # ---------------------------------------------------------------------------------------------
 step "build the plugin template against the staged SDK (CMake)"
@@ -202,11 +217,6 @@ step "load and run it through the staged host"
 P="$W/plugins"
 mkdir -m 0755 "$P"
 install -m 0755 "$PLUGIN" "$P/tmpdir.so"
-mkdir -p "$W/home" "$W/work"
-run_host() { # the staged host, with a clean environment plus "$@" before the command
-  (cd "$W/work" && env -i PATH=/usr/bin:/bin HOME="$W/home" LANG=C.UTF-8 MODE=local SANDBOX_TYPE=tmpdir \
-    "$@")
-}
 run_host "$H" --plugin-dir "$P" plugins --json >"$W/plugins.json" || fail "agent-runner plugins --json failed"
 python3 - "$W/plugins.json" "$P/tmpdir.so" "$S/usr/lib/agent-runner/plugins/filesystem.so" \
   "$AR_EXPECT_FILESYSTEM" <<'PY' || fail "plugins --json does not show the expected plugins: $(cat "$W/plugins.json")"
