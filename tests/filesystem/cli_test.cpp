@@ -1,0 +1,49 @@
+// `agent-runner exec` in local mode: the built binary finds the built filesystem.so by itself.
+#include "fs_test_util.hpp"
+
+#include <gtest/gtest.h>
+
+using namespace fs_test;
+
+namespace {
+
+ar_test::RunResult exec(const fs::path& root, std::vector<std::string> args,
+                        std::map<std::string, std::string> extra_env = {}) {
+  auto env = ar_test::base_env();
+  env["MODE"] = "local";
+  env["SANDBOX_ROOT_DIR"] = root.string();
+  for (auto& [k, v] : extra_env) env[k] = v;
+  args.insert(args.begin(), {AR_TEST_HOST_BIN, "exec"});
+  return ar_test::run(args, env);
+}
+
+TEST(FsCli, ExecJsonPrintsTheResult) {
+  ar_test::TempDir root;
+  auto r = exec(root.path(), {"--json", "--", "echo", "hi"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto v = boost::json::parse(r.out).as_object();
+  for (auto k :
+       {"exit_code", "output", "stdout", "stderr", "truncated", "timed_out", "duration_ms"})
+    EXPECT_TRUE(v.contains(k)) << k;
+  EXPECT_EQ(v.at("exit_code"), 0);
+  EXPECT_EQ(v.at("output"), "hi\n");
+  EXPECT_EQ(v.at("timed_out"), false);
+  EXPECT_TRUE(fs::is_empty(root.path())) << "the ephemeral workspace was left behind";
+}
+
+TEST(FsCli, ExitCodeTimeoutAndSecrets) {
+  ar_test::TempDir root;
+  EXPECT_EQ(exec(root.path(), {"--", "exit 7"}).exit_code, 7);
+  auto t = exec(root.path(), {"--timeout", "0.5", "--", "sleep 30"});
+  EXPECT_EQ(t.exit_code, 124);
+  auto s = exec(root.path(), {"--", "env"}, {{"DAYTONA_API_KEY", "dtn-secret-value"}});
+  EXPECT_EQ(s.exit_code, 0);
+  EXPECT_EQ(s.out.find("dtn-secret-value"), std::string::npos);
+  EXPECT_NE(s.out.find("HOME="), std::string::npos);
+  // A session keeps its files between invocations.
+  EXPECT_EQ(exec(root.path(), {"--session", "s1", "--", "echo kept > f"}).exit_code, 0);
+  auto again = exec(root.path(), {"--session", "s1", "--", "cat f"});
+  EXPECT_EQ(again.out, "kept\n");
+}
+
+}  // namespace

@@ -1,0 +1,198 @@
+// execute: exit codes, cwd, environment, output capture and streaming, and that no process of a
+// command outlives the call (checked by pid on the host).
+#include "fs_test_util.hpp"
+
+#include <gtest/gtest.h>
+
+#include <sys/resource.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <mutex>
+#include <thread>
+
+using namespace fs_test;
+namespace json = boost::json;
+
+namespace {
+
+class Exec : public ::testing::Test {
+ protected:
+  void SetUp() override { ASSERT_TRUE(box.sb) << box.create_error.message(); }
+  // Runs `cmd` with a 1 s timeout; it must time out, keep its partial output and leave no
+  // process whose command line holds `mark`.
+  void expect_tree_killed(const std::string& cmd, const std::string& mark) {
+    SCOPED_TRACE(cmd);
+    auto r = box.exec(cmd, {{"timeout_s", 1}});
+    ASSERT_TRUE(r.ok()) << r.message();
+    EXPECT_TRUE(flag(r, "timed_out"));
+    EXPECT_EQ(num(r, "exit_code"), 124);
+    EXPECT_NE(str(r, "output").find("started"), std::string::npos) << "partial output lost";
+    EXPECT_EQ(pids_with(mark), std::vector<pid_t>{}) << "a process of the command survived";
+  }
+  Box box;
+};
+
+TEST_F(Exec, ExitCodesAndSeparateStreams) {
+  auto r = box.exec("echo out; echo err >&2; exit 3");
+  ASSERT_TRUE(r.ok()) << r.message();
+  EXPECT_EQ(num(r, "exit_code"), 3);
+  EXPECT_EQ(str(r, "stdout"), "out\n");
+  EXPECT_EQ(str(r, "stderr"), "err\n");
+  EXPECT_FALSE(flag(r, "timed_out"));
+  EXPECT_FALSE(flag(r, "truncated"));
+  EXPECT_EQ(num(r, "stdout_bytes"), 4);
+  EXPECT_GE(num(r, "duration_ms"), 0);
+  EXPECT_EQ(num(box.exec("kill -9 $$"), "exit_code"), 137);
+  // stdin is closed (/dev/null): a read gets EOF instead of hanging.
+  EXPECT_EQ(str(box.exec("cat; echo done"), "stdout"), "done\n");
+}
+
+TEST_F(Exec, CwdIsTheWorkspaceOrADirectoryInside) {
+  EXPECT_EQ(str(box.exec("pwd"), "stdout"), box.ws().string() + "\n");
+  ASSERT_TRUE(box.write("/sub/x", "").ok());
+  EXPECT_EQ(str(box.exec("pwd", {{"cwd", "/sub"}}), "stdout"), (box.ws() / "sub").string() + "\n");
+  EXPECT_EQ(box.exec("pwd", {{"cwd", "/../.."}}).code(), "invalid_path");
+  EXPECT_EQ(box.exec("pwd", {{"cwd", "/nope"}}).code(), "file_not_found");
+}
+
+TEST_F(Exec, CombinedOutputKeepsArrivalOrder) {
+  auto r = box.exec("echo one; sleep 0.3; echo two >&2; sleep 0.3; echo three");
+  EXPECT_EQ(str(r, "output"), "one\ntwo\nthree\n");
+}
+
+TEST_F(Exec, ChunksStreamWhileTheCommandRuns) {
+  std::mutex m;
+  std::string streamed_out, streamed_err;
+  agent_runner::CallOptions o;
+  o.on_output = [&](ar_stream s, std::string_view d) {
+    std::lock_guard l(m);
+    (s == AR_STREAM_STDERR ? streamed_err : streamed_out).append(d);
+  };
+  auto r = box.exec("for i in 1 2 3; do echo line$i; echo e$i >&2; done", {}, o);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(streamed_out, str(r, "stdout"));
+  EXPECT_EQ(streamed_err, str(r, "stderr"));
+  EXPECT_EQ(streamed_out, "line1\nline2\nline3\n");
+}
+
+TEST_F(Exec, TimeoutKillsBackgroundChild) {
+  auto m = marker();
+  expect_tree_killed("sleep 1000." + m + " & echo started; wait", m);
+}
+
+TEST_F(Exec, TimeoutKillsSetsidChild) {
+  auto m = marker();
+  expect_tree_killed("setsid sleep 1000." + m + " & echo started; sleep 1000", m);
+}
+
+TEST_F(Exec, TimeoutKillsDoubleForkedChild) {
+  auto m = marker();
+  expect_tree_killed("(setsid sh -c 'sleep 1000." + m + " & ' &) ; echo started; sleep 1000", m);
+}
+
+TEST_F(Exec, TimeoutKillsTermIgnoringLoop) {
+  auto m = marker();
+  expect_tree_killed(
+      "trap '' TERM; echo started; sh -c \"trap '' TERM; while :; do sleep 0.05; done\" " + m +
+          " & while :; do sleep 0.05; done",
+      m);
+}
+
+TEST_F(Exec, ReturnsWhenTheShellExitsEvenIfABackgroundChildHoldsThePipe) {
+  auto m = marker();
+  // Without the kill this would wait for `sleep` (it holds stdout) until the timeout.
+  auto r = box.exec("sleep 1000." + m + " & echo done", {{"timeout_s", 60}});
+  ASSERT_TRUE(r.ok());
+  EXPECT_FALSE(flag(r, "timed_out"));
+  EXPECT_EQ(num(r, "exit_code"), 0);
+  EXPECT_EQ(str(r, "stdout"), "done\n");
+  EXPECT_EQ(pids_with(m), std::vector<pid_t>{});
+}
+
+TEST_F(Exec, CancellationKillsTheTree) {
+  auto m = marker();
+  std::atomic<bool> cancel{false};
+  agent_runner::CallOptions o;
+  o.cancelled = &cancel;
+  std::atomic<bool> seen{false};
+  o.on_output = [&](ar_stream, std::string_view) { seen = true; };
+  std::thread t([&] {
+    while (!seen) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    cancel = true;
+  });
+  auto r =
+      box.exec("setsid sleep 1000." + m + " & echo started; sleep 1000", {{"timeout_s", 0}}, o);
+  t.join();
+  EXPECT_EQ(r.code(), "cancelled");
+  EXPECT_EQ(pids_with(m), std::vector<pid_t>{});
+}
+
+TEST_F(Exec, HugeOutputStaysBoundedWithHeadAndTail) {
+  // 200 MB through the default 100 KiB cap.
+  const int64_t body = 200 * 1000 * 1000;
+  auto r = box.exec("echo HEAD-MARK; head -c " + std::to_string(body) +
+                    " /dev/zero | tr '\\0' x; echo; echo TAIL-MARK");
+  ASSERT_TRUE(r.ok()) << r.message();
+  EXPECT_EQ(num(r, "exit_code"), 0);
+  EXPECT_TRUE(flag(r, "truncated"));
+  EXPECT_EQ(num(r, "stdout_bytes"), 10 + body + 1 + 10);
+  for (const char* k : {"output", "stdout"}) {
+    const std::string s = str(r, k);
+    EXPECT_LE(s.size(), 102400u + 200) << k;
+    EXPECT_EQ(s.rfind("HEAD-MARK\nxxx", 0), 0u) << k;
+    EXPECT_EQ(s.substr(s.size() - 14), "xxx\nTAIL-MARK\n") << k;
+    EXPECT_NE(s.find("bytes truncated]"), std::string::npos) << k;
+  }
+  rusage ru{};
+  ::getrusage(RUSAGE_SELF, &ru);
+  EXPECT_LT(ru.ru_maxrss, 120 * 1024) << "KiB: output was not kept bounded";
+}
+
+TEST_F(Exec, EnvironmentIsBuiltNotInherited) {
+  ::setenv("DAYTONA_API_KEY", "leaked-daytona-key", 1);
+  ::setenv("STIGMER_API_KEY", "leaked-stigmer-key", 1);
+  Box b(json::object{{"env", {{"FROM_CONFIG", "c"}, {"BOTH", "config"}}}});
+  ASSERT_TRUE(b.sb);
+  auto r = b.exec("env", {{"env", {{"FROM_CALL", "k"}, {"BOTH", "call"}}}});
+  const std::string env = str(r, "stdout");
+  EXPECT_EQ(env.find("leaked-"), std::string::npos) << env;
+  EXPECT_NE(env.find("HOME=" + b.ws().string() + "\n"), std::string::npos);
+  EXPECT_NE(env.find("PATH=/"), std::string::npos);
+  EXPECT_NE(env.find("LANG="), std::string::npos);
+  EXPECT_NE(env.find("FROM_CONFIG=c\n"), std::string::npos);
+  EXPECT_NE(env.find("FROM_CALL=k\n"), std::string::npos);
+  EXPECT_NE(env.find("BOTH=call\n"), std::string::npos);
+  // TMPDIR is private to this sandbox, writable, and not the workspace.
+  auto t = b.exec("echo hi > \"$TMPDIR/t\" && cat \"$TMPDIR/t\" && echo $TMPDIR");
+  EXPECT_EQ(num(t, "exit_code"), 0) << str(t, "stderr");
+  EXPECT_EQ(str(t, "stdout").rfind("hi\n/", 0), 0u);
+  // Opting in passes the host environment through.
+  Box inherit(json::object{{"inherit_env", true}});
+  EXPECT_NE(str(inherit.exec("env"), "stdout").find("leaked-stigmer-key"), std::string::npos);
+  ::unsetenv("DAYTONA_API_KEY");
+  ::unsetenv("STIGMER_API_KEY");
+}
+
+TEST_F(Exec, ConfigTimeoutAndPerCallOverride) {
+  Box b(json::object{{"timeout_s", 1}});
+  ASSERT_TRUE(b.sb);
+  auto r = b.exec("echo started; sleep 30");
+  EXPECT_TRUE(flag(r, "timed_out"));
+  EXPECT_EQ(num(r, "exit_code"), 124);
+  auto ok = b.exec("sleep 1.5; echo fine", {{"timeout_s", 0}});
+  EXPECT_FALSE(flag(ok, "timed_out"));
+  EXPECT_EQ(str(ok, "stdout"), "fine\n");
+}
+
+TEST_F(Exec, BadRequestsAndAMissingShell) {
+  EXPECT_EQ(box.exec("").code(), "invalid_argument");
+  EXPECT_EQ(box.exec("true", {{"timeout_s", -1}}).code(), "invalid_argument");
+  Box b(json::object{{"shell", "/nonexistent/sh"}});
+  ASSERT_TRUE(b.sb);
+  auto r = b.exec("true");
+  EXPECT_FALSE(r.ok());
+  EXPECT_NE(r.message().find("/nonexistent/sh"), std::string::npos) << r.message();
+}
+
+}  // namespace

@@ -1,0 +1,98 @@
+#include "fs_test_util.hpp"
+
+#include <dirent.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <fstream>
+#include <random>
+#include <sstream>
+
+namespace fs_test {
+
+std::shared_ptr<agent_runner::LoadedPlugin> plugin() {
+  static agent_runner::PluginRegistry reg = [] {
+    agent_runner::PluginRegistry r;
+    r.load_file(fs::path(AR_TEST_PLUGIN_DIR) / "filesystem.so", "test");
+    return r;
+  }();
+  return reg.find("filesystem");
+}
+
+std::unique_ptr<Sandbox> open_sandbox(boost::json::object config,
+                                      std::optional<std::string> session, OpResult& err) {
+  auto p = plugin();
+  if (!p) {
+    err = OpResult::error(AR_ERR_UNAVAILABLE, "filesystem.so did not load");
+    return nullptr;
+  }
+  return Sandbox::create(p, config, session, err);
+}
+
+Box::Box(boost::json::object extra, std::optional<std::string> session) {
+  boost::json::object cfg{{"type", "filesystem"}, {"root_dir", root.path().string()}};
+  for (auto& kv : extra) cfg[kv.key()] = kv.value();
+  sb = open_sandbox(cfg, session, create_error);
+}
+
+fs::path Box::ws() const {
+  return std::string(sb->info().at("workspace").as_string());
+}
+
+OpResult Box::exec(const std::string& cmd, boost::json::object extra,
+                   const agent_runner::CallOptions& opts) {
+  boost::json::object req{{"command", cmd}};
+  for (auto& kv : extra) req[kv.key()] = kv.value();
+  return sb->call(Op::execute, req, opts);
+}
+
+OpResult Box::write(const std::string& path, const std::string& content, bool overwrite) {
+  agent_runner::CallOptions o;
+  o.inputs = {content};
+  return sb->call(Op::write, {{"path", path}, {"overwrite", overwrite}}, o);
+}
+
+OpResult Box::read(const std::string& path) {
+  return sb->call(Op::read, {{"path", path}});
+}
+
+std::vector<pid_t> pids_with(const std::string& needle) {
+  std::vector<pid_t> out;
+  DIR* d = ::opendir("/proc");
+  if (!d) return out;
+  while (dirent* e = ::readdir(d)) {
+    char* end = nullptr;
+    long pid = std::strtol(e->d_name, &end, 10);
+    if (*end || pid <= 0 || pid == ::getpid()) continue;
+    std::ifstream in("/proc/" + std::string(e->d_name) + "/cmdline", std::ios::binary);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    std::string cmd = ss.str();
+    for (char& c : cmd)
+      if (c == '\0') c = ' ';
+    if (cmd.find(needle) != std::string::npos) out.push_back(static_cast<pid_t>(pid));
+  }
+  ::closedir(d);
+  return out;
+}
+
+std::string marker() {
+  static std::atomic<int> n{0};
+  std::random_device rd;
+  return std::to_string(::getpid()) + std::to_string(rd() % 100000) + std::to_string(n++);
+}
+
+std::string str(const OpResult& r, const char* key) {
+  auto it = r.body.find(key);
+  return it != r.body.end() && it->value().is_string() ? std::string(it->value().as_string()) : "";
+}
+int64_t num(const OpResult& r, const char* key) {
+  auto it = r.body.find(key);
+  return it != r.body.end() && it->value().is_int64() ? it->value().as_int64() : -1;
+}
+bool flag(const OpResult& r, const char* key) {
+  auto it = r.body.find(key);
+  return it != r.body.end() && it->value().is_bool() && it->value().as_bool();
+}
+
+}  // namespace fs_test
