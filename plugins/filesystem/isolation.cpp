@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <mutex>
@@ -156,7 +157,9 @@ IsolationPlan plan_isolation(const FsConfig& cfg, const std::string& workspace,
   };
 
   // The whole-tree kill: a PID namespace when possible, else process group + subreaper.
-  plan.pid_ns = k.pid_ns;
+  // AGENT_RUNNER_FS_NO_PID_NAMESPACE=1 forces the fallback (for testing it on capable kernels).
+  const char* no_pidns = std::getenv("AGENT_RUNNER_FS_NO_PID_NAMESPACE");
+  plan.pid_ns = k.pid_ns && !(no_pidns && *no_pidns == '1');
   plan.user_ns = !k.is_root && k.pid_ns;
 
   if (!cfg.network) {

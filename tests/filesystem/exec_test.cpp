@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 
 #include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cstdlib>
@@ -195,4 +197,24 @@ TEST_F(Exec, BadRequestsAndAMissingShell) {
   EXPECT_NE(r.message().find("/nonexistent/sh"), std::string::npos) << r.message();
 }
 
+}  // namespace
+
+namespace {
+// The survivor check itself must see a live process, or the tests above could never fail.
+TEST(ExecCheck, SurvivorScanFindsALiveProcess) {
+  auto m = marker();
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::execl("/bin/sleep", "sleep", ("1000." + m).c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  std::vector<pid_t> seen;
+  for (int i = 0; i < 500 && seen.empty(); ++i) {
+    seen = pids_with(m);
+    if (seen.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ::kill(pid, SIGKILL);
+  ::waitpid(pid, nullptr, 0);
+  EXPECT_EQ(seen, std::vector<pid_t>{pid});
+}
 }  // namespace
