@@ -3,6 +3,9 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/syscall.h>
+#include <unistd.h>
+
 using namespace fs_test;
 
 namespace {
@@ -44,6 +47,34 @@ TEST(FsCli, ExitCodeTimeoutAndSecrets) {
   EXPECT_EQ(exec(root.path(), {"--session", "s1", "--", "echo kept > f"}).exit_code, 0);
   auto again = exec(root.path(), {"--session", "s1", "--", "cat f"});
   EXPECT_EQ(again.out, "kept\n");
+}
+
+}  // namespace
+
+namespace {
+
+TEST(FsCli, DoctorReportsKernelFeaturesPluginsAndConfigProblems) {
+  auto env = ar_test::base_env();
+  env["MODE"] = "local";
+  auto r = ar_test::run({AR_TEST_HOST_BIN, "doctor", "--json"}, env);
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  auto v = boost::json::parse(r.out).as_object();
+  const long abi = ::syscall(SYS_landlock_create_ruleset, nullptr, 0, 1U);
+  EXPECT_EQ(v.at("kernel").at("landlock").at("abi").as_int64(), abi < 0 ? 0 : abi);
+  for (auto k : {"user_namespace", "pid_namespace", "network_namespace", "openat2", "rlimits"})
+    EXPECT_TRUE(v.at("kernel").as_object().contains(k)) << k;
+  bool found = false;
+  for (auto& p : v.at("plugins").as_array())
+    found = found || (p.at("sandbox_type") == "filesystem" && p.at("status") == "loaded");
+  EXPECT_TRUE(found) << r.out;
+  EXPECT_EQ(v.at("ok"), true);
+
+  env["MODE"] = "sideways";
+  auto bad = ar_test::run({AR_TEST_HOST_BIN, "doctor"}, env);
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_NE(bad.out.find("Problems:"), std::string::npos);
+  EXPECT_NE(bad.out.find("MODE"), std::string::npos) << bad.out;
+  EXPECT_NE(bad.out.find("landlock"), std::string::npos);
 }
 
 }  // namespace
