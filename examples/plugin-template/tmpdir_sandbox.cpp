@@ -247,8 +247,13 @@ struct ExecSpec {
     sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
     for (int s = 1; s < NSIG; ++s) ::sigaction(s, &dfl, nullptr);  // SIG_IGN would survive exec
-    if (::dup2(devnull, 0) < 0 || ::dup2(out_w, 1) < 0 || ::dup2(err_w, 2) < 0 ||
-        ::fchdir(cwd_fd) < 0)
+    // Move the sources above 2 first: if the host runs with a standard descriptor closed, a pipe
+    // may itself be 0, 1 or 2 and be overwritten by an earlier dup2.
+    if (::fchdir(cwd_fd) < 0) ::_exit(126);
+    const int in = ::fcntl(devnull, F_DUPFD_CLOEXEC, 3);
+    const int o = ::fcntl(out_w, F_DUPFD_CLOEXEC, 3);
+    const int e = ::fcntl(err_w, F_DUPFD_CLOEXEC, 3);
+    if (in < 0 || o < 0 || e < 0 || ::dup2(in, 0) < 0 || ::dup2(o, 1) < 0 || ::dup2(e, 2) < 0)
       ::_exit(126);
     ::close_range(3, ~0U, 0);
     ::execve(argv[0], argv, envp);
@@ -572,7 +577,8 @@ class TmpdirSandbox : public sdk::Sandbox {
     const int64_t offset = jg::integer(req, "offset", 0);
     const int64_t limit = jg::integer(req, "limit", -1);
     if (offset < 0) throw sdk::Error(AR_ERR_INVALID_ARGUMENT, "offset must be >= 0");
-    Fd fd(open_beneath(dir_fd_.get(), p.rel, O_RDONLY));
+    // O_NONBLOCK: a FIFO a command left behind must not block the host.
+    Fd fd(open_beneath(dir_fd_.get(), p.rel, O_RDONLY | O_NONBLOCK));
     if (!fd) throw_errno(errno, "read", p.shown);
     struct stat st {};
     if (::fstat(fd.get(), &st) < 0) throw_errno(errno, "stat", p.shown);
@@ -649,7 +655,17 @@ class TmpdirSandbox : public sdk::Sandbox {
         throw sdk::Error(AR_ERR_ALREADY_EXISTS,
                          p.shown + " already exists (set overwrite to replace it)");
       created = false;
-      fd = Fd(open_beneath(parent.get(), name, O_WRONLY | O_TRUNC));
+      // O_NONBLOCK: opening a FIFO fails (ENXIO) instead of waiting for a reader.
+      fd = Fd(open_beneath(parent.get(), name, O_WRONLY | O_NONBLOCK));
+      if (fd) {
+        struct stat st {};
+        if (::fstat(fd.get(), &st) < 0) throw_errno(errno, "stat", p.shown);
+        if (S_ISDIR(st.st_mode)) throw sdk::Error(AR_ERR_IS_DIRECTORY, p.shown + " is a directory");
+        if (!S_ISREG(st.st_mode))
+          throw sdk::Error(AR_ERR_INVALID_ARGUMENT, p.shown + " is not a regular file");
+        if (::ftruncate(fd.get(), 0) < 0) throw_errno(errno, "truncate", p.shown);
+        ::fcntl(fd.get(), F_SETFL, 0);
+      }
     }
     if (!fd) throw_errno(errno, "write", p.shown);
     size_t done = 0;
@@ -672,7 +688,9 @@ class TmpdirSandbox : public sdk::Sandbox {
     if (dir_.empty()) return;
     dir_fd_.reset();
     std::error_code ec;
-    std::filesystem::remove_all(dir_, ec);  // does not follow symlinks
+    // Does not follow symlinks; nothing runs in the directory any more (every command's process
+    // tree was killed when its execute returned), so nothing can race the removal.
+    std::filesystem::remove_all(dir_, ec);
     if (ec) host().warn("tmpdir: could not remove " + dir_ + ": " + ec.message());
     dir_.clear();
   }

@@ -124,7 +124,9 @@ for f in /usr/include/agent_runner/plugin.h /usr/include/agent_runner/plugin.hpp
   /usr/share/cmake/AgentRunnerSDK/AgentRunnerSDKTargets.cmake \
   /usr/share/cmake/AgentRunnerSDK/AgentRunnerPlugin.cmake /usr/share/cmake/AgentRunnerSDK/plugin.map \
   /usr/share/pkgconfig/agent-runner-sdk.pc /usr/share/doc/agent-runner-dev/copyright \
-  /usr/share/doc/agent-runner-dev/examples/plugin-template/CMakeLists.txt; do
+  /usr/share/doc/agent-runner-dev/examples/plugin-template/CMakeLists.txt \
+  /usr/share/doc/agent-runner-dev/examples/plugin-template/tmpdir_sandbox.cpp \
+  /usr/share/doc/agent-runner-dev/examples/plugin-template/README.md; do
   grep -qx "$f" "$W/dev.files" || fail "dev package lacks $f"
 done
 grep -q '^/usr/lib/agent-runner/plugins/' "$W/dev.files" && fail "dev package holds a plugin"
@@ -170,9 +172,10 @@ run_host "$H" --config "$W/config-all.yaml" config --json >"$W/config-all.json" 
 
 # ---------------------------------------------------------------------------------------------
 step "build the plugin template against the staged SDK (CMake)"
-# A copy outside the source tree: no relative path can reach the project's sdk/.
-cp -r "$AR_SOURCE_DIR/examples/plugin-template" "$W/template-src"
-rm -rf "$W/template-src/build"*
+# The copy the dev package ships, copied out of the staging root: no source tree involved.
+cp -r "$S/usr/share/doc/agent-runner-dev/examples/plugin-template" "$W/template-src"
+diff -r "$AR_SOURCE_DIR/examples/plugin-template" "$W/template-src" -x 'build*' >/dev/null ||
+  fail "the dev package's plugin template differs from examples/plugin-template"
 if ! "$AR_CMAKE" -S "$W/template-src" -B "$W/template-build" -DCMAKE_BUILD_TYPE=Release \
   -DCMAKE_PREFIX_PATH="$S/usr" -DCMAKE_FIND_USE_PACKAGE_REGISTRY=OFF \
   -DCMAKE_FIND_USE_SYSTEM_PACKAGE_REGISTRY=OFF -DCMAKE_EXPORT_COMPILE_COMMANDS=ON \
