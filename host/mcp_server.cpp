@@ -207,11 +207,12 @@ Server::Server(OpRunner runner, ServerOptions options, int out_fd)
     : runner_(std::move(runner)),
       options_(std::move(options)),
       writer_(out_fd),
-      pool_(options_.max_workers) {}
+      command_pool_(options_.max_workers),
+      file_pool_(options_.max_workers) {}
 
 Server::~Server() {
   cancel_all();
-  pool_.wait_idle();
+  wait_idle();
 }
 
 Server::End Server::serve(int in_fd, const std::atomic<bool>& stop) {
@@ -251,7 +252,8 @@ Server::End Server::serve(int in_fd, const std::atomic<bool>& stop) {
   if (end == End::eof) {
     // The client closed its side: answer what is still running, unless told to stop meanwhile.
     logger()->info("stdin closed; finishing the calls still running");
-    while (!pool_.wait_idle_for(std::chrono::milliseconds(200))) {
+    while (!command_pool_.wait_idle_for(std::chrono::milliseconds(100)) ||
+           !file_pool_.wait_idle_for(std::chrono::milliseconds(100))) {
       if (stop.load() || writer_.broken()) {
         cancel_all();
         break;
@@ -260,7 +262,7 @@ Server::End Server::serve(int in_fd, const std::atomic<bool>& stop) {
   } else {
     cancel_all();
   }
-  pool_.wait_idle();
+  wait_idle();
   return end;
 }
 
@@ -422,8 +424,9 @@ void Server::start_tool_call(jsonrpc::Message m) {
     }
     features = features_;
   }
-  pool_.submit([this, call, tool, arguments = std::move(arguments), token = std::move(token),
-                features] { run_tool_call(call, *tool, arguments, token, features); });
+  WorkerPool& pool = tool->op == Op::execute ? command_pool_ : file_pool_;
+  pool.submit([this, call, tool, arguments = std::move(arguments), token = std::move(token),
+               features] { run_tool_call(call, *tool, arguments, token, features); });
 }
 
 void Server::run_tool_call(const std::shared_ptr<Call>& call, const ToolSpec& tool,

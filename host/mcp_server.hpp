@@ -2,8 +2,9 @@
 // newline-delimited stdio, the sandbox's operations as tools.
 //
 // Threads: one reader (the caller of serve()) parses every line and answers the quick methods
-// itself; each tools/call runs on a worker, so a long command never holds up a file read or a
-// cancellation. Every message goes out through one writer (a mutex around whole lines).
+// itself; each tools/call runs on a worker (commands and file operations in separate pools), so
+// a long command never holds up a file read or a cancellation. Every message goes out through one
+// writer (a mutex around whole lines).
 #pragma once
 
 #include "jsonrpc.hpp"
@@ -36,7 +37,8 @@ using OpRunner = std::function<OpResult(Op, const boost::json::object&, const Ca
 
 struct ServerOptions {
   size_t max_message_bytes = 8 * 1024 * 1024;
-  size_t max_workers = 16;  // tool calls running at once; more wait in a queue
+  size_t max_workers = 16;  // commands running at once, and file operations running at once;
+                            // more wait in a queue
   std::chrono::milliseconds progress_interval{1000};
   std::string server_version = "0.0.0";
   std::string instructions;  // shown to the model by clients that support it
@@ -93,7 +95,10 @@ class Server {
   void handle_line(std::string_view line);
   // Cancels every running call (their process trees are killed) without answering them.
   void cancel_all();
-  void wait_idle() { pool_.wait_idle(); }
+  void wait_idle() {
+    command_pool_.wait_idle();
+    file_pool_.wait_idle();
+  }
   const std::string& protocol_version() const { return protocol_version_; }
 
  private:
@@ -119,7 +124,10 @@ class Server {
   std::atomic<bool> initialized_{false};
   std::string protocol_version_ = std::string(kProtocolVersions[0]);
   Features features_;
-  WorkerPool pool_;  // last: its threads stop before the members they use go away
+  // Commands and file operations have workers of their own, so however many long commands run,
+  // a file read never waits for one. Last: their threads stop before the members they use go.
+  WorkerPool command_pool_;
+  WorkerPool file_pool_;
 };
 
 }  // namespace agent_runner::mcp

@@ -276,7 +276,9 @@ TEST(McpServer, MalformedInputGetsTheRightErrorAndServingGoesOn) {
 
 TEST(McpServer, LongCommandDoesNotBlockFileReads) {
   FakeSandbox fake;
-  Harness h(std::ref(fake));
+  mcp::ServerOptions opts;
+  opts.max_workers = 1;  // even with one worker per kind, a command cannot hold up a read
+  Harness h(std::ref(fake), opts);
   h.initialize();
   h.request(1, "tools/call", R"({"name":"execute","arguments":{"command":"wait"}})");
   wait_until([&] { return fake.waiting.load() == 1; });
