@@ -1,6 +1,7 @@
 // The MCP server over real pipes, with a fake sandbox: lifecycle, concurrency, progress,
 // cancellation and malformed input. (The real host and plugins: process_test.cpp, conformance.mjs.)
 #include "mcp_server.hpp"
+#include "redact.hpp"
 
 #include <gtest/gtest.h>
 
@@ -357,6 +358,18 @@ TEST(McpServer, StopCancelsRunningCalls) {
   h.join();
   EXPECT_EQ(h.end(), mcp::Server::End::stopped);
   EXPECT_EQ(fake.cancelled_calls.load(), 1);
+}
+
+TEST(McpServer, RegisteredSecretsNeverReachTheClient) {
+  agent_runner::Redactor::global().add("sekrit-value-4711");
+  FakeSandbox fake;
+  Harness h(std::ref(fake));
+  h.initialize();
+  h.request(1, "tools/call",
+            R"({"name":"execute","arguments":{"command":"echo sekrit-value-4711"}})");
+  const std::string line = json::serialize(h.response(1));
+  EXPECT_EQ(line.find("sekrit"), std::string::npos) << line;
+  EXPECT_NE(line.find("echo ***"), std::string::npos) << line;
 }
 
 }  // namespace
