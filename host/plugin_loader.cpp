@@ -246,6 +246,12 @@ void PluginRegistry::load_file(const fs::path& file, const std::string& source) 
                     " is already provided by " + other->path() + " (remove one of the two files)");
   }
 
+  // An accepted plugin stays mapped until the process exits (RTLD_NODELETE on the handle we
+  // already hold). Unmapping code that may have started threads or left static state behind
+  // (RE2's caches, libcurl's globals) is a source of crashes at exit, and keeping it mapped lets
+  // sanitizers attribute anything a plugin leaks. Rejected files are still unloaded.
+  if (void* pin = ::dlopen(file.c_str(), RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE)) ::dlclose(pin);
+
   r.loaded = true;
   log->debug("loaded plugin {} ({} {}, type {}) from {}", *r.name, *r.version, *r.abi,
              *r.sandbox_type, r.path);
