@@ -514,6 +514,13 @@ Result DaytonaSandbox::glob(sdk::Call& call) {
   if (pattern.empty()) throw Error(AR_ERR_INVALID_ARGUMENT, "glob: 'pattern' must not be empty");
   if (pattern.find('\0') != std::string::npos)
     throw Error(AR_ERR_INVALID_ARGUMENT, "glob: 'pattern' contains a NUL byte");
+  for (size_t i = 0; i <= pattern.size();) {
+    size_t j = pattern.find('/', i);
+    if (j == std::string::npos) j = pattern.size();
+    if (pattern.compare(i, j - i, "..") == 0)
+      throw Error(AR_ERR_INVALID_PATH, "glob: '..' is not allowed in a pattern");
+    i = j + 1;
+  }
   if (pattern.front() == '/') {
     // An absolute pattern is matched against the whole sandbox path.
     base = SandboxPath{};
@@ -576,9 +583,13 @@ Result DaytonaSandbox::glob(sdk::Call& call) {
     }
   }
   std::sort(rows.begin(), rows.end(), [](auto& a, auto& b) { return a.first < b.first; });
+  // The filesystem plugin's bound on one answer.
+  constexpr size_t kMaxEntries = 20000;
+  const bool truncated = rows.size() > kMaxEntries;
+  if (truncated) rows.resize(kMaxEntries);
   json::array entries;
   for (auto& row : rows) entries.push_back(std::move(row.second));
-  return Result::ok({{"entries", std::move(entries)}});
+  return Result::ok({{"entries", std::move(entries)}, {"truncated", truncated}});
 }
 
 // grep: a literal, case-sensitive search goes to the daemon's /files/find; regular expressions
@@ -593,7 +604,6 @@ Result DaytonaSandbox::grep(sdk::Call& call) {
   const bool icase = sdk::json_get::boolean(req, "ignore_case", false);
   const int64_t max = sdk::json_get::integer(req, "max_matches", 1000);
   if (max < 1) throw Error(AR_ERR_INVALID_ARGUMENT, "grep: max_matches must be >= 1");
-  if (pattern.empty()) throw Error(AR_ERR_INVALID_ARGUMENT, "grep: 'pattern' must not be empty");
   if (pattern.find('\0') != std::string::npos || pattern.find('\n') != std::string::npos)
     throw Error(AR_ERR_INVALID_ARGUMENT, "grep: 'pattern' must be one line without NUL bytes");
   auto binfo = stat(base, "grep");
@@ -615,7 +625,10 @@ Result DaytonaSandbox::grep(sdk::Call& call) {
     return glob_match(*file_glob, rel);
   };
   bool truncated = false;
-  if (literal && !icase) {
+  // The directory grep runs in and what it searches there: "." for a directory, the name of a file.
+  const SandboxPath dir = binfo->is_dir ? base : base.parent();
+  const std::string target = binfo->is_dir ? "." : base.parts.back();
+  if (literal && !icase && !pattern.empty()) {
     DaytonaApi::ToolboxCall c;
     c.path = "/files/find?path=" + url_encode(base_remote) + "&pattern=" + url_encode(pattern);
     c.idempotent = true;
@@ -630,7 +643,9 @@ Result DaytonaSandbox::grep(sdk::Call& call) {
         SandboxPath sp;
         if (!to_sandbox_path(workspace_, str_member(o, "file"), sp) || sp.is_root()) continue;
         if (!keep(sp)) continue;
-        matches.push_back({sp.display(), int_member(o, "line"), str_member(o, "content")});
+        std::string text = str_member(o, "content").substr(0, 2000);
+        if (!text.empty() && text.back() == '\r') text.pop_back();
+        matches.push_back({sp.display(), int_member(o, "line"), std::move(text)});
       }
     }
   } else {
@@ -642,11 +657,11 @@ Result DaytonaSandbox::grep(sdk::Call& call) {
     auto script = [&](const std::string& fl) {
       return "t=$(mktemp) && e=$(mktemp) || exit 90\n"
              "cd " +
-             shell_quote(base_remote) +
+             shell_quote(dir.remote(workspace_)) +
              " || exit 91\n"
              "grep -rnHI --null " +
-             fl + include + " -e " + shell_quote(pattern) +
-             " -- . >\"$t\" 2>\"$e\"; rc=$?\n"
+             fl + include + " -e " + shell_quote(pattern) + " -- " + shell_quote(target) +
+             " >\"$t\" 2>\"$e\"; rc=$?\n"
              "head -n " +
              std::to_string(max + 1) +
              " \"$t\"; printf '\\036%d\\036' \"$rc\"; "
@@ -690,13 +705,15 @@ Result DaytonaSandbox::grep(sdk::Call& call) {
       if (file.starts_with("./")) file.remove_prefix(2);
       SandboxPath sp;
       try {
-        sp = parse_sandbox_path(base.display() + "/" + std::string(file));
+        sp = parse_sandbox_path(dir.display() + "/" + std::string(file));
       } catch (const Error&) {
         continue;
       }
       if (!keep(sp)) continue;
-      matches.push_back({sp.display(), std::atoll(std::string(rest.substr(0, colon)).c_str()),
-                         std::string(rest.substr(colon + 1))});
+      std::string text(rest.substr(colon + 1, 2000));
+      if (!text.empty() && text.back() == '\r') text.pop_back();
+      matches.push_back(
+          {sp.display(), std::atoll(std::string(rest.substr(0, colon)).c_str()), std::move(text)});
     }
   }
   std::sort(matches.begin(), matches.end(), [](const Match& a, const Match& b) {

@@ -19,7 +19,8 @@ Test control (no auth): {base}/_admin/...
   POST /_admin/config   {"ready_polls": 2, "create_outcome": "started"|"error"|"build_failed"|"stuck",
                           "error_reason": "...", "omit_toolbox_url": false,
                           "proxy_url_endpoint": true, "list_shape": "items"|"array",
-                          "page_size": 100, "delete_conflicts": 0}
+                          "page_size": 100, "delete_conflicts": 0,
+                          "ignore_labels": false}   (an old server that ignores ?labels=)
   POST /_admin/sandbox/<id>/state {"state": "stopped"}
   GET  /_admin/state    {"sandboxes": [...], "requests": [{"method","path","status"}], "auth_failures": n}
   POST /_admin/reset
@@ -71,6 +72,7 @@ class State:
             "list_shape": "items",
             "page_size": 100,
             "delete_conflicts": 0,
+            "ignore_labels": False,
         }
 
 
@@ -116,6 +118,7 @@ def advance(sb):
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "fake-daytona/0.190.0"
+    disable_nagle_algorithm = True
 
     def log_message(self, fmt, *args):  # quiet
         pass
@@ -144,6 +147,11 @@ class Handler(BaseHTTPRequestHandler):
             data = payload.encode()
         else:
             data = payload or b""
+        # Recorded before answering: a client that reads the state right after its answer sees it.
+        if not self.path.startswith("/_admin/"):
+            with LOCK:
+                STATE.requests.append({"method": self.command, "path": self.path,
+                                       "status": status})
         self.send_response(status)
         if data or ctype != "application/json":
             self.send_header("Content-Type", ctype)
@@ -153,8 +161,6 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(data)
-        with LOCK:
-            STATE.requests.append({"method": self.command, "path": self.path, "status": status})
 
     def api_error(self, status, message, error=None):
         reasons = {400: "Bad Request", 401: "Unauthorized", 404: "Not Found", 409: "Conflict",
@@ -229,6 +235,8 @@ class Handler(BaseHTTPRequestHandler):
         self.dispatch()
 
     def dispatch(self):
+        if hasattr(self, "_body"):
+            del self._body  # the handler lives as long as the keep-alive connection
         parts = urlsplit(self.path)
         path = parts.path
         query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
@@ -324,7 +332,7 @@ class Handler(BaseHTTPRequestHandler):
                 return self.send(200, sandbox_dto(sb, self.base()))
             if path == "/sandbox" and method == "GET":
                 want = {}
-                if query.get("labels"):
+                if query.get("labels") and not STATE.config["ignore_labels"]:
                     try:
                         want = json.loads(query["labels"])
                     except ValueError:

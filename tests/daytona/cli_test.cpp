@@ -1,0 +1,89 @@
+// The built agent-runner binary in cloud mode against the test Daytona server: exec, sessions
+// shared by two host processes at once, and the API key absent from every log line at trace level.
+#include "fake_server.hpp"
+#include "test_util.hpp"
+
+#include <gtest/gtest.h>
+
+#include <future>
+
+namespace json = boost::json;
+using namespace dt_test;
+
+namespace {
+
+std::map<std::string, std::string> cloud_env(const FakeDaytona& srv) {
+  auto env = ar_test::base_env();
+  env["MODE"] = "cloud";
+  env["DAYTONA_API_URL"] = srv.api_url();
+  env["DAYTONA_API_KEY"] = kKey;
+  env["STIGMER_API_KEY"] = "stigmer-test-key";
+  env["AGENT_RUNNER_PLUGIN_PATH"] = AR_TEST_PLUGIN_DIR;
+  return env;
+}
+
+ar_test::RunResult host(const FakeDaytona& srv, std::vector<std::string> args) {
+  args.insert(args.begin(), {AR_TEST_HOST_BIN, "--log-level", "trace"});
+  return ar_test::run(args, cloud_env(srv));
+}
+
+}  // namespace
+
+TEST(Cli, ExecInCloudModeRunsTheCommandAndRemovesTheSandbox) {
+  FakeDaytona srv;
+  auto r = host(srv, {"exec", "--json", "--", "echo hello; exit 4"});
+  EXPECT_EQ(r.exit_code, 4) << r.err;
+  auto v = json::parse(r.out).as_object();
+  EXPECT_EQ(v.at("stdout"), "hello\n");
+  EXPECT_TRUE(srv.sandboxes().empty());
+  auto t = host(srv, {"exec", "--timeout", "1", "--", "echo partial; sleep 30"});
+  EXPECT_EQ(t.exit_code, 124) << t.err;
+  EXPECT_EQ(t.out, "partial\n");
+  EXPECT_TRUE(srv.sandboxes().empty());
+}
+
+TEST(Cli, TwoHostProcessesWithOneSessionShareOneSandbox) {
+  FakeDaytona srv;
+  srv.configure({{"ready_polls", 3}});
+  auto run_one = [&](const std::string& word) {
+    return host(srv,
+                {"exec", "--session", "shared", "--", "echo " + word + " >> log.txt; cat log.txt"});
+  };
+  auto a = std::async(std::launch::async, run_one, "A");
+  auto b = std::async(std::launch::async, run_one, "B");
+  auto ra = a.get(), rb = b.get();
+  EXPECT_EQ(ra.exit_code, 0) << ra.err;
+  EXPECT_EQ(rb.exit_code, 0) << rb.err;
+  auto list = srv.sandboxes();
+  ASSERT_EQ(list.size(), 1u);
+  auto third = host(srv, {"exec", "--session", "shared", "--", "sort log.txt"});
+  EXPECT_EQ(third.out, "A\nB\n");
+  EXPECT_EQ(srv.sandboxes().size(), 1u);
+}
+
+TEST(Cli, TheApiKeyAppearsInNoLogLineOrOutput) {
+  FakeDaytona srv;
+  std::string everything;
+  auto ok = host(srv, {"exec", "--", "echo fine"});
+  everything += ok.out + ok.err;
+  EXPECT_EQ(ok.exit_code, 0) << ok.err;
+  EXPECT_NE(ok.err.find("POST /api/sandbox"), std::string::npos);  // trace logging is on
+  srv.faults({{{"method", "GET"}, {"path", "/work-dir$"}, {"status", 503}, {"times", 1}},
+              {{"method", "POST"},
+               {"path", "/exec$"},
+               {"status", 500},
+               {"body", {{"message", std::string("echoing Authorization: Bearer ") + kKey}}}}});
+  auto bad = host(srv, {"exec", "--", "echo fine"});
+  everything += bad.out + bad.err;
+  EXPECT_EQ(bad.exit_code, 1);
+  auto cfg = host(srv, {"config", "--json"});
+  everything += cfg.out + cfg.err;
+  auto env = cloud_env(srv);
+  env["DAYTONA_API_KEY"] = std::string(kKey) + "x";  // rejected by the server
+  auto unauth = ar_test::run({AR_TEST_HOST_BIN, "--log-level", "trace", "exec", "--", "true"}, env);
+  everything += unauth.out + unauth.err;
+  EXPECT_NE(unauth.err.find("unauthorized"), std::string::npos) << unauth.err;
+  EXPECT_EQ(everything.find(kKey), std::string::npos) << everything;
+  EXPECT_EQ(everything.find("TEST_a1b2c3d4"), std::string::npos);
+  EXPECT_TRUE(srv.sandboxes().empty());
+}
