@@ -9,6 +9,7 @@
 
 #include <agent_runner/plugin.hpp>
 
+#include <atomic>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -96,7 +97,7 @@ class DaytonaSandbox : public sdk::Sandbox {
   std::string workspace_;  // remote directory that is "/" for the agent
   bool owned_ = false;     // ephemeral: deleted on release
   bool deleted_ = false;   // delete_owned_quietly succeeded
-  bool sessions_supported_ = true;
+  std::atomic<bool> sessions_supported_{true};  // false: the daemon has no sessions
   std::mutex restart_mutex_;
 };
 

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <future>
+#include <sstream>
 
 namespace json = boost::json;
 using namespace dt_test;
@@ -85,5 +86,48 @@ TEST(Cli, TheApiKeyAppearsInNoLogLineOrOutput) {
   EXPECT_NE(unauth.err.find("unauthorized"), std::string::npos) << unauth.err;
   EXPECT_EQ(everything.find(kKey), std::string::npos) << everything;
   EXPECT_EQ(everything.find("TEST_a1b2c3d4"), std::string::npos);
+  EXPECT_TRUE(srv.sandboxes().empty());
+}
+
+// The "done when": `run examples/hello.yaml` gives the same step results in cloud mode
+// against the test server as in local mode on the filesystem plugin.
+TEST(Cli, RunExampleGivesTheSameStepResultsAsLocalMode) {
+  if (!filesystem_plugin()) GTEST_SKIP() << "filesystem plugin not built";
+  FakeDaytona srv;
+  ar_test::TempDir dir;
+  const std::string example = std::string(AR_TEST_SOURCE_DIR) + "/examples/hello.yaml";
+  auto cloud = host(srv, {"run", example, "--events", (dir.path() / "cloud.jsonl").string()});
+  ASSERT_EQ(cloud.exit_code, 0) << cloud.err;
+  auto env = ar_test::base_env();
+  env["MODE"] = "local";
+  env["SANDBOX_ROOT_DIR"] = (dir.path() / "ws").string();
+  env["AGENT_RUNNER_PLUGIN_PATH"] = AR_TEST_PLUGIN_DIR;
+  auto local = ar_test::run(
+      {AR_TEST_HOST_BIN, "run", example, "--events", (dir.path() / "local.jsonl").string()}, env);
+  ASSERT_EQ(local.exit_code, 0) << local.err;
+  auto steps = [&](const std::string& name) {
+    std::vector<json::object> out;
+    std::istringstream in(ar_test::read_file(dir.path() / name));
+    std::string line;
+    while (std::getline(in, line)) {
+      auto e = json::parse(line).as_object();
+      if (e.at("event") != "step.finished") continue;
+      json::object s{{"index", e.at("index")}, {"ok", e.at("ok")}, {"error", e.at("error")}};
+      if (auto r = e.find("result"); r != e.end() && r->value().is_object()) {
+        auto res = r->value().as_object();
+        res.erase("duration_ms");
+        if (auto en = res.find("entries"); en != res.end())
+          for (auto& x : en->value().as_array()) x.as_object().erase("modified_at");
+        s["result"] = res;
+      }
+      if (s.at("error").is_object()) s["error"] = s.at("error").as_object().at("code");
+      out.push_back(std::move(s));
+    }
+    return out;
+  };
+  auto a = steps("local.jsonl"), b = steps("cloud.jsonl");
+  ASSERT_EQ(a.size(), b.size());
+  ASSERT_GE(a.size(), 5u);
+  for (size_t i = 0; i < a.size(); ++i) EXPECT_EQ(a[i], b[i]) << "step " << i;
   EXPECT_TRUE(srv.sandboxes().empty());
 }
