@@ -25,7 +25,8 @@ Test control (no auth): {base}/_admin/...
   GET  /_admin/state    {"sandboxes": [...], "requests": [{"method","path","status"}], "auth_failures": n}
   POST /_admin/reset
 
-Prints "PORT <n>" on stdout once listening.
+Prints "PORT <n>" on stdout once listening (with --tls-cert also "ADMIN <m>": the admin
+endpoints over plain HTTP).
 """
 import argparse
 import datetime
@@ -124,8 +125,10 @@ class Handler(BaseHTTPRequestHandler):
         pass
 
     # ---- plumbing -------------------------------------------------------------------------
+    scheme = "http"
+
     def base(self):
-        return "http://127.0.0.1:%d" % self.server.server_address[1]
+        return "%s://127.0.0.1:%d" % (self.scheme, self.server.server_address[1])
 
     def body(self):
         if hasattr(self, "_body"):
@@ -750,13 +753,28 @@ def main():
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--api-key", required=True)
     ap.add_argument("--root", default=None)
+    ap.add_argument("--tls-cert", default=None, help="serve HTTPS with this PEM cert+key file")
     args = ap.parse_args()
     root = args.root or tempfile.mkdtemp(prefix="fake-daytona-")
     global STATE
     STATE = State(root, args.api_key)
     srv = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
     srv.daemon_threads = True
+    scheme = "http"
+    if args.tls_cert:
+        import ssl
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(args.tls_cert)
+        srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+        scheme = "https"
+    Handler.scheme = scheme
     print("PORT %d" % srv.server_address[1], flush=True)
+    if args.tls_cert:
+        # The admin endpoints stay reachable over plain HTTP on a second port.
+        admin = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        admin.daemon_threads = True
+        threading.Thread(target=admin.serve_forever, daemon=True).start()
+        print("ADMIN %d" % admin.server_address[1], flush=True)
 
     def stop(*_):
         threading.Thread(target=srv.shutdown, daemon=True).start()

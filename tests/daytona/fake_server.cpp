@@ -55,7 +55,7 @@ HttpReply http(int port, const std::string& method, const std::string& path,
   return r;
 }
 
-FakeDaytona::FakeDaytona() {
+FakeDaytona::FakeDaytona(const std::string& tls_cert) : tls_(!tls_cert.empty()) {
   int out[2];
   if (::pipe2(out, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
   const std::string script = std::string(AR_TEST_SOURCE_DIR) + "/tests/daytona/fake_daytona.py";
@@ -64,17 +64,32 @@ FakeDaytona::FakeDaytona() {
     // The server must not outlive a test that crashed or was killed by ctest's timeout.
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     ::dup2(out[1], 1);
-    const char* argv[] = {AR_PYTHON3, script.c_str(), "--api-key", kKey, nullptr};
+    const char* argv[] = {AR_PYTHON3,
+                          script.c_str(),
+                          "--api-key",
+                          kKey,
+                          tls_cert.empty() ? nullptr : "--tls-cert",
+                          tls_cert.c_str(),
+                          nullptr};
     ::execv(AR_PYTHON3, const_cast<char* const*>(argv));
     ::_exit(127);
   }
   ::close(out[1]);
-  std::string line;
-  char c;
-  while (::read(out[0], &c, 1) == 1 && c != '\n') line += c;
-  ::close(out[0]);
+  auto read_line = [&] {
+    std::string line;
+    char c;
+    while (::read(out[0], &c, 1) == 1 && c != '\n') line += c;
+    return line;
+  };
+  std::string line = read_line();
   if (line.rfind("PORT ", 0) != 0) throw std::runtime_error("fake server did not start: " + line);
-  port_ = std::atoi(line.c_str() + 5);
+  port_ = admin_port_ = std::atoi(line.c_str() + 5);
+  if (tls_) {
+    line = read_line();
+    if (line.rfind("ADMIN ", 0) != 0) throw std::runtime_error("fake server: no admin port");
+    admin_port_ = std::atoi(line.c_str() + 6);
+  }
+  ::close(out[0]);
 }
 
 FakeDaytona::~FakeDaytona() {
@@ -86,19 +101,19 @@ FakeDaytona::~FakeDaytona() {
 }
 
 void FakeDaytona::reset() {
-  http(port_, "POST", "/_admin/reset");
+  http(admin_port_, "POST", "/_admin/reset");
 }
 
 void FakeDaytona::configure(const json::object& cfg) {
-  http(port_, "POST", "/_admin/config", json::serialize(cfg));
+  http(admin_port_, "POST", "/_admin/config", json::serialize(cfg));
 }
 
 void FakeDaytona::faults(const json::array& rules) {
-  http(port_, "POST", "/_admin/faults", json::serialize(json::object{{"rules", rules}}));
+  http(admin_port_, "POST", "/_admin/faults", json::serialize(json::object{{"rules", rules}}));
 }
 
 json::object FakeDaytona::state() {
-  return json::parse(http(port_, "GET", "/_admin/state").body).as_object();
+  return json::parse(http(admin_port_, "GET", "/_admin/state").body).as_object();
 }
 
 json::array FakeDaytona::sandboxes() {
@@ -119,7 +134,7 @@ size_t FakeDaytona::count_requests(const std::string& method, const std::string&
 }
 
 void FakeDaytona::set_state(const std::string& id, const std::string& st) {
-  http(port_, "POST", "/_admin/sandbox/" + id + "/state",
+  http(admin_port_, "POST", "/_admin/sandbox/" + id + "/state",
        json::serialize(json::object{{"state", st}}));
 }
 

@@ -29,13 +29,17 @@ HttpReply http(int port, const std::string& method, const std::string& path,
 
 class FakeDaytona {
  public:
-  FakeDaytona();
+  // tls_cert: a PEM file with certificate and key; the server then speaks HTTPS only.
+  explicit FakeDaytona(const std::string& tls_cert = "");
   ~FakeDaytona();
   FakeDaytona(const FakeDaytona&) = delete;
   FakeDaytona& operator=(const FakeDaytona&) = delete;
 
   int port() const { return port_; }
-  std::string api_url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/api"; }
+  std::string api_url() const {
+    return (tls_ ? "https" : "http") + std::string("://127.0.0.1:") + std::to_string(port_) +
+           "/api";
+  }
 
   void reset();
   void configure(const boost::json::object& cfg);
@@ -49,6 +53,8 @@ class FakeDaytona {
  private:
   pid_t pid_ = -1;
   int port_ = 0;
+  bool tls_ = false;
+  int admin_port_ = 0;
 };
 
 // The daytona plugin as the host loads it.

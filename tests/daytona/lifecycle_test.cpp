@@ -2,8 +2,11 @@
 // ephemeral sandboxes deleted, sessions reused, attach by id, and every injected fault ending in
 // success after retries or in a clear error, with no sandbox leaked.
 #include "fake_server.hpp"
+#include "test_util.hpp"
 
 #include <gtest/gtest.h>
+
+#include <filesystem>
 
 namespace json = boost::json;
 using namespace agent_runner;
@@ -337,5 +340,33 @@ TEST(Http, ToolboxUrlFallsBackForOlderServers) {
     EXPECT_TRUE(sb->call(Op::ls, {{"path", "/"}}).ok());
   }
   EXPECT_EQ(srv.count_requests("GET", "^/api/config$"), 1u);
+  EXPECT_TRUE(srv.sandboxes().empty());
+}
+
+// TLS verification is always on: a server with a certificate from an unknown CA is refused, and
+// ca_file makes that CA trusted.
+TEST(Http, TlsIsVerifiedAndCaFileAddsATrustedCa) {
+  ar_test::TempDir dir;
+  const auto pem = dir.path() / "server.pem";
+  const auto cert = dir.path() / "ca.pem";
+  auto gen = ar_test::run(
+      {"/bin/sh", "-c",
+       "cd \"$0\" && openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 "
+       "-addext subjectAltName=IP:127.0.0.1 -keyout key.pem -out ca.pem "
+       ">/dev/null 2>&1 && cat ca.pem key.pem > server.pem",
+       dir.path().string()},
+      ar_test::base_env());
+  if (gen.exit_code != 0 || !std::filesystem::exists(pem)) GTEST_SKIP() << "openssl unavailable";
+  FakeDaytona srv(pem.string());
+  auto refused = try_open(config(srv, {{"max_attempts", 1}}));
+  EXPECT_EQ(refused.status, AR_ERR_UNAVAILABLE);
+  EXPECT_NE(refused.message().find("ca_file"), std::string::npos) << refused.message();
+  EXPECT_TRUE(srv.sandboxes().empty());
+  auto sb = open(config(srv, {{"ca_file", cert.string()}}));
+  ASSERT_TRUE(sb);
+  auto r = sb->call(Op::execute, {{"command", "echo over tls"}});
+  ASSERT_TRUE(r.ok()) << r.message();
+  EXPECT_EQ(r.body.at("stdout"), "over tls\n");
+  sb.reset();
   EXPECT_TRUE(srv.sandboxes().empty());
 }
