@@ -3,10 +3,13 @@
 #include "redact.hpp"
 #include "signals.hpp"
 
+#include <agent_runner/text.hpp>
+
 #include <iostream>
 #include <mutex>
 
 namespace agent_runner {
+namespace sdk = agent_runner::sdk;
 namespace {
 
 constexpr const char* kExecHelp =
@@ -29,20 +32,6 @@ Without --json the command's stdout and stderr stream to this process's stdout a
 they arrive. The exit code is the command's own; 124 when it timed out; 1 when the sandbox
 failed the call; 2 for a usage or configuration error; 3 when no plugin could be loaded.
 )";
-
-std::string shell_quote(const std::string& s) {
-  if (!s.empty() && s.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                                        "0123456789_-./=:,+@%") == std::string::npos)
-    return s;
-  std::string out = "'";
-  for (char c : s) {
-    if (c == '\'')
-      out += "'\\''";
-    else
-      out += c;
-  }
-  return out + "'";
-}
 
 }  // namespace
 
@@ -118,7 +107,8 @@ int cmd_exec(App& app, const std::vector<std::string>& args) {
   if (words.size() == 1) {
     command = words[0];
   } else {
-    for (size_t i = 0; i < words.size(); ++i) command += (i ? " " : "") + shell_quote(words[i]);
+    for (size_t i = 0; i < words.size(); ++i)
+      command += (i ? " " : "") + sdk::shell_quote(words[i]);
   }
 
   const auto& cancelled = install_cancel_signals();

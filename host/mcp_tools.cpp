@@ -826,66 +826,6 @@ json::object render_result(const ToolSpec& tool, const PreparedCall& call, const
 
 // ---- helpers ------------------------------------------------------------------------------------
 
-std::string base64_encode(std::string_view in) {
-  static constexpr char kAlphabet[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  out.reserve((in.size() + 2) / 3 * 4);
-  size_t i = 0;
-  auto byte = [&](size_t k) { return static_cast<uint32_t>(static_cast<unsigned char>(in[k])); };
-  for (; i + 3 <= in.size(); i += 3) {
-    const uint32_t n = byte(i) << 16 | byte(i + 1) << 8 | byte(i + 2);
-    out += kAlphabet[n >> 18 & 63];
-    out += kAlphabet[n >> 12 & 63];
-    out += kAlphabet[n >> 6 & 63];
-    out += kAlphabet[n & 63];
-  }
-  if (const size_t rest = in.size() - i; rest > 0) {
-    const uint32_t n = byte(i) << 16 | (rest == 2 ? byte(i + 1) << 8 : 0);
-    out += kAlphabet[n >> 18 & 63];
-    out += kAlphabet[n >> 12 & 63];
-    out += rest == 2 ? kAlphabet[n >> 6 & 63] : '=';
-    out += '=';
-  }
-  return out;
-}
-
-std::optional<std::string> base64_decode(std::string_view in) {
-  std::array<int8_t, 256> value{};
-  value.fill(-1);
-  constexpr std::string_view kAlphabet =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  for (size_t k = 0; k < kAlphabet.size(); ++k)
-    value[static_cast<unsigned char>(kAlphabet[k])] = static_cast<int8_t>(k);
-  std::string out;
-  out.reserve(in.size() / 4 * 3);
-  uint32_t acc = 0;
-  int bits = 0;
-  size_t symbols = 0, padding = 0;
-  for (char c : in) {
-    if (c == ' ' || c == '\n' || c == '\r' || c == '\t') continue;
-    if (c == '=') {
-      ++padding;
-      continue;
-    }
-    if (padding > 0) return std::nullopt;  // data after padding
-    const int8_t v = value[static_cast<unsigned char>(c)];
-    if (v < 0) return std::nullopt;
-    ++symbols;
-    acc = (acc << 6) | static_cast<uint32_t>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out += static_cast<char>((acc >> bits) & 0xFF);
-    }
-  }
-  // A lone symbol in the last group cannot encode a byte; padding must complete the group.
-  if (symbols % 4 == 1) return std::nullopt;
-  if (padding > 0 && (symbols + padding) % 4 != 0) return std::nullopt;
-  if (padding > 2) return std::nullopt;
-  return out;
-}
-
 std::string number_lines(std::string_view text, int64_t first_line, size_t max_line_bytes) {
   std::string out;
   out.reserve(text.size() + text.size() / 8 + 16);

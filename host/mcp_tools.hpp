@@ -3,6 +3,8 @@
 // CallToolResult (text for the model plus structuredContent). No I/O here.
 #pragma once
 
+#include <agent_runner/text.hpp>
+
 #include "sandbox.hpp"
 
 #include <boost/json.hpp>
@@ -54,8 +56,8 @@ boost::json::object render_result(const ToolSpec& tool, const PreparedCall& call
 boost::json::object error_result(std::string_view text);
 
 // Helpers, public for the unit tests.
-std::string base64_encode(std::string_view bytes);
-std::optional<std::string> base64_decode(std::string_view text);
+using sdk::base64_decode;  // agent_runner/text.hpp, shared with plugins
+using sdk::base64_encode;
 // `cat -n` style: "%6d\t" + line, numbered from first_line; lines longer than max_line_bytes are
 // split into chunks numbered N, N.1, N.2, ... (never inside a UTF-8 sequence).
 std::string number_lines(std::string_view text, int64_t first_line, size_t max_line_bytes = 10000);

@@ -5,6 +5,8 @@
 
 #include "redact.hpp"
 
+#include <agent_runner/text.hpp>
+
 #include <boost/uuid/detail/sha1.hpp>
 
 #include <fcntl.h>
@@ -20,6 +22,7 @@
 namespace agent_runner {
 namespace json = boost::json;
 namespace fs = std::filesystem;
+namespace sdk = agent_runner::sdk;
 using Clock = std::chrono::steady_clock;
 
 void Console::status(const std::string& line, bool final_line) {
@@ -53,44 +56,6 @@ std::string seconds_text(long long ms) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.1fs", static_cast<double>(ms) / 1000.0);
   return buf;
-}
-
-bool valid_utf8(std::string_view s) {
-  size_t i = 0;
-  while (i < s.size()) {
-    auto c = static_cast<unsigned char>(s[i]);
-    size_t n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-    if (n == 0 || i + n > s.size()) return false;
-    for (size_t k = 1; k < n; ++k)
-      if ((static_cast<unsigned char>(s[i + k]) >> 6) != 2) return false;
-    i += n;
-  }
-  return true;
-}
-
-std::string base64(std::string_view in) {
-  static const char* tbl = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  out.reserve((in.size() + 2) / 3 * 4);
-  size_t i = 0;
-  for (; i + 2 < in.size(); i += 3) {
-    unsigned v = (static_cast<unsigned char>(in[i]) << 16) |
-                 (static_cast<unsigned char>(in[i + 1]) << 8) |
-                 static_cast<unsigned char>(in[i + 2]);
-    out += tbl[v >> 18];
-    out += tbl[(v >> 12) & 63];
-    out += tbl[(v >> 6) & 63];
-    out += tbl[v & 63];
-  }
-  if (i < in.size()) {
-    unsigned v = static_cast<unsigned char>(in[i]) << 16;
-    if (i + 1 < in.size()) v |= static_cast<unsigned char>(in[i + 1]) << 8;
-    out += tbl[v >> 18];
-    out += tbl[(v >> 12) & 63];
-    out += i + 1 < in.size() ? tbl[(v >> 6) & 63] : '=';
-    out += '=';
-  }
-  return out;
 }
 
 std::optional<std::string> read_local(const fs::path& p) {
@@ -563,10 +528,10 @@ class Runner {
     if (r.ok()) {
       result = r.body;
       if (step.op == Op::read && !r.buffers.empty()) {
-        if (valid_utf8(r.buffers[0])) {
+        if (sdk::is_valid_utf8(r.buffers[0])) {
           result["content"] = r.buffers[0];
         } else {
-          result["content_base64"] = base64(r.buffers[0]);
+          result["content_base64"] = sdk::base64_encode(r.buffers[0]);
         }
       }
     }
