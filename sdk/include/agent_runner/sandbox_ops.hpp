@@ -1,0 +1,190 @@
+// Building blocks for the standard sandbox operations (request and result shapes: sdk/README.md),
+// so that every plugin answers the same request with the same result and the same error
+// (header-only, needs plugin.hpp). Where the bytes come from (a host directory, an HTTP API) stays
+// in the plugin; what is done with them is here.
+#pragma once
+
+#include <agent_runner/plugin.hpp>
+
+#include <algorithm>
+#include <cstdint>
+#include <ctime>
+#include <limits>
+#include <string>
+#include <string_view>
+
+namespace agent_runner::sdk {
+inline namespace v1 {
+
+// A time as the operations report it: ISO-8601 UTC to the second, "2026-11-24T12:00:00Z".
+inline std::string iso_time_utc(time_t t) {
+  struct tm tm {};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+// One entry of ls and glob: {path, is_dir, size, modified_at}; a directory's size is 0. `path` is
+// the display path, made valid UTF-8 here.
+inline boost::json::object file_entry(std::string_view path, bool is_dir, int64_t size,
+                                      std::string modified_at) {
+  return {{"path", utf8_sanitize(path)},
+          {"is_dir", is_dir},
+          {"size", is_dir ? int64_t{0} : size},
+          {"modified_at", std::move(modified_at)}};
+}
+
+// The per-item error of upload and download rows: {code, message}.
+inline boost::json::object error_object(const Error& e) {
+  return {{"code", ar_status_name(e.status())}, {"message", e.what()}};
+}
+
+// The read operation on a file's whole `content`: validates the request's `offset` (>= 0) and
+// `limit` (>= 0 when present; absent = to the end), selects lines [offset, offset + limit)
+// (0-based, a line keeps its '\n') and returns {path, total_lines, offset, lines, size, more} with
+// the selected bytes as buffer 0. `display` is the path as the result shows it.
+inline Result read_lines_result(const boost::json::object& req, std::string display,
+                                std::string_view content) {
+  const int64_t offset = json_get::integer(req, "offset", 0);
+  const int64_t limit = json_get::integer(req, "limit", -1);
+  if (offset < 0) throw Error(AR_ERR_INVALID_ARGUMENT, "offset must be >= 0");
+  if (json_get::find(req, "limit") && limit < 0)
+    throw Error(AR_ERR_INVALID_ARGUMENT, "limit must be >= 0");
+  const int64_t stop = limit < 0 || limit > std::numeric_limits<int64_t>::max() - offset
+                           ? std::numeric_limits<int64_t>::max()
+                           : offset + limit;
+  int64_t total = 0;
+  size_t start = content.size(), end = content.size();
+  size_t pos = 0;
+  while (pos < content.size()) {
+    if (total == offset) start = pos;
+    if (total == stop) end = pos;
+    const size_t nl = content.find('\n', pos);
+    pos = nl == std::string_view::npos ? content.size() : nl + 1;
+    ++total;
+  }
+  if (offset >= total) start = content.size();
+  if (stop >= total) end = content.size();
+  const int64_t lines = std::max<int64_t>(0, std::min(total, stop) - std::min(total, offset));
+  Result r = Result::ok({{"path", std::move(display)},
+                         {"total_lines", total},
+                         {"offset", offset},
+                         {"lines", lines},
+                         {"size", static_cast<int64_t>(content.size())},
+                         {"more", stop < total}});
+  r.buffers.emplace_back(start >= end ? std::string_view() : content.substr(start, end - start));
+  return r;
+}
+
+// The edit operation's request: {old, new, replace_all?}. from_request throws invalid_argument
+// for a missing or empty `old`.
+struct TextEdit {
+  std::string old_text;
+  std::string new_text;
+  bool replace_all = false;
+
+  static TextEdit from_request(const boost::json::object& req) {
+    TextEdit e{json_get::string(req, "old"), json_get::string(req, "new"),
+               json_get::boolean(req, "replace_all", false)};
+    if (e.old_text.empty()) throw Error(AR_ERR_INVALID_ARGUMENT, "edit: 'old' must not be empty");
+    return e;
+  }
+
+  // Non-overlapping occurrences of old_text in `content`, left to right.
+  int64_t count(std::string_view content) const {
+    int64_t n = 0;
+    for (size_t pos = content.find(old_text); pos != std::string_view::npos;
+         pos = content.find(old_text, pos + old_text.size()))
+      ++n;
+    return n;
+  }
+
+  // The edited content. Throws not_found when old_text does not occur, ambiguous when it occurs
+  // more than once without replace_all, too_large when the result exceeds `max_bytes`. `display`
+  // names the file in the messages. `occurrences` receives how many were replaced.
+  std::string apply(std::string_view content, uint64_t max_bytes, std::string_view display,
+                    int64_t& occurrences) const {
+    const std::string what = "edit " + std::string(display);
+    const int64_t n = count(content);
+    if (n == 0) throw Error(AR_ERR_NOT_FOUND, what + ": the old string was not found");
+    if (n > 1 && !replace_all)
+      throw Error(AR_ERR_AMBIGUOUS, what + ": the old string occurs " + std::to_string(n) +
+                                        " times; make it unique or pass replace_all: true");
+    const uint64_t size = content.size() - static_cast<uint64_t>(n) * old_text.size() +
+                          static_cast<uint64_t>(n) * new_text.size();
+    if (size > max_bytes)
+      throw Error(AR_ERR_TOO_LARGE,
+                  what + ": the result would exceed " + std::to_string(max_bytes) + " bytes");
+    std::string out;
+    out.reserve(static_cast<size_t>(size));
+    size_t last = 0;
+    for (size_t pos = content.find(old_text); pos != std::string_view::npos;
+         pos = content.find(old_text, pos + old_text.size())) {
+      out.append(content.substr(last, pos - last));
+      out += new_text;
+      last = pos + old_text.size();
+    }
+    out.append(content.substr(last));
+    occurrences = n;
+    return out;
+  }
+};
+
+// One grep match line as results show it: at most `max_bytes` bytes of the line, a trailing '\r'
+// (CRLF files) removed, made valid UTF-8.
+inline std::string grep_line_text(std::string_view line, size_t max_bytes = 2000) {
+  line = line.substr(0, max_bytes);
+  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  return utf8_sanitize(line);
+}
+
+// Command output within a budget of `cap` bytes: the first cap/2 and the last cap - cap/2 bytes
+// are kept, everything is counted. Memory stays under 2 * cap; appends are amortised O(1).
+class HeadTail {
+ public:
+  explicit HeadTail(uint64_t cap)
+      : head_cap_(static_cast<size_t>(cap / 2)), tail_cap_(static_cast<size_t>(cap - cap / 2)) {}
+
+  void append(std::string_view data) {
+    total_ += data.size();
+    if (head_.size() < head_cap_) {
+      const size_t n = std::min(head_cap_ - head_.size(), data.size());
+      head_.append(data.substr(0, n));
+      data.remove_prefix(n);
+    }
+    if (data.empty()) return;
+    if (data.size() >= tail_cap_) {
+      tail_.assign(data.substr(data.size() - tail_cap_));
+      return;
+    }
+    tail_.append(data);
+    // Trim in bulk so appends stay amortised O(1).
+    if (tail_.size() > 2 * tail_cap_) tail_.erase(0, tail_.size() - tail_cap_);
+  }
+  // Bytes appended in all.
+  uint64_t total() const { return total_; }
+  // Whether bytes were dropped.
+  bool truncated() const { return total_ > head_cap_ + tail_cap_; }
+  // The kept bytes; when some were dropped, the head, a marker line
+  // "\n... [N bytes truncated] ...\n" and the tail. Not UTF-8 sanitised (a cut may split a
+  // character): pass it through utf8_sanitize before putting it into JSON.
+  std::string text() const {
+    const std::string_view tail =
+        std::string_view(tail_).substr(tail_.size() - std::min(tail_.size(), tail_cap_));
+    if (!truncated()) return head_ + std::string(tail);
+    const uint64_t dropped = total_ - head_.size() - tail.size();
+    std::string out = head_;
+    out += "\n... [" + std::to_string(dropped) + " bytes truncated] ...\n";
+    out.append(tail);
+    return out;
+  }
+
+ private:
+  size_t head_cap_, tail_cap_;
+  std::string head_, tail_;
+  uint64_t total_ = 0;
+};
+
+}  // namespace v1
+}  // namespace agent_runner::sdk
