@@ -14,10 +14,8 @@ using sdk::Error;
 using sdk::Result;
 
 json::object file_info(const std::string& display_path, const struct stat& st) {
-  return {{"path", display_path},
-          {"is_dir", S_ISDIR(st.st_mode)},
-          {"size", static_cast<int64_t>(S_ISDIR(st.st_mode) ? 0 : st.st_size)},
-          {"modified_at", iso_time(st.st_mtime)}};
+  return sdk::file_entry(display_path, S_ISDIR(st.st_mode), static_cast<int64_t>(st.st_size),
+                         sdk::iso_time_utc(st.st_mtime));
 }
 
 std::string read_all(int fd, uint64_t max, const std::string& path) {
@@ -138,36 +136,9 @@ Result op_ls(const FileContext& ctx, sdk::Call& call) {
 Result op_read(const FileContext& ctx, sdk::Call& call) {
   const auto& req = call.request();
   SandboxPath p = path_arg(req);
-  const int64_t offset = sdk::json_get::integer(req, "offset", 0);
-  const int64_t limit = sdk::json_get::integer(req, "limit", -1);
-  if (offset < 0) throw Error(AR_ERR_INVALID_ARGUMENT, "offset must be >= 0");
-  if (sdk::json_get::find(req, "limit") && limit < 0)
-    throw Error(AR_ERR_INVALID_ARGUMENT, "limit must be >= 0");
+  const auto window = sdk::LineWindow::from_request(req);
   Fd f = ctx.resolver.open(p, O_RDONLY | O_NOCTTY | O_NONBLOCK, "read");
-  std::string content = read_all(f.get(), ctx.max_file_bytes, p.display());
-  // Line starts: the selection is [offset, offset + limit) in 0-based lines.
-  int64_t total = 0;
-  size_t start = content.size(), end = content.size();
-  size_t pos = 0;
-  const int64_t stop = limit < 0 ? INT64_MAX : offset + limit;
-  while (pos < content.size()) {
-    if (total == offset) start = pos;
-    if (total == stop) end = pos;
-    size_t nl = content.find('\n', pos);
-    pos = nl == std::string::npos ? content.size() : nl + 1;
-    ++total;
-  }
-  if (offset >= total) start = content.size();
-  if (stop >= total) end = content.size();
-  const int64_t lines = std::max<int64_t>(0, std::min(total, stop) - std::min(total, offset));
-  Result r = Result::ok({{"path", p.display()},
-                         {"total_lines", total},
-                         {"offset", offset},
-                         {"lines", lines},
-                         {"size", static_cast<int64_t>(content.size())},
-                         {"more", stop < total}});
-  r.buffers.push_back(start >= end ? std::string() : content.substr(start, end - start));
-  return r;
+  return window.result(p.display(), read_all(f.get(), ctx.max_file_bytes, p.display()));
 }
 
 Result op_write(const FileContext& ctx, sdk::Call& call) {
@@ -188,46 +159,16 @@ Result op_write(const FileContext& ctx, sdk::Call& call) {
 Result op_edit(const FileContext& ctx, sdk::Call& call) {
   const auto& req = call.request();
   SandboxPath p = path_arg(req);
-  const std::string old_s = sdk::json_get::string(req, "old");
-  const std::string new_s = sdk::json_get::string(req, "new");
-  const bool all = sdk::json_get::boolean(req, "replace_all", false);
-  if (old_s.empty()) throw Error(AR_ERR_INVALID_ARGUMENT, "edit: 'old' must not be empty");
+  const auto edit = sdk::TextEdit::from_request(req);
   Fd f = ctx.resolver.open(p, O_RDWR | O_NOCTTY | O_NONBLOCK, "edit");
-  std::string content = read_all(f.get(), ctx.max_file_bytes, p.display());
   int64_t count = 0;
-  for (size_t pos = content.find(old_s); pos != std::string::npos;
-       pos = content.find(old_s, pos + old_s.size()))
-    ++count;
-  if (count == 0)
-    throw Error(AR_ERR_NOT_FOUND, "edit " + p.display() + ": the old string was not found");
-  if (count > 1 && !all)
-    throw Error(AR_ERR_AMBIGUOUS, "edit " + p.display() + ": the old string occurs " +
-                                      std::to_string(count) +
-                                      " times; make it unique or pass replace_all: true");
-  std::string out;
-  out.reserve(content.size() + static_cast<size_t>(count) * new_s.size());
-  size_t last = 0;
-  for (size_t pos = content.find(old_s); pos != std::string::npos;
-       pos = content.find(old_s, pos + old_s.size())) {
-    out.append(content, last, pos - last);
-    out += new_s;
-    last = pos + old_s.size();
-  }
-  out.append(content, last);
-  if (out.size() > ctx.max_file_bytes)
-    throw Error(AR_ERR_TOO_LARGE, "edit " + p.display() + ": the result would exceed " +
-                                      std::to_string(ctx.max_file_bytes) + " bytes");
+  const std::string out = edit.apply(read_all(f.get(), ctx.max_file_bytes, p.display()),
+                                     ctx.max_file_bytes, p.display(), count);
   if (::ftruncate(f.get(), 0) != 0) throw_errno(errno, p.display(), "edit");
   if (::lseek(f.get(), 0, SEEK_SET) < 0) throw_errno(errno, p.display(), "edit");
   write_all_fd(f.get(), out, p.display());
   return Result::ok({{"path", p.display()}, {"occurrences", count}});
 }
-
-namespace {
-json::object error_obj(const Error& e) {
-  return {{"code", ar_status_name(e.status())}, {"message", e.what()}};
-}
-}  // namespace
 
 Result op_upload(const FileContext& ctx, sdk::Call& call) {
   const auto& req = call.request();
@@ -258,7 +199,7 @@ Result op_upload(const FileContext& ctx, sdk::Call& call) {
     } catch (const Error& e) {
       if (!row.contains("path")) row["path"] = nullptr;
       row["ok"] = false;
-      row["error"] = error_obj(e);
+      row["error"] = sdk::error_object(e);
     }
     out.push_back(std::move(row));
   }
@@ -295,7 +236,7 @@ Result op_download(const FileContext& ctx, sdk::Call& call) {
       row["size"] = 0;
       row["mode"] = 0;
       row["buffer"] = nullptr;
-      row["error"] = error_obj(e);
+      row["error"] = sdk::error_object(e);
     }
     out.push_back(std::move(row));
   }

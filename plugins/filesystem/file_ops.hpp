@@ -4,6 +4,7 @@
 #include "paths.hpp"
 
 #include <agent_runner/plugin.hpp>
+#include <agent_runner/sandbox_ops.hpp>
 
 #include <cstdint>
 #include <string>

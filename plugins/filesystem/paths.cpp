@@ -16,63 +16,6 @@
 namespace agent_runner::fs_plugin {
 using sdk::Error;
 
-void Fd::reset(int fd) {
-  if (fd_ >= 0) ::close(fd_);
-  fd_ = fd;
-}
-
-std::string SandboxPath::relative() const {
-  if (parts.empty()) return ".";
-  std::string s;
-  for (size_t i = 0; i < parts.size(); ++i) s += (i ? "/" : "") + parts[i];
-  return s;
-}
-
-std::string SandboxPath::display() const {
-  if (parts.empty()) return "/";
-  std::string s;
-  for (const auto& p : parts) s += "/" + p;
-  return s;
-}
-
-SandboxPath SandboxPath::parent() const {
-  SandboxPath p = *this;
-  if (!p.parts.empty()) p.parts.pop_back();
-  return p;
-}
-
-SandboxPath SandboxPath::child(const std::string& name) const {
-  SandboxPath p = *this;
-  p.parts.push_back(name);
-  return p;
-}
-
-SandboxPath parse_sandbox_path(std::string_view path) {
-  if (path.find('\0') != std::string_view::npos)
-    throw Error(AR_ERR_INVALID_PATH, "path contains a NUL byte");
-  if (path.size() > 4000) throw Error(AR_ERR_INVALID_PATH, "path is too long");
-  SandboxPath out;
-  size_t i = 0;
-  while (i <= path.size()) {
-    size_t j = path.find('/', i);
-    if (j == std::string_view::npos) j = path.size();
-    std::string_view part = path.substr(i, j - i);
-    if (part.empty() || part == ".") {
-      // "//" and "/./" mean nothing.
-    } else if (part == "..") {
-      if (out.parts.empty())
-        throw Error(AR_ERR_INVALID_PATH,
-                    "path '" + std::string(path) + "' leads outside the sandbox (.. above /)");
-      out.parts.pop_back();
-    } else {
-      if (part.size() > 255) throw Error(AR_ERR_INVALID_PATH, "a path component is too long");
-      out.parts.emplace_back(part);
-    }
-    i = j + 1;
-  }
-  return out;
-}
-
 void throw_errno(int err, const std::string& path, std::string_view action) {
   const std::string what = std::string(action) + " " + path + ": ";
   switch (err) {
@@ -261,14 +204,6 @@ Fd Resolver::make_dirs(const SandboxPath& p, std::string_view action) const {
     cur = std::move(next);
   }
   return dir;
-}
-
-std::string iso_time(time_t t) {
-  struct tm tm {};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
 }
 
 }  // namespace agent_runner::fs_plugin

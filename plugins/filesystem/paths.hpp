@@ -6,6 +6,9 @@
 // swapped in mid-operation end in invalid_path, never in an access outside.
 #pragma once
 
+#include <agent_runner/fd.hpp>
+#include <agent_runner/sandbox_path.hpp>
+
 #include <sys/stat.h>
 #include <sys/types.h>
 
@@ -16,47 +19,11 @@
 
 namespace agent_runner::fs_plugin {
 
-// An owned file descriptor.
-class Fd {
- public:
-  Fd() = default;
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() { reset(); }
-  Fd(Fd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
-  Fd& operator=(Fd&& o) noexcept {
-    if (this != &o) {
-      reset();
-      fd_ = std::exchange(o.fd_, -1);
-    }
-    return *this;
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-  int release() { return std::exchange(fd_, -1); }
-  explicit operator bool() const { return fd_ >= 0; }
-  void reset(int fd = -1);
-
- private:
-  int fd_ = -1;
-};
-
-// A sandbox path after lexical normalisation: components below the workspace root (empty = the
-// root itself). `..` is applied lexically and may not climb above the root; symlinks are left
-// to the kernel.
-struct SandboxPath {
-  std::vector<std::string> parts;
-  bool is_root() const { return parts.empty(); }
-  std::string relative() const;  // "a/b" or "." for the root
-  std::string display() const;   // "/a/b" or "/"
-  SandboxPath parent() const;
-  const std::string& leaf() const { return parts.back(); }
-  SandboxPath child(const std::string& name) const;
-};
-
-// Parses "/src/a.py", "src/a.py", "/": throws sdk::Error(invalid_path) for NUL bytes, `..` above
-// the root, or an over-long path.
-SandboxPath parse_sandbox_path(std::string_view path);
+// The SDK's owned fd and lexical sandbox paths (sdk/include/agent_runner/fd.hpp,
+// sandbox_path.hpp); resolution beneath the workspace is this plugin's own (Resolver).
+using sdk::Fd;
+using sdk::parse_sandbox_path;
+using sdk::SandboxPath;
 
 // Throws the sdk::Error an errno means for `path` (ENOENT -> file_not_found, EXDEV/ELOOP ->
 // invalid_path, ...).
@@ -85,8 +52,5 @@ class Resolver {
   int root_fd_;
   bool force_walk_;
 };
-
-// ISO-8601 UTC ("2026-11-24T12:00:00Z").
-std::string iso_time(time_t t);
 
 }  // namespace agent_runner::fs_plugin

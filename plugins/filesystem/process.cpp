@@ -24,33 +24,6 @@
 namespace agent_runner::fs_plugin {
 using sdk::Error;
 
-void HeadTail::append(std::string_view data) {
-  total_ += data.size();
-  if (head_.size() < head_cap_) {
-    size_t n = std::min(head_cap_ - head_.size(), data.size());
-    head_.append(data.data(), n);
-    data.remove_prefix(n);
-  }
-  if (data.empty()) return;
-  if (data.size() >= tail_cap_) {
-    tail_.assign(data.data() + data.size() - tail_cap_, tail_cap_);
-    return;
-  }
-  tail_.append(data);
-  // Trim in bulk so appends stay amortised O(1) while memory stays under 2 * tail_cap_.
-  if (tail_.size() > 2 * tail_cap_) tail_.erase(0, tail_.size() - tail_cap_);
-}
-
-std::string HeadTail::text() const {
-  if (!truncated()) return head_ + tail_;
-  const std::string_view tail = std::string_view(tail_).substr(tail_.size() - tail_cap_);
-  const uint64_t dropped = total_ - head_.size() - tail.size();
-  std::string out = head_;
-  out += "\n... [" + std::to_string(dropped) + " bytes truncated] ...\n";
-  out.append(tail);
-  return out;
-}
-
 namespace {
 
 using Clock = std::chrono::steady_clock;

@@ -18,6 +18,7 @@
 #include "isolation.hpp"
 
 #include <agent_runner/plugin.hpp>
+#include <agent_runner/sandbox_ops.hpp>
 
 #include <cstdint>
 #include <string>
@@ -51,19 +52,7 @@ struct ExecOutcome {
 // not be started (the message names the step and errno).
 ExecOutcome run_command(const ExecSpec& spec, sdk::Call& call);
 
-// Keeps the first and last bytes of a stream within a budget; memory stays bounded.
-class HeadTail {
- public:
-  explicit HeadTail(uint64_t cap) : head_cap_(cap / 2), tail_cap_(cap - cap / 2) {}
-  void append(std::string_view data);
-  uint64_t total() const { return total_; }
-  bool truncated() const { return total_ > head_cap_ + tail_cap_; }
-  std::string text() const;
-
- private:
-  size_t head_cap_, tail_cap_;
-  std::string head_, tail_;
-  uint64_t total_ = 0;
-};
+// The head/tail capture of each stream (sdk/include/agent_runner/sandbox_ops.hpp).
+using sdk::HeadTail;
 
 }  // namespace agent_runner::fs_plugin

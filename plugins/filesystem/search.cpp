@@ -24,35 +24,6 @@ namespace {
 constexpr size_t kMaxEntries = 20000;
 constexpr int kMaxDepth = 64;
 
-std::vector<std::string> split(std::string_view s) {
-  std::vector<std::string> out;
-  size_t i = 0;
-  while (i <= s.size()) {
-    size_t j = s.find('/', i);
-    if (j == std::string_view::npos) j = s.size();
-    if (j > i && s.substr(i, j - i) != ".") out.emplace_back(s.substr(i, j - i));
-    i = j + 1;
-  }
-  return out;
-}
-
-bool match_parts(const std::vector<std::string>& pat, size_t pi,
-                 const std::vector<std::string>& path, size_t si) {
-  while (pi < pat.size()) {
-    if (pat[pi] == "**") {
-      // ** matches zero or more whole components.
-      for (size_t k = si; k <= path.size(); ++k)
-        if (match_parts(pat, pi + 1, path, k)) return true;
-      return false;
-    }
-    if (si >= path.size()) return false;
-    if (::fnmatch(pat[pi].c_str(), path[si].c_str(), 0) != 0) return false;
-    ++pi;
-    ++si;
-  }
-  return si == path.size();
-}
-
 // Visits every regular file under `dir` (relative components in `rel`); stops when visit
 // returns false. Symlinks are not followed.
 bool walk_files(
@@ -108,12 +79,10 @@ std::string join_display(const SandboxPath& base, const std::vector<std::string>
 Result op_glob(const FileContext& ctx, sdk::Call& call) {
   const auto& req = call.request();
   std::string pattern = sdk::json_get::string(req, "pattern");
-  if (pattern.empty()) throw Error(AR_ERR_INVALID_ARGUMENT, "glob: 'pattern' must not be empty");
+  sdk::check_glob_pattern(pattern, "glob", "pattern");
   SandboxPath base = parse_sandbox_path(sdk::json_get::opt_string(req, "path").value_or("/"));
   if (pattern[0] == '/') base = SandboxPath{};
-  std::vector<std::string> pat = split(pattern);
-  for (const auto& part : pat)
-    if (part == "..") throw Error(AR_ERR_INVALID_PATH, "glob: '..' is not allowed in a pattern");
+  const std::vector<std::string> pat = sdk::split_path(pattern);
   Fd dir = ctx.resolver.open(base, O_RDONLY | O_DIRECTORY, "glob");
   json::array entries;
   bool truncated = false;
@@ -121,7 +90,7 @@ Result op_glob(const FileContext& ctx, sdk::Call& call) {
   size_t seen = 0;
   walk_files(dir.get(), rel, 0, seen,
              [&](int, const std::vector<std::string>& r, const struct stat& st) {
-               if (match_parts(pat, 0, r, 0)) {
+               if (sdk::glob_match_parts(pat, r)) {
                  if (entries.size() >= kMaxEntries) {
                    truncated = true;
                    return false;
@@ -157,7 +126,7 @@ Result op_grep(const FileContext& ctx, sdk::Call& call) {
                 "grep: invalid regular expression '" + pattern + "': " + re.error() +
                     " (RE2 syntax; pass literal: true to search for the text as is)");
   std::vector<std::string> glob_parts;
-  if (glob) glob_parts = split(*glob);
+  if (glob) glob_parts = sdk::split_path(*glob);
   const bool glob_is_path = glob && glob->find('/') != std::string::npos;
 
   json::array matches;
@@ -182,10 +151,9 @@ Result op_grep(const FileContext& ctx, sdk::Call& call) {
           truncated = true;
           return false;
         }
-        std::string t(text.substr(0, 2000));
-        if (!t.empty() && t.back() == '\r') t.pop_back();
-        matches.push_back(json::object{
-            {"path", sdk::utf8_sanitize(shown)}, {"line", line}, {"text", sdk::utf8_sanitize(t)}});
+        matches.push_back(json::object{{"path", sdk::utf8_sanitize(shown)},
+                                       {"line", line},
+                                       {"text", sdk::grep_line_text(text)}});
       }
       pos = end + 1;
     }
@@ -203,7 +171,7 @@ Result op_grep(const FileContext& ctx, sdk::Call& call) {
     walk_files(target.get(), rel, 0, seen,
                [&](int dirfd, const std::vector<std::string>& r, const struct stat&) {
                  if (glob) {
-                   bool ok = glob_is_path ? match_parts(glob_parts, 0, r, 0)
+                   bool ok = glob_is_path ? sdk::glob_match_parts(glob_parts, r)
                                           : ::fnmatch(glob->c_str(), r.back().c_str(), 0) == 0;
                    if (!ok) return true;
                  }

@@ -40,42 +40,50 @@ inline boost::json::object error_object(const Error& e) {
   return {{"code", ar_status_name(e.status())}, {"message", e.what()}};
 }
 
-// The read operation on a file's whole `content`: validates the request's `offset` (>= 0) and
-// `limit` (>= 0 when present; absent = to the end), selects lines [offset, offset + limit)
-// (0-based, a line keeps its '\n') and returns {path, total_lines, offset, lines, size, more} with
-// the selected bytes as buffer 0. `display` is the path as the result shows it.
-inline Result read_lines_result(const boost::json::object& req, std::string display,
-                                std::string_view content) {
-  const int64_t offset = json_get::integer(req, "offset", 0);
-  const int64_t limit = json_get::integer(req, "limit", -1);
-  if (offset < 0) throw Error(AR_ERR_INVALID_ARGUMENT, "offset must be >= 0");
-  if (json_get::find(req, "limit") && limit < 0)
-    throw Error(AR_ERR_INVALID_ARGUMENT, "limit must be >= 0");
-  const int64_t stop = limit < 0 || limit > std::numeric_limits<int64_t>::max() - offset
-                           ? std::numeric_limits<int64_t>::max()
-                           : offset + limit;
-  int64_t total = 0;
-  size_t start = content.size(), end = content.size();
-  size_t pos = 0;
-  while (pos < content.size()) {
-    if (total == offset) start = pos;
-    if (total == stop) end = pos;
-    const size_t nl = content.find('\n', pos);
-    pos = nl == std::string_view::npos ? content.size() : nl + 1;
-    ++total;
+// The read operation's line window: lines [offset, offset + limit) of a file, 0-based, a line
+// keeping its '\n'; limit < 0 = to the end. from_request validates the request's `offset`
+// (>= 0) and `limit` (>= 0 when present) before any file is touched.
+struct LineWindow {
+  int64_t offset = 0;
+  int64_t limit = -1;
+
+  static LineWindow from_request(const boost::json::object& req) {
+    LineWindow w{json_get::integer(req, "offset", 0), json_get::integer(req, "limit", -1)};
+    if (w.offset < 0) throw Error(AR_ERR_INVALID_ARGUMENT, "offset must be >= 0");
+    if (json_get::find(req, "limit") && w.limit < 0)
+      throw Error(AR_ERR_INVALID_ARGUMENT, "limit must be >= 0");
+    return w;
   }
-  if (offset >= total) start = content.size();
-  if (stop >= total) end = content.size();
-  const int64_t lines = std::max<int64_t>(0, std::min(total, stop) - std::min(total, offset));
-  Result r = Result::ok({{"path", std::move(display)},
-                         {"total_lines", total},
-                         {"offset", offset},
-                         {"lines", lines},
-                         {"size", static_cast<int64_t>(content.size())},
-                         {"more", stop < total}});
-  r.buffers.emplace_back(start >= end ? std::string_view() : content.substr(start, end - start));
-  return r;
-}
+
+  // The read result on a file's whole `content`: {path, total_lines, offset, lines, size, more}
+  // with the selected bytes as buffer 0. `display` is the path as the result shows it.
+  Result result(std::string display, std::string_view content) const {
+    const int64_t stop = limit < 0 || limit > std::numeric_limits<int64_t>::max() - offset
+                             ? std::numeric_limits<int64_t>::max()
+                             : offset + limit;
+    int64_t total = 0;
+    size_t start = content.size(), end = content.size();
+    size_t pos = 0;
+    while (pos < content.size()) {
+      if (total == offset) start = pos;
+      if (total == stop) end = pos;
+      const size_t nl = content.find('\n', pos);
+      pos = nl == std::string_view::npos ? content.size() : nl + 1;
+      ++total;
+    }
+    if (offset >= total) start = content.size();
+    if (stop >= total) end = content.size();
+    const int64_t lines = std::max<int64_t>(0, std::min(total, stop) - std::min(total, offset));
+    Result r = Result::ok({{"path", std::move(display)},
+                           {"total_lines", total},
+                           {"offset", offset},
+                           {"lines", lines},
+                           {"size", static_cast<int64_t>(content.size())},
+                           {"more", stop < total}});
+    r.buffers.emplace_back(start >= end ? std::string_view() : content.substr(start, end - start));
+    return r;
+  }
+};
 
 // The edit operation's request: {old, new, replace_all?}. from_request throws invalid_argument
 // for a missing or empty `old`.
