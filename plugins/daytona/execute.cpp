@@ -75,7 +75,7 @@ Result DaytonaSandbox::execute(sdk::Call& call) {
   }
   const std::string exec_id = random_hex(12);
   const std::string script =
-      wrap(command, cwd.remote(workspace_), SandboxPath{}.remote(workspace_), env, exec_id);
+      wrap(command, cwd.under(workspace_), SandboxPath{}.under(workspace_), env, exec_id);
   if (sessions_supported_) return execute_session(call, script, timeout_s, exec_id);
   return execute_process(call, script, timeout_s, exec_id);
 }

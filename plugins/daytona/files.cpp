@@ -50,14 +50,7 @@ RemoteInfo to_info(const json::object& o) {
 }
 
 json::object entry(const SandboxPath& p, const RemoteInfo& i) {
-  return {{"path", sdk::utf8_sanitize(p.display())},
-          {"is_dir", i.is_dir},
-          {"size", i.size},
-          {"modified_at", i.modified_at}};
-}
-
-json::object error_obj(const Error& e) {
-  return {{"code", ar_status_name(e.status())}, {"message", e.what()}};
+  return sdk::file_entry(p.display(), i.is_dir, i.size, i.modified_at);
 }
 
 SandboxPath path_arg(const json::object& req, std::string_view key = "path") {
@@ -92,7 +85,7 @@ HttpResponse DaytonaSandbox::tb(const DaytonaApi::ToolboxCall& call) {
 }
 
 std::string DaytonaSandbox::q(const SandboxPath& p) const {
-  return url_encode(p.remote(workspace_));
+  return url_encode(p.under(workspace_));
 }
 
 std::optional<RemoteInfo> DaytonaSandbox::stat(const SandboxPath& p, std::string_view op) {
@@ -163,7 +156,7 @@ std::string DaytonaSandbox::fetch(const SandboxPath& p, std::string_view op,
 }
 
 void DaytonaSandbox::put(const SandboxPath& p, std::string_view op, std::string_view content) {
-  const std::string remote = p.remote(workspace_);
+  const std::string remote = p.under(workspace_);
   std::string boundary;
   do {
     boundary = "agent-runner-" + random_hex(16);
@@ -227,7 +220,8 @@ void DaytonaSandbox::put(const SandboxPath& p, std::string_view op, std::string_
 ShortExec DaytonaSandbox::run_short(const std::string& script, double timeout_s) {
   // Works with every daemon generation (reference 5.1): old ones split the command on spaces
   // and exec it, new ones pipe it to a shell; both run this wrapper the same way.
-  json::object body{{"command", "sh -c \"echo '" + base64(script) + "' | base64 -d | sh\""}};
+  json::object body{
+      {"command", "sh -c \"echo '" + sdk::base64_encode(script) + "' | base64 -d | sh\""}};
   if (timeout_s > 0) body["timeout"] = static_cast<int64_t>(std::ceil(timeout_s));
   DaytonaApi::ToolboxCall c;
   c.method = "POST";
@@ -296,37 +290,10 @@ Result DaytonaSandbox::ls(sdk::Call& call) {
 Result DaytonaSandbox::read(sdk::Call& call) {
   const auto& req = call.request();
   SandboxPath p = path_arg(req);
-  const int64_t offset = sdk::json_get::integer(req, "offset", 0);
-  const int64_t limit = sdk::json_get::integer(req, "limit", -1);
-  if (offset < 0) throw Error(AR_ERR_INVALID_ARGUMENT, "offset must be >= 0");
-  if (sdk::json_get::find(req, "limit") && limit < 0)
-    throw Error(AR_ERR_INVALID_ARGUMENT, "limit must be >= 0");
+  const auto window = sdk::LineWindow::from_request(req);
   auto info = stat(p, "read");
   if (!info) missing(p, "read");
-  std::string content = fetch(p, "read", *info);
-  // Same line selection as the filesystem plugin: [offset, offset + limit) in 0-based lines.
-  int64_t total = 0;
-  size_t start = content.size(), end = content.size();
-  size_t pos = 0;
-  const int64_t stop = limit < 0 ? INT64_MAX : offset + limit;
-  while (pos < content.size()) {
-    if (total == offset) start = pos;
-    if (total == stop) end = pos;
-    size_t nl = content.find('\n', pos);
-    pos = nl == std::string::npos ? content.size() : nl + 1;
-    ++total;
-  }
-  if (offset >= total) start = content.size();
-  if (stop >= total) end = content.size();
-  const int64_t lines = std::max<int64_t>(0, std::min(total, stop) - std::min(total, offset));
-  Result r = Result::ok({{"path", p.display()},
-                         {"total_lines", total},
-                         {"offset", offset},
-                         {"lines", lines},
-                         {"size", static_cast<int64_t>(content.size())},
-                         {"more", stop < total}});
-  r.buffers.push_back(start >= end ? std::string() : content.substr(start, end - start));
-  return r;
+  return window.result(p.display(), fetch(p, "read", *info));
 }
 
 Result DaytonaSandbox::write(sdk::Call& call) {
@@ -352,36 +319,12 @@ Result DaytonaSandbox::write(sdk::Call& call) {
 Result DaytonaSandbox::edit(sdk::Call& call) {
   const auto& req = call.request();
   SandboxPath p = path_arg(req);
-  const std::string old_s = sdk::json_get::string(req, "old");
-  const std::string new_s = sdk::json_get::string(req, "new");
-  const bool all = sdk::json_get::boolean(req, "replace_all", false);
-  if (old_s.empty()) throw Error(AR_ERR_INVALID_ARGUMENT, "edit: 'old' must not be empty");
+  const auto edit = sdk::TextEdit::from_request(req);
   auto info = stat(p, "edit");
   if (!info) missing(p, "edit");
-  std::string content = fetch(p, "edit", *info);
   int64_t count = 0;
-  for (size_t pos = content.find(old_s); pos != std::string::npos;
-       pos = content.find(old_s, pos + old_s.size()))
-    ++count;
-  if (count == 0)
-    throw Error(AR_ERR_NOT_FOUND, "edit " + p.display() + ": the old string was not found");
-  if (count > 1 && !all)
-    throw Error(AR_ERR_AMBIGUOUS, "edit " + p.display() + ": the old string occurs " +
-                                      std::to_string(count) +
-                                      " times; make it unique or pass replace_all: true");
-  std::string out;
-  out.reserve(content.size() + static_cast<size_t>(count) * new_s.size());
-  size_t last = 0;
-  for (size_t pos = content.find(old_s); pos != std::string::npos;
-       pos = content.find(old_s, pos + old_s.size())) {
-    out.append(content, last, pos - last);
-    out += new_s;
-    last = pos + old_s.size();
-  }
-  out.append(content, last);
-  if (out.size() > cfg_.max_file_bytes)
-    throw Error(AR_ERR_TOO_LARGE, "edit " + p.display() + ": the result would exceed " +
-                                      std::to_string(cfg_.max_file_bytes) + " bytes");
+  const std::string out =
+      edit.apply(fetch(p, "edit", *info), cfg_.max_file_bytes, p.display(), count);
   put(p, "edit", out);
   return Result::ok({{"path", p.display()}, {"occurrences", count}});
 }
@@ -426,7 +369,7 @@ Result DaytonaSandbox::upload(sdk::Call& call) {
     } catch (const Error& e) {
       if (!row.contains("path")) row["path"] = nullptr;
       row["ok"] = false;
-      row["error"] = error_obj(e);
+      row["error"] = sdk::error_object(e);
     }
     out.push_back(std::move(row));
   }
@@ -463,7 +406,7 @@ Result DaytonaSandbox::download(sdk::Call& call) {
       row["size"] = 0;
       row["mode"] = 0;
       row["buffer"] = nullptr;
-      row["error"] = error_obj(e);
+      row["error"] = sdk::error_object(e);
     }
     out.push_back(std::move(row));
   }
@@ -511,16 +454,7 @@ Result DaytonaSandbox::glob(sdk::Call& call) {
   const auto& req = call.request();
   std::string pattern = sdk::json_get::string(req, "pattern");
   SandboxPath base = parse_sandbox_path(sdk::json_get::opt_string(req, "path").value_or("/"));
-  if (pattern.empty()) throw Error(AR_ERR_INVALID_ARGUMENT, "glob: 'pattern' must not be empty");
-  if (pattern.find('\0') != std::string::npos)
-    throw Error(AR_ERR_INVALID_ARGUMENT, "glob: 'pattern' contains a NUL byte");
-  for (size_t i = 0; i <= pattern.size();) {
-    size_t j = pattern.find('/', i);
-    if (j == std::string::npos) j = pattern.size();
-    if (pattern.compare(i, j - i, "..") == 0)
-      throw Error(AR_ERR_INVALID_PATH, "glob: '..' is not allowed in a pattern");
-    i = j + 1;
-  }
+  sdk::check_glob_pattern(pattern, "glob", "pattern");
   if (pattern.front() == '/') {
     // An absolute pattern is matched against the whole sandbox path.
     base = SandboxPath{};
@@ -544,7 +478,7 @@ Result DaytonaSandbox::glob(sdk::Call& call) {
     if (auto it = v.as_object().find("files"); it != v.as_object().end() && it->value().is_array())
       files = &it->value().as_array();
   if (!files) throw Error(AR_ERR_UNAVAILABLE, "glob: GET /files/search answered no {files}");
-  const std::string base_remote = base.remote(workspace_);
+  const std::string base_remote = base.under(workspace_);
   std::map<std::string, std::set<std::string>> by_dir;  // parent display path -> names
   std::map<std::string, SandboxPath> dirs;
   for (const auto& f : *files) {
@@ -608,7 +542,7 @@ Result DaytonaSandbox::grep(sdk::Call& call) {
     throw Error(AR_ERR_INVALID_ARGUMENT, "grep: 'pattern' must be one line without NUL bytes");
   auto binfo = stat(base, "grep");
   if (!binfo) missing(base, "grep");
-  const std::string base_remote = base.remote(workspace_);
+  const std::string base_remote = base.under(workspace_);
 
   struct Match {
     std::string path;
@@ -643,9 +577,8 @@ Result DaytonaSandbox::grep(sdk::Call& call) {
         SandboxPath sp;
         if (!to_sandbox_path(workspace_, str_member(o, "file"), sp) || sp.is_root()) continue;
         if (!keep(sp)) continue;
-        std::string text = str_member(o, "content").substr(0, 2000);
-        if (!text.empty() && text.back() == '\r') text.pop_back();
-        matches.push_back({sp.display(), int_member(o, "line"), std::move(text)});
+        matches.push_back(
+            {sp.display(), int_member(o, "line"), sdk::grep_line_text(str_member(o, "content"))});
       }
     }
   } else {
@@ -657,7 +590,7 @@ Result DaytonaSandbox::grep(sdk::Call& call) {
     auto script = [&](const std::string& fl) {
       return "t=$(mktemp) && e=$(mktemp) || exit 90\n"
              "cd " +
-             shell_quote(dir.remote(workspace_)) +
+             shell_quote(dir.under(workspace_)) +
              " || exit 91\n"
              "grep -rnHI --null " +
              fl + include + " -e " + shell_quote(pattern) + " -- " + shell_quote(target) +
@@ -710,10 +643,8 @@ Result DaytonaSandbox::grep(sdk::Call& call) {
         continue;
       }
       if (!keep(sp)) continue;
-      std::string text(rest.substr(colon + 1, 2000));
-      if (!text.empty() && text.back() == '\r') text.pop_back();
-      matches.push_back(
-          {sp.display(), std::atoll(std::string(rest.substr(0, colon)).c_str()), std::move(text)});
+      matches.push_back({sp.display(), std::atoll(std::string(rest.substr(0, colon)).c_str()),
+                         sdk::grep_line_text(rest.substr(colon + 1))});
     }
   }
   std::sort(matches.begin(), matches.end(), [](const Match& a, const Match& b) {
@@ -725,9 +656,8 @@ Result DaytonaSandbox::grep(sdk::Call& call) {
   }
   json::array out;
   for (auto& m : matches)
-    out.push_back(json::object{{"path", sdk::utf8_sanitize(m.path)},
-                               {"line", m.line},
-                               {"text", sdk::utf8_sanitize(m.text)}});
+    out.push_back(json::object{
+        {"path", sdk::utf8_sanitize(m.path)}, {"line", m.line}, {"text", std::move(m.text)}});
   return Result::ok({{"matches", std::move(out)}, {"truncated", truncated}});
 }
 

@@ -1,7 +1,5 @@
 #include "output.hpp"
 
-#include <algorithm>
-
 namespace agent_runner::daytona {
 
 std::vector<std::pair<ar_stream, std::string>> Demuxer::feed(std::string_view bytes) {
@@ -43,38 +41,6 @@ std::vector<std::pair<ar_stream, std::string>> Demuxer::finish() {
   if (!pending_.empty()) out.emplace_back(current_, std::move(pending_));
   pending_.clear();
   return out;
-}
-
-void CappedBuffer::append(std::string_view data) {
-  total_ += data.size();
-  const size_t head_cap = cap_ / 2;
-  const size_t tail_cap = cap_ - head_cap;
-  if (head_.size() < head_cap) {
-    const size_t n = std::min(head_cap - head_.size(), data.size());
-    head_.append(data.substr(0, n));
-    data.remove_prefix(n);
-  }
-  if (tail_cap == 0) return;
-  if (data.size() >= tail_cap) {
-    tail_.assign(data.substr(data.size() - tail_cap));
-    tail_pos_ = 0;
-    return;
-  }
-  for (char c : data) {
-    if (tail_.size() < tail_cap) {
-      tail_.push_back(c);
-    } else {
-      tail_[tail_pos_] = c;
-      tail_pos_ = (tail_pos_ + 1) % tail_cap;
-    }
-  }
-}
-
-std::string CappedBuffer::text() const {
-  std::string tail = tail_.substr(tail_pos_) + tail_.substr(0, tail_pos_);
-  if (!truncated()) return head_ + tail;
-  const uint64_t dropped = total_ - head_.size() - tail.size();
-  return head_ + "\n[... " + std::to_string(dropped) + " bytes truncated ...]\n" + tail;
 }
 
 }  // namespace agent_runner::daytona

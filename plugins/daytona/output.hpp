@@ -1,8 +1,8 @@
-// Command output: the daemon's stream-marker demultiplexer and a bounded capture that keeps the
-// head and the tail of what a command printed.
+// Command output: the daemon's stream-marker demultiplexer and the capture of one command.
 #pragma once
 
 #include <agent_runner/plugin.h>
+#include <agent_runner/sandbox_ops.hpp>
 
 #include <cstdint>
 #include <string>
@@ -26,32 +26,15 @@ class Demuxer {
   std::string pending_;  // 1-2 bytes that may start a marker
 };
 
-// Keeps at most `cap` bytes: the first cap/2 and the last cap/2, counting everything.
-class CappedBuffer {
- public:
-  explicit CappedBuffer(size_t cap) : cap_(cap) {}
-  void append(std::string_view data);
-  uint64_t total() const { return total_; }
-  bool truncated() const { return total_ > cap_; }
-  // The kept text with a marker line where bytes were dropped.
-  std::string text() const;
-
- private:
-  size_t cap_;
-  uint64_t total_ = 0;
-  std::string head_;
-  std::string tail_;  // ring buffer once full
-  size_t tail_pos_ = 0;
-};
-
-// The capture of one command: combined, stdout and stderr, each capped.
+// The capture of one command: combined, stdout and stderr, each capped by the SDK's head/tail
+// capture (agent_runner/sandbox_ops.hpp), the same as in the filesystem plugin.
 struct OutputCapture {
   explicit OutputCapture(size_t cap) : combined(cap), out(cap), err(cap) {}
   void add(ar_stream s, std::string_view data) {
     combined.append(data);
     (s == AR_STREAM_STDERR ? err : out).append(data);
   }
-  CappedBuffer combined, out, err;
+  sdk::HeadTail combined, out, err;
 };
 
 }  // namespace agent_runner::daytona

@@ -1,6 +1,10 @@
-// Sandbox paths (rooted at "/", mapped beneath the remote workspace directory), glob matching and
-// small text helpers shared by the operations.
+// Sandbox paths mapped beneath the remote workspace directory, and small helpers of this plugin.
+// Parsing sandbox paths, glob matching, base64 and shell quoting are the SDK's
+// (agent_runner/sandbox_path.hpp, agent_runner/text.hpp).
 #pragma once
+
+#include <agent_runner/sandbox_path.hpp>
+#include <agent_runner/text.hpp>
 
 #include <string>
 #include <string_view>
@@ -8,38 +12,19 @@
 
 namespace agent_runner::daytona {
 
-// A sandbox path after lexical normalisation: components below the workspace root (empty = the
-// root itself). `..` may not climb above the root (invalid_path). The remote sandbox is itself the
-// isolation boundary, so symlinks inside it are the daemon's business, not a host escape.
-struct SandboxPath {
-  std::vector<std::string> parts;
-  bool is_root() const { return parts.empty(); }
-  std::string display() const;  // "/a/b" or "/"
-  SandboxPath parent() const;
-  SandboxPath child(const std::string& name) const;
-  // The absolute path inside the remote sandbox: workspace + "/a/b".
-  std::string remote(const std::string& workspace) const;
-};
-
-// Parses "/src/a.py", "src/a.py", "/"; throws sdk::Error(invalid_path) for NUL bytes, `..` above
-// the root or an over-long path.
-SandboxPath parse_sandbox_path(std::string_view path);
+// Sandbox paths are the SDK's: lexical, rooted at "/", `..` above the root = invalid_path. The
+// remote sandbox is itself the isolation boundary, so symlinks inside it are the daemon's
+// business, not a host escape. p.under(workspace) is the absolute path inside the sandbox.
+using sdk::glob_match;
+using sdk::parse_sandbox_path;
+using sdk::SandboxPath;
+using sdk::shell_quote;
 
 // Maps an absolute remote path back to a sandbox path; false when it is not beneath workspace.
 bool to_sandbox_path(const std::string& workspace, std::string_view remote, SandboxPath& out);
 
-// Glob over '/'-separated paths: `*`, `?`, `[...]` within one component, `**` for any number of
-// components (including none).
-bool glob_match(std::string_view pattern, std::string_view path);
-
 // "2026-06-01T12:00:00.123Z" -> "2026-06-01T12:00:00Z" (the filesystem plugin's format).
 std::string normalize_time(std::string_view iso);
-
-// POSIX shell single-quoting.
-std::string shell_quote(std::string_view s);
-
-// Standard base64 (with padding).
-std::string base64(std::string_view in);
 
 // `n` random bytes as lower-case hex, from the kernel's CSPRNG.
 std::string random_hex(size_t n);

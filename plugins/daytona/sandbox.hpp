@@ -8,6 +8,7 @@
 #include "paths.hpp"
 
 #include <agent_runner/plugin.hpp>
+#include <agent_runner/sandbox_ops.hpp>
 
 #include <atomic>
 #include <memory>
@@ -93,10 +94,10 @@ class DaytonaSandbox : public sdk::Sandbox {
   std::optional<std::string> session_;
   std::unique_ptr<DaytonaApi> api_;
   std::string id_;
-  std::string toolbox_;    // toolbox base URL ({toolboxProxyUrl}/{id})
-  std::string workspace_;  // remote directory that is "/" for the agent
-  bool owned_ = false;     // ephemeral: deleted on release
-  bool deleted_ = false;   // delete_owned_quietly succeeded
+  std::string toolbox_;                         // toolbox base URL ({toolboxProxyUrl}/{id})
+  std::string workspace_;                       // remote directory that is "/" for the agent
+  bool owned_ = false;                          // ephemeral: deleted on release
+  bool deleted_ = false;                        // delete_owned_quietly succeeded
   std::atomic<bool> sessions_supported_{true};  // false: the daemon has no sessions
   std::mutex restart_mutex_;
 };
