@@ -15,7 +15,10 @@
 // Sandbox config (the host's generated config plus the config file's `sandbox:` map):
 //   {"type": "tmpdir", "base_dir"?: "/abs/dir", "timeout_s"?: 120, "max_output_bytes"?: 102400,
 //    "env"?: {"NAME": "value"}}
+#include <agent_runner/fd.hpp>
 #include <agent_runner/plugin.hpp>
+#include <agent_runner/sandbox_ops.hpp>
+#include <agent_runner/sandbox_path.hpp>
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -50,33 +53,12 @@ namespace sdk = agent_runner::sdk;
 namespace jg = agent_runner::sdk::json_get;
 
 // ---------------------------------------------------------------------------------------------
-// Small RAII and error helpers.
+// Helpers. The SDK provides what every sandbox needs the same way (agent_runner/fd.hpp,
+// sandbox_path.hpp, sandbox_ops.hpp): an owned fd, sandbox path parsing, result shapes, the
+// read line window and head/tail output capture.
 
-class Fd {
- public:
-  Fd() = default;
-  explicit Fd(int fd) : fd_(fd) {}
-  Fd(Fd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
-  Fd& operator=(Fd&& o) noexcept {
-    if (this != &o) {
-      reset();
-      fd_ = std::exchange(o.fd_, -1);
-    }
-    return *this;
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd() { reset(); }
-  int get() const { return fd_; }
-  explicit operator bool() const { return fd_ >= 0; }
-  void reset() {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
-  }
-
- private:
-  int fd_ = -1;
-};
+using sdk::Fd;
+using sdk::SandboxPath;
 
 ar_status status_from_errno(int err) {
   switch (err) {
@@ -124,73 +106,16 @@ int open_beneath(int dir, const std::string& rel, uint64_t flags, mode_t mode = 
   return static_cast<int>(fd);
 }
 
-// A sandbox path ("/src/a.py", "src/a.py", "/") as the sandbox shows it and relative to the
-// directory ("src/a.py", "."). Rejects NUL bytes; `..` is left to the kernel to refuse.
-struct SandboxPath {
-  std::string shown;
-  std::string rel;
-};
+// A sandbox path ("/src/a.py", "src/a.py", "/"), parsed lexically by the SDK: NUL bytes and `..`
+// above "/" are invalid_path. Symlinks are the kernel's business (open_beneath).
 SandboxPath sandbox_path(const std::string& in) {
-  if (in.find('\0') != std::string::npos)
-    throw sdk::Error(AR_ERR_INVALID_PATH, "path contains a NUL byte");
-  std::string rel = in;
-  while (!rel.empty() && rel.front() == '/') rel.erase(0, 1);
-  while (rel.size() > 1 && rel.back() == '/') rel.pop_back();
-  if (rel.empty() || rel == "/") return {"/", "."};
-  return {"/" + rel, rel};
-}
-
-std::string iso_utc(time_t t) {
-  struct tm tm {};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
+  return sdk::parse_sandbox_path(in);
 }
 
 boost::json::object file_info(const std::string& shown, const struct stat& st) {
-  const bool dir = S_ISDIR(st.st_mode);
-  return {{"path", shown},
-          {"is_dir", dir},
-          {"size", dir ? 0 : static_cast<int64_t>(st.st_size)},
-          {"modified_at", iso_utc(st.st_mtime)}};
+  return sdk::file_entry(shown, S_ISDIR(st.st_mode), static_cast<int64_t>(st.st_size),
+                         sdk::iso_time_utc(st.st_mtime));
 }
-
-// ---------------------------------------------------------------------------------------------
-// Output kept within a budget: the first half and the last half of `cap` bytes, the total counted.
-
-class CappedOutput {
- public:
-  explicit CappedOutput(size_t cap) : half_(cap / 2) {}
-  void add(std::string_view data) {
-    total_ += data.size();
-    const size_t to_head = std::min(data.size(), half_ - std::min(half_, head_.size()));
-    head_.append(data.substr(0, to_head));
-    data.remove_prefix(to_head);
-    if (data.empty()) return;
-    tail_.append(data);
-    if (tail_.size() > 2 * half_ + 4096) tail_.erase(0, tail_.size() - half_);
-  }
-  bool truncated() const { return total_ > head_.size() + std::min(tail_.size(), half_); }
-  uint64_t total() const { return total_; }
-  std::string text() const {
-    const std::string_view tail =
-        std::string_view(tail_).substr(tail_.size() - std::min(tail_.size(), half_));
-    std::string out = head_;
-    if (truncated()) {
-      out += "\n[... " + std::to_string(total_ - head_.size() - tail.size()) +
-             " bytes of output omitted ...]\n";
-    }
-    out += tail;
-    return sdk::utf8_sanitize(out);
-  }
-
- private:
-  size_t half_;
-  std::string head_;
-  std::string tail_;
-  uint64_t total_ = 0;
-};
 
 // ---------------------------------------------------------------------------------------------
 // Process control.
@@ -333,7 +258,7 @@ struct ExecOutcome {
 };
 
 ExecOutcome run_supervised(const ExecSpec& spec, double timeout_s, sdk::Call& call,
-                           CappedOutput& out, CappedOutput& err, CappedOutput& combined) {
+                           sdk::HeadTail& out, sdk::HeadTail& err, sdk::HeadTail& combined) {
   std::vector<char*> argv, envp;
   for (const auto& a : spec.argv) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
@@ -402,13 +327,13 @@ ExecOutcome run_supervised(const ExecSpec& spec, double timeout_s, sdk::Call& ca
       }
     }
     if (pr <= 0) continue;
-    auto drain = [&](int idx, Fd& fd, bool& open, CappedOutput& sink, ar_stream stream) {
+    auto drain = [&](int idx, Fd& fd, bool& open, sdk::HeadTail& sink, ar_stream stream) {
       if (idx < 0 || !(fds[idx].revents & (POLLIN | POLLHUP | POLLERR))) return;
       const ssize_t r = ::read(fd.get(), buf, sizeof buf);
       if (r > 0) {
         const std::string_view chunk(buf, static_cast<size_t>(r));
-        sink.add(chunk);
-        combined.add(chunk);
+        sink.append(chunk);
+        combined.append(chunk);
         call.emit(stream, chunk);
       } else if (r == 0 || (errno != EINTR && errno != EAGAIN)) {
         open = false;
@@ -495,8 +420,8 @@ class TmpdirSandbox : public sdk::Sandbox {
     Fd cwd;
     if (auto c = jg::opt_string(req, "cwd")) {
       const SandboxPath p = sandbox_path(*c);
-      cwd = Fd(open_beneath(dir_fd_.get(), p.rel, O_PATH | O_DIRECTORY));
-      if (!cwd) throw_errno(errno, "cwd", p.shown);
+      cwd = Fd(open_beneath(dir_fd_.get(), p.relative(), O_PATH | O_DIRECTORY));
+      if (!cwd) throw_errno(errno, "cwd", p.display());
     } else {
       cwd = Fd(::open(dir_.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
       if (!cwd) throw_errno(errno, "open", dir_);
@@ -522,7 +447,7 @@ class TmpdirSandbox : public sdk::Sandbox {
       throw sdk::Error(AR_ERR_INVALID_ARGUMENT, "command contains a NUL byte");
     spec.cwd_fd = cwd.get();
 
-    CappedOutput out(max_output_), err(max_output_), combined(max_output_);
+    sdk::HeadTail out(max_output_), err(max_output_), combined(max_output_);
     const auto t0 = std::chrono::steady_clock::now();
     const ExecOutcome r = run_supervised(spec, timeout, call, out, err, combined);
     const auto ms =
@@ -538,9 +463,9 @@ class TmpdirSandbox : public sdk::Sandbox {
     }
     return sdk::Result::ok(
         {{"exit_code", exit_code},
-         {"output", combined.text()},
-         {"stdout", out.text()},
-         {"stderr", err.text()},
+         {"output", sdk::utf8_sanitize(combined.text())},
+         {"stdout", sdk::utf8_sanitize(out.text())},
+         {"stderr", sdk::utf8_sanitize(err.text())},
          {"truncated", out.truncated() || err.truncated() || combined.truncated()},
          {"timed_out", r.timed_out},
          {"duration_ms", static_cast<int64_t>(ms)},
@@ -550,10 +475,10 @@ class TmpdirSandbox : public sdk::Sandbox {
 
   sdk::Result ls(sdk::Call& call) override {
     const SandboxPath p = sandbox_path(jg::opt_string(call.request(), "path").value_or("/"));
-    Fd dfd(open_beneath(dir_fd_.get(), p.rel, O_RDONLY | O_DIRECTORY));
-    if (!dfd) throw_errno(errno, "ls", p.shown);
+    Fd dfd(open_beneath(dir_fd_.get(), p.relative(), O_RDONLY | O_DIRECTORY));
+    if (!dfd) throw_errno(errno, "ls", p.display());
     DIR* d = ::fdopendir(::dup(dfd.get()));
-    if (!d) throw_errno(errno, "ls", p.shown);
+    if (!d) throw_errno(errno, "ls", p.display());
     std::unique_ptr<DIR, int (*)(DIR*)> guard(d, ::closedir);
     boost::json::array entries;
     std::vector<std::pair<std::string, boost::json::object>> rows;
@@ -562,61 +487,42 @@ class TmpdirSandbox : public sdk::Sandbox {
       if (name == "." || name == "..") continue;
       struct stat st {};
       if (::fstatat(dfd.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) < 0) continue;
-      const std::string shown = (p.shown == "/" ? "" : p.shown) + "/" + name;
+      const std::string shown = p.child(name).display();
       rows.emplace_back(shown, file_info(shown, st));
     }
     std::sort(rows.begin(), rows.end(),
               [](const auto& a, const auto& b) { return a.first < b.first; });
     for (auto& r : rows) entries.push_back(std::move(r.second));
-    return sdk::Result::ok({{"path", p.shown}, {"entries", std::move(entries)}});
+    return sdk::Result::ok({{"path", p.display()}, {"entries", std::move(entries)}});
   }
 
   sdk::Result read(sdk::Call& call) override {
     const auto& req = call.request();
     const SandboxPath p = sandbox_path(jg::string(req, "path"));
-    const int64_t offset = jg::integer(req, "offset", 0);
-    const int64_t limit = jg::integer(req, "limit", -1);
-    if (offset < 0) throw sdk::Error(AR_ERR_INVALID_ARGUMENT, "offset must be >= 0");
+    const auto window = sdk::LineWindow::from_request(req);
     // O_NONBLOCK: a FIFO a command left behind must not block the host.
-    Fd fd(open_beneath(dir_fd_.get(), p.rel, O_RDONLY | O_NONBLOCK));
-    if (!fd) throw_errno(errno, "read", p.shown);
+    Fd fd(open_beneath(dir_fd_.get(), p.relative(), O_RDONLY | O_NONBLOCK));
+    if (!fd) throw_errno(errno, "read", p.display());
     struct stat st {};
-    if (::fstat(fd.get(), &st) < 0) throw_errno(errno, "stat", p.shown);
-    if (S_ISDIR(st.st_mode)) throw sdk::Error(AR_ERR_IS_DIRECTORY, p.shown + " is a directory");
+    if (::fstat(fd.get(), &st) < 0) throw_errno(errno, "stat", p.display());
+    if (S_ISDIR(st.st_mode)) throw sdk::Error(AR_ERR_IS_DIRECTORY, p.display() + " is a directory");
     if (!S_ISREG(st.st_mode))
-      throw sdk::Error(AR_ERR_INVALID_ARGUMENT, p.shown + " is not a regular file");
+      throw sdk::Error(AR_ERR_INVALID_ARGUMENT, p.display() + " is not a regular file");
     if (static_cast<uint64_t>(st.st_size) > kMaxFileBytes)
       throw sdk::Error(AR_ERR_TOO_LARGE,
-                       p.shown + " is larger than " + std::to_string(kMaxFileBytes) + " bytes");
+                       p.display() + " is larger than " + std::to_string(kMaxFileBytes) + " bytes");
     std::string content;
     char buf[65536];
     ssize_t r;
     while ((r = ::read(fd.get(), buf, sizeof buf)) != 0) {
       if (r < 0 && errno == EINTR) continue;
-      if (r < 0) throw_errno(errno, "read", p.shown);
+      if (r < 0) throw_errno(errno, "read", p.display());
       content.append(buf, static_cast<size_t>(r));
       if (content.size() > kMaxFileBytes)
         throw sdk::Error(AR_ERR_TOO_LARGE,
-                         p.shown + " grew beyond " + std::to_string(kMaxFileBytes) + " bytes");
+                         p.display() + " grew beyond " + std::to_string(kMaxFileBytes) + " bytes");
     }
-    // Line starts; a final line without '\n' still counts.
-    std::vector<size_t> starts;
-    for (size_t i = 0; i < content.size(); ++i)
-      if (i == 0 || content[i - 1] == '\n') starts.push_back(i);
-    const int64_t total = static_cast<int64_t>(starts.size());
-    const int64_t first = std::min(offset, total);
-    const int64_t count = limit < 0 ? total - first : std::min(limit, total - first);
-    const size_t from = first < total ? starts[static_cast<size_t>(first)] : content.size();
-    const size_t to =
-        first + count < total ? starts[static_cast<size_t>(first + count)] : content.size();
-    sdk::Result res = sdk::Result::ok({{"path", p.shown},
-                                       {"total_lines", total},
-                                       {"offset", first},
-                                       {"lines", count},
-                                       {"size", static_cast<int64_t>(content.size())},
-                                       {"more", first + count < total}});
-    res.buffers.push_back(content.substr(from, to - from));
-    return res;
+    return window.result(p.display(), content);
   }
 
   sdk::Result write(sdk::Call& call) override {
@@ -624,16 +530,16 @@ class TmpdirSandbox : public sdk::Sandbox {
     const SandboxPath p = sandbox_path(jg::string(req, "path"));
     const bool overwrite = jg::boolean(req, "overwrite", false);
     const std::string_view content = call.input(0);
-    if (p.rel == ".") throw sdk::Error(AR_ERR_IS_DIRECTORY, "/ is a directory");
+    if (p.is_root()) throw sdk::Error(AR_ERR_IS_DIRECTORY, "/ is a directory");
     if (content.size() > kMaxFileBytes)
       throw sdk::Error(AR_ERR_TOO_LARGE,
                        "content is larger than " + std::to_string(kMaxFileBytes) + " bytes");
 
     // Create missing parent directories one component at a time, each resolved beneath the
     // sandbox directory, so a symlinked component can never redirect the write outside.
-    const std::filesystem::path rel(p.rel);
+    const std::filesystem::path rel(p.relative());
     Fd parent(::dup(dir_fd_.get()));
-    if (!parent) throw_errno(errno, "dup", p.shown);
+    if (!parent) throw_errno(errno, "dup", p.display());
     std::string walked;
     for (const auto& comp : rel.parent_path()) {
       const std::string c = comp.string();
@@ -653,30 +559,32 @@ class TmpdirSandbox : public sdk::Sandbox {
     if (!fd && errno == EEXIST) {
       if (!overwrite)
         throw sdk::Error(AR_ERR_ALREADY_EXISTS,
-                         p.shown + " already exists (set overwrite to replace it)");
+                         p.display() + " already exists (set overwrite to replace it)");
       created = false;
       // O_NONBLOCK: opening a FIFO fails (ENXIO) instead of waiting for a reader.
       fd = Fd(open_beneath(parent.get(), name, O_WRONLY | O_NONBLOCK));
       if (fd) {
         struct stat st {};
-        if (::fstat(fd.get(), &st) < 0) throw_errno(errno, "stat", p.shown);
-        if (S_ISDIR(st.st_mode)) throw sdk::Error(AR_ERR_IS_DIRECTORY, p.shown + " is a directory");
+        if (::fstat(fd.get(), &st) < 0) throw_errno(errno, "stat", p.display());
+        if (S_ISDIR(st.st_mode))
+          throw sdk::Error(AR_ERR_IS_DIRECTORY, p.display() + " is a directory");
         if (!S_ISREG(st.st_mode))
-          throw sdk::Error(AR_ERR_INVALID_ARGUMENT, p.shown + " is not a regular file");
-        if (::ftruncate(fd.get(), 0) < 0) throw_errno(errno, "truncate", p.shown);
+          throw sdk::Error(AR_ERR_INVALID_ARGUMENT, p.display() + " is not a regular file");
+        if (::ftruncate(fd.get(), 0) < 0) throw_errno(errno, "truncate", p.display());
         ::fcntl(fd.get(), F_SETFL, 0);
       }
     }
-    if (!fd) throw_errno(errno, "write", p.shown);
+    if (!fd) throw_errno(errno, "write", p.display());
     size_t done = 0;
     while (done < content.size()) {
       const ssize_t w = ::write(fd.get(), content.data() + done, content.size() - done);
       if (w < 0 && errno == EINTR) continue;
-      if (w < 0) throw_errno(errno, "write", p.shown);
+      if (w < 0) throw_errno(errno, "write", p.display());
       done += static_cast<size_t>(w);
     }
-    return sdk::Result::ok(
-        {{"path", p.shown}, {"bytes_written", static_cast<int64_t>(done)}, {"created", created}});
+    return sdk::Result::ok({{"path", p.display()},
+                            {"bytes_written", static_cast<int64_t>(done)},
+                            {"created", created}});
   }
 
  private:
