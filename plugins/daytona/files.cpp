@@ -330,88 +330,29 @@ Result DaytonaSandbox::edit(sdk::Call& call) {
 }
 
 Result DaytonaSandbox::upload(sdk::Call& call) {
-  const auto& req = call.request();
-  const auto* files = sdk::json_get::find(req, "files");
-  if (!files || !files->is_array())
-    throw Error(AR_ERR_INVALID_ARGUMENT, "upload: 'files' must be an array of {path, mode?}");
-  const auto& arr = files->as_array();
-  if (arr.size() != call.input_count())
-    throw Error(AR_ERR_INVALID_ARGUMENT, "upload: " + std::to_string(arr.size()) + " files but " +
-                                             std::to_string(call.input_count()) + " input buffers");
-  json::array out;
-  for (size_t i = 0; i < arr.size(); ++i) {
-    json::object row;
-    try {
-      if (!arr[i].is_object())
-        throw Error(AR_ERR_INVALID_ARGUMENT,
-                    "upload: files[" + std::to_string(i) + "] must be an object");
-      const auto& fo = arr[i].as_object();
-      row["path"] = sdk::json_get::string(fo, "path");
-      SandboxPath p = parse_sandbox_path(row["path"].as_string());
-      row["path"] = p.display();
-      const int64_t mode = sdk::json_get::integer(fo, "mode", -1);
-      if (mode > 07777) throw Error(AR_ERR_INVALID_ARGUMENT, "upload: mode must be <= 07777");
-      if (p.is_root()) throw Error(AR_ERR_IS_DIRECTORY, "upload /: is a directory");
-      check_file_size(p, "upload", call.input(i).size());
-      put(p, "upload", call.input(i));
-      if (mode >= 0) {
-        char oct[8];
-        std::snprintf(oct, sizeof oct, "%04llo", static_cast<unsigned long long>(mode));
-        DaytonaApi::ToolboxCall c;
-        c.method = "POST";
-        c.path = "/files/permissions?path=" + q(p) + "&mode=" + oct;
-        c.idempotent = true;
-        auto r = tb(c);
-        if (!r.ok()) fs_fail(p, "upload", request_for(c.method, toolbox_ + c.path), r);
-      }
-      row["ok"] = true;
-      row["error"] = nullptr;
-    } catch (const Error& e) {
-      if (!row.contains("path")) row["path"] = nullptr;
-      row["ok"] = false;
-      row["error"] = sdk::error_object(e);
+  return sdk::upload_files(call, [&](const SandboxPath& p, std::string_view content, int mode) {
+    if (p.is_root()) throw Error(AR_ERR_IS_DIRECTORY, "upload /: is a directory");
+    check_file_size(p, "upload", content.size());
+    put(p, "upload", content);
+    if (mode >= 0) {
+      char oct[16];
+      std::snprintf(oct, sizeof oct, "%04o", static_cast<unsigned>(mode) & 07777u);
+      DaytonaApi::ToolboxCall c;
+      c.method = "POST";
+      c.path = "/files/permissions?path=" + q(p) + "&mode=" + oct;
+      c.idempotent = true;
+      auto r = tb(c);
+      if (!r.ok()) fs_fail(p, "upload", request_for(c.method, toolbox_ + c.path), r);
     }
-    out.push_back(std::move(row));
-  }
-  return Result::ok({{"files", std::move(out)}});
+  });
 }
 
 Result DaytonaSandbox::download(sdk::Call& call) {
-  const auto& req = call.request();
-  const auto* paths = sdk::json_get::find(req, "paths");
-  if (!paths || !paths->is_array())
-    throw Error(AR_ERR_INVALID_ARGUMENT, "download: 'paths' must be an array of strings");
-  Result r = Result::ok();
-  json::array out;
-  for (const auto& v : paths->as_array()) {
-    json::object row;
-    row["path"] = v.is_string() ? json::value(v.as_string()) : json::value(nullptr);
-    try {
-      if (!v.is_string())
-        throw Error(AR_ERR_INVALID_ARGUMENT, "download: every path must be a string");
-      SandboxPath p = parse_sandbox_path(v.as_string());
-      row["path"] = p.display();
-      auto info = stat(p, "download");
-      if (!info) missing(p, "download");
-      std::string content = fetch(p, "download", *info);
-      row["ok"] = true;
-      row["size"] = static_cast<int64_t>(content.size());
-      row["mode"] = info->mode;
-      row["buffer"] = static_cast<int64_t>(r.buffers.size());
-      row["error"] = nullptr;
-      r.buffers.push_back(std::move(content));
-    } catch (const Error& e) {
-      if (e.status() == AR_ERR_UNAUTHORIZED) throw;
-      row["ok"] = false;
-      row["size"] = 0;
-      row["mode"] = 0;
-      row["buffer"] = nullptr;
-      row["error"] = sdk::error_object(e);
-    }
-    out.push_back(std::move(row));
-  }
-  r.body["files"] = std::move(out);
-  return r;
+  return sdk::download_files(call.request(), [&](const SandboxPath& p) {
+    auto info = stat(p, "download");
+    if (!info) missing(p, "download");
+    return sdk::DownloadedFile{fetch(p, "download", *info), info->mode};
+  });
 }
 
 Result DaytonaSandbox::remove(sdk::Call& call) {

@@ -171,77 +171,19 @@ Result op_edit(const FileContext& ctx, sdk::Call& call) {
 }
 
 Result op_upload(const FileContext& ctx, sdk::Call& call) {
-  const auto& req = call.request();
-  const auto* files = sdk::json_get::find(req, "files");
-  if (!files || !files->is_array())
-    throw Error(AR_ERR_INVALID_ARGUMENT, "upload: 'files' must be an array of {path, mode?}");
-  const auto& arr = files->as_array();
-  if (arr.size() != call.input_count())
-    throw Error(AR_ERR_INVALID_ARGUMENT, "upload: " + std::to_string(arr.size()) + " files but " +
-                                             std::to_string(call.input_count()) + " input buffers");
-  json::array out;
-  for (size_t i = 0; i < arr.size(); ++i) {
-    json::object row;
-    try {
-      if (!arr[i].is_object())
-        throw Error(AR_ERR_INVALID_ARGUMENT,
-                    "upload: files[" + std::to_string(i) + "] must be an object");
-      const auto& fo = arr[i].as_object();
-      const std::string raw = sdk::json_get::string(fo, "path");
-      row["path"] = raw;
-      SandboxPath p = parse_sandbox_path(raw);
-      row["path"] = p.display();
-      const int64_t mode = sdk::json_get::integer(fo, "mode", -1);
-      if (mode > 07777) throw Error(AR_ERR_INVALID_ARGUMENT, "upload: mode must be <= 07777");
-      write_file(ctx, p, call.input(i), true, static_cast<int>(mode));
-      row["ok"] = true;
-      row["error"] = nullptr;
-    } catch (const Error& e) {
-      if (!row.contains("path")) row["path"] = nullptr;
-      row["ok"] = false;
-      row["error"] = sdk::error_object(e);
-    }
-    out.push_back(std::move(row));
-  }
-  return Result::ok({{"files", std::move(out)}});
+  return sdk::upload_files(call, [&](const SandboxPath& p, std::string_view content, int mode) {
+    write_file(ctx, p, content, true, mode);
+  });
 }
 
 Result op_download(const FileContext& ctx, sdk::Call& call) {
-  const auto& req = call.request();
-  const auto* paths = sdk::json_get::find(req, "paths");
-  if (!paths || !paths->is_array())
-    throw Error(AR_ERR_INVALID_ARGUMENT, "download: 'paths' must be an array of strings");
-  Result r = Result::ok();
-  json::array out;
-  for (const auto& v : paths->as_array()) {
-    json::object row;
-    row["path"] = v.is_string() ? json::value(v.as_string()) : json::value(nullptr);
-    try {
-      if (!v.is_string())
-        throw Error(AR_ERR_INVALID_ARGUMENT, "download: every path must be a string");
-      SandboxPath p = parse_sandbox_path(v.as_string());
-      row["path"] = p.display();
-      Fd f = ctx.resolver.open(p, O_RDONLY | O_NOCTTY | O_NONBLOCK, "download");
-      struct stat st {};
-      if (::fstat(f.get(), &st) != 0) throw_errno(errno, p.display(), "download");
-      std::string content = read_all(f.get(), ctx.max_file_bytes, p.display());
-      row["ok"] = true;
-      row["size"] = static_cast<int64_t>(content.size());
-      row["mode"] = static_cast<int64_t>(st.st_mode & 07777);
-      row["buffer"] = static_cast<int64_t>(r.buffers.size());
-      row["error"] = nullptr;
-      r.buffers.push_back(std::move(content));
-    } catch (const Error& e) {
-      row["ok"] = false;
-      row["size"] = 0;
-      row["mode"] = 0;
-      row["buffer"] = nullptr;
-      row["error"] = sdk::error_object(e);
-    }
-    out.push_back(std::move(row));
-  }
-  r.body["files"] = std::move(out);
-  return r;
+  return sdk::download_files(call.request(), [&](const SandboxPath& p) {
+    Fd f = ctx.resolver.open(p, O_RDONLY | O_NOCTTY | O_NONBLOCK, "download");
+    struct stat st {};
+    if (::fstat(f.get(), &st) != 0) throw_errno(errno, p.display(), "download");
+    return sdk::DownloadedFile{read_all(f.get(), ctx.max_file_bytes, p.display()),
+                               static_cast<int64_t>(st.st_mode & 07777)};
+  });
 }
 
 // Removes everything inside the directory `dfd` without following any symlink.

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <agent_runner/plugin.hpp>
+#include <agent_runner/sandbox_path.hpp>
 
 #include <algorithm>
 #include <cstdint>
@@ -138,6 +139,93 @@ struct TextEdit {
     return out;
   }
 };
+
+// The upload operation around a plugin's `write(const SandboxPath&, std::string_view content,
+// int mode)` (mode -1 = not given, else at most 07777): checks the request's `files` array
+// against the input buffers (one per file, invalid_argument otherwise), then writes each file and
+// answers {files: [{path, ok, error}]}. An sdk::Error for one file goes into its row and the others
+// go on, except unauthorized (bad credentials fail the whole call).
+template <class Write>
+Result upload_files(Call& call, Write&& write) {
+  const auto* files = json_get::find(call.request(), "files");
+  if (!files || !files->is_array())
+    throw Error(AR_ERR_INVALID_ARGUMENT, "upload: 'files' must be an array of {path, mode?}");
+  const auto& arr = files->as_array();
+  if (arr.size() != call.input_count())
+    throw Error(AR_ERR_INVALID_ARGUMENT, "upload: " + std::to_string(arr.size()) + " files but " +
+                                             std::to_string(call.input_count()) + " input buffers");
+  boost::json::array out;
+  for (size_t i = 0; i < arr.size(); ++i) {
+    boost::json::object row;
+    try {
+      if (!arr[i].is_object())
+        throw Error(AR_ERR_INVALID_ARGUMENT,
+                    "upload: files[" + std::to_string(i) + "] must be an object");
+      const auto& fo = arr[i].as_object();
+      const std::string raw = json_get::string(fo, "path");
+      row["path"] = raw;
+      const SandboxPath p = parse_sandbox_path(raw);
+      row["path"] = p.display();
+      const int64_t mode = json_get::integer(fo, "mode", -1);
+      if (mode > 07777) throw Error(AR_ERR_INVALID_ARGUMENT, "upload: mode must be <= 07777");
+      write(p, call.input(i), static_cast<int>(mode));
+      row["ok"] = true;
+      row["error"] = nullptr;
+    } catch (const Error& e) {
+      if (e.status() == AR_ERR_UNAUTHORIZED) throw;
+      if (!row.contains("path")) row["path"] = nullptr;
+      row["ok"] = false;
+      row["error"] = error_object(e);
+    }
+    out.push_back(std::move(row));
+  }
+  return Result::ok({{"files", std::move(out)}});
+}
+
+// What a plugin's download reader returns for one file.
+struct DownloadedFile {
+  std::string content;
+  int64_t mode = 0;  // permission bits (07777)
+};
+
+// The download operation around a plugin's `read(const SandboxPath&) -> DownloadedFile`: answers
+// {files: [{path, ok, size, mode, buffer, error}]} with each file's content as one buffer (`buffer`
+// is its index). Per-file errors as in upload_files.
+template <class Read>
+Result download_files(const boost::json::object& req, Read&& read) {
+  const auto* paths = json_get::find(req, "paths");
+  if (!paths || !paths->is_array())
+    throw Error(AR_ERR_INVALID_ARGUMENT, "download: 'paths' must be an array of strings");
+  Result r = Result::ok();
+  boost::json::array out;
+  for (const auto& v : paths->as_array()) {
+    boost::json::object row;
+    row["path"] = v.is_string() ? boost::json::value(v.as_string()) : boost::json::value(nullptr);
+    try {
+      if (!v.is_string())
+        throw Error(AR_ERR_INVALID_ARGUMENT, "download: every path must be a string");
+      const SandboxPath p = parse_sandbox_path(v.as_string());
+      row["path"] = p.display();
+      DownloadedFile f = read(p);
+      row["ok"] = true;
+      row["size"] = static_cast<int64_t>(f.content.size());
+      row["mode"] = f.mode;
+      row["buffer"] = static_cast<int64_t>(r.buffers.size());
+      row["error"] = nullptr;
+      r.buffers.push_back(std::move(f.content));
+    } catch (const Error& e) {
+      if (e.status() == AR_ERR_UNAUTHORIZED) throw;
+      row["ok"] = false;
+      row["size"] = 0;
+      row["mode"] = 0;
+      row["buffer"] = nullptr;
+      row["error"] = error_object(e);
+    }
+    out.push_back(std::move(row));
+  }
+  r.body["files"] = std::move(out);
+  return r;
+}
 
 // One grep match line as results show it: at most `max_bytes` bytes of the line, a trailing '\r'
 // (CRLF files) removed, made valid UTF-8.
