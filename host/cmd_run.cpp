@@ -1,5 +1,6 @@
 // `agent-runner run`: workload files, each in its own sandbox, with JSON-lines events.
 #include "app.hpp"
+#include "redact.hpp"
 #include "signals.hpp"
 #include "workload.hpp"
 #include "workload_runner.hpp"
@@ -112,6 +113,10 @@ int cmd_run(App& app, const std::vector<std::string>& args) {
     std::cerr << "The workload format: agent-runner run --help, and schemas/workload.schema.json\n";
     return kExitUsage;
   }
+  // Every workload's secrets are masked from the start, so one workload's output cannot show
+  // another's secret before that one begins.
+  for (const auto& w : workloads)
+    for (const auto& [name, value] : w.secrets) Redactor::global().add(value);
   const Config* cfg = app.config();
   if (!cfg) return kExitUsage;
   app.plugins();  // loaded once, before workloads run in parallel
