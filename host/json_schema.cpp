@@ -10,20 +10,6 @@ namespace {
 
 namespace json = boost::json;
 
-std::string escape_pointer_token(std::string_view token) {
-  std::string out;
-  for (char c : token) {
-    if (c == '~') {
-      out += "~0";
-    } else if (c == '/') {
-      out += "~1";
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
-
 std::string type_of(const json::value& v) {
   switch (v.kind()) {
     case json::kind::null:
@@ -259,7 +245,7 @@ class Validator {
     if (auto* p = s.if_contains("properties"); p && p->is_object()) props = &p->get_object();
     const json::value* additional = s.if_contains("additionalProperties");
     for (const auto& kv : o) {
-      std::string child = ptr + "/" + escape_pointer_token(kv.key());
+      std::string child = ptr + "/" + json_pointer_token(kv.key());
       const json::value* sub = props ? props->if_contains(kv.key()) : nullptr;
       if (sub) {
         validate(*sub, kv.value(), child, out, depth + 1);
@@ -282,6 +268,20 @@ class Validator {
 };
 
 }  // namespace
+
+std::string json_pointer_token(std::string_view key) {
+  std::string out;
+  for (char c : key) {
+    if (c == '~') {
+      out += "~0";
+    } else if (c == '/') {
+      out += "~1";
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
 
 std::vector<SchemaError> validate_json_schema(const boost::json::value& schema,
                                               const boost::json::value& instance) {

@@ -9,6 +9,7 @@
 #include <boost/json.hpp>
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace agent_runner {
@@ -18,6 +19,9 @@ struct SchemaError {
   std::string
       message;  // "must be a number >= 0", "unknown key 'foo'", "missing required key 'name'"
 };
+
+// One JSON Pointer reference token: "~" -> "~0", "/" -> "~1" (RFC 6901).
+std::string json_pointer_token(std::string_view key);
 
 // Validates `instance` against `schema`; returns every problem found (empty = valid).
 std::vector<SchemaError> validate_json_schema(const boost::json::value& schema,

@@ -1,5 +1,7 @@
 #include "yaml_json.hpp"
 
+#include "json_schema.hpp"
+
 #include <yaml-cpp/yaml.h>
 
 #include <cerrno>
@@ -13,20 +15,6 @@ namespace agent_runner {
 namespace {
 
 namespace json = boost::json;
-
-std::string pointer_token(const std::string& key) {
-  std::string out;
-  for (char c : key) {
-    if (c == '~') {
-      out += "~0";
-    } else if (c == '/') {
-      out += "~1";
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
 
 TextPosition position(const YAML::Mark& m) {
   if (m.is_null()) return {};
@@ -75,7 +63,7 @@ json::value convert(const YAML::Node& n, const std::string& ptr, YamlDocument& d
         if (!kv.first.IsScalar())
           throw YamlError("mapping keys must be plain strings", position(kv.first.Mark()));
         std::string key = kv.first.Scalar();
-        std::string p = ptr + "/" + pointer_token(key);
+        std::string p = ptr + "/" + json_pointer_token(key);
         if (o.contains(key))
           throw YamlError("duplicate key '" + key + "'", position(kv.first.Mark()));
         doc.positions[p] = position(kv.first.Mark());
