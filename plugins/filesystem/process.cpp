@@ -1,6 +1,7 @@
 #include "process.hpp"
 
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <linux/close_range.h>
 #include <net/if.h>
 #include <poll.h>
@@ -41,6 +42,7 @@ enum Step : int32_t {
   kStepDup,
   kStepChdir,
   kStepExec,
+  kStepCapabilities,
 };
 
 const char* step_name(int32_t s) {
@@ -65,6 +67,8 @@ const char* step_name(int32_t s) {
       return "changing into the working directory";
     case kStepExec:
       return "executing the shell";
+    case kStepCapabilities:
+      return "dropping CAP_SYS_PTRACE";
     default:
       return "starting the command";
   }
@@ -190,8 +194,27 @@ void kill_tree(const ChildSetup& cs, pid_t shell, int sig) {
   signal_descendants(static_cast<pid_t>(::getpid()), sig, 0);
 }
 
+// The command must not read the memory or environment of the host, the supervisor (a fork of
+// the host, holding the same API keys) or anything else: those processes are non-dumpable, so
+// only CAP_SYS_PTRACE would let it in. Root keeps every other capability; this one is removed
+// from the bounding set (so exec cannot give it back) and from the current sets.
+bool drop_ptrace_capability() {
+  __user_cap_header_struct hdr{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct data[2]{};
+  if (::syscall(SYS_capget, &hdr, data) != 0) return false;
+  const uint32_t bit = 1u << CAP_SYS_PTRACE;  // CAP_SYS_PTRACE < 32: in data[0]
+  const bool held = (data[0].effective | data[0].permitted | data[0].inheritable) & bit;
+  if (::prctl(PR_CAPBSET_DROP, CAP_SYS_PTRACE, 0, 0, 0) != 0 && held) return false;
+  if (!held) return true;
+  data[0].effective &= ~bit;
+  data[0].permitted &= ~bit;
+  data[0].inheritable &= ~bit;
+  return ::syscall(SYS_capset, &hdr, data) == 0;
+}
+
 [[noreturn]] void run_shell(const ChildSetup& cs) {
   ::setpgid(0, 0);
+  if (!drop_ptrace_capability()) die(cs, kStepCapabilities);
   if (::dup2(cs.stdin_fd, 0) < 0 || ::dup2(cs.out_w, 1) < 0 || ::dup2(cs.err_w, 2) < 0)
     die(cs, kStepDup);
   if (::fchdir(cs.cwd_fd) != 0) die(cs, kStepChdir);
@@ -212,11 +235,18 @@ void kill_tree(const ChildSetup& cs, pid_t shell, int sig) {
 [[noreturn]] void supervise(const ChildSetup& cs) {
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (cs.user_ns) {
+    // A non-dumpable process's /proc/self files belong to root: writing the maps needs it
+    // dumpable for a moment (nothing runs in the namespace yet).
+    ::prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
     write_proc("/proc/self/setgroups", "deny");
     if (!write_proc("/proc/self/uid_map", cs.uid_map) ||
         !write_proc("/proc/self/gid_map", cs.gid_map))
       die(cs, kStepUidMap);
   }
+  // This process is a fork of the host: its memory holds the host's environment and
+  // configuration, API keys included. Non-dumpable, it cannot be read through /proc or ptrace by
+  // the command (which also loses CAP_SYS_PTRACE, see run_shell).
+  ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   if (cs.net_ns && !bring_up_loopback()) die(cs, kStepLoopback);
   // Wait until the plugin has put us in our cgroup.
   char go = 0;

@@ -49,6 +49,35 @@ TEST(FsCli, ExitCodeTimeoutAndSecrets) {
   EXPECT_EQ(again.out, "kept\n");
 }
 
+// The host's API keys must not be readable from a command through /proc: not in the host's
+// environment, not in the supervisor's (a fork of the host), not through their memory. The
+// command writes what it finds into the workspace, so the host's output redaction cannot hide
+// a leak from this test.
+TEST(FsCli, CommandsCannotReadTheHostsSecretsThroughProc) {
+  ar_test::TempDir root;
+  const std::string script = R"SH(
+    for p in /proc/[0-9]*; do
+      [ "$p" = /proc/self ] && continue
+      cat "$p/environ" 2>/dev/null | tr '\0' '\n' | grep -a 'proc-leak-' | base64 >> hits
+      c="$(tr '\0' ' ' < "$p/cmdline" 2>/dev/null)"
+      case "$c" in
+        /bin/sh*) ;;  # this script itself: its text names the host
+        *agent-runner*) echo "host $p" >> seen
+          if (exec 3<"$p/mem") 2>/dev/null; then echo "mem-open $p" >> hits; fi ;;
+      esac
+    done
+    touch done)SH";
+  auto r = exec(root.path(), {"--session", "scan", "--", script},
+                {{"STIGMER_API_KEY", "proc-leak-stigmer"}, {"DAYTONA_API_KEY", "proc-leak-dtn"}});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const fs::path ws = root.path() / "scan";
+  ASSERT_TRUE(fs::exists(ws / "done"));
+  ASSERT_TRUE(fs::exists(ws / "seen")) << "the scan did not see the host's processes at all";
+  const std::string hits = fs::exists(ws / "hits") ? ar_test::read_file(ws / "hits") : "";
+  EXPECT_TRUE(hits.empty()) << "readable from the sandbox (base64 of the env lines, or mem): "
+                            << hits;
+}
+
 }  // namespace
 
 namespace {
