@@ -11,10 +11,10 @@ namespace agent_runner {
 
 App::App(GlobalOptions options, EnvMap env) : options_(std::move(options)), env_(std::move(env)) {}
 
-const Config* App::config() {
+const Config* App::config(bool report) {
   if (!config_) {
     config_ = load_config(options_.cli, env_);
-    if (!config_->problems.empty()) {
+    if (!config_->problems.empty() && report) {
       std::cerr << "agent-runner: configuration error" << (config_->problems.size() > 1 ? "s" : "")
                 << ":\n";
       for (const auto& p : config_->problems) std::cerr << "  - " << p.to_string() << "\n";

@@ -34,9 +34,9 @@ class App {
   const GlobalOptions& options() const { return options_; }
   const EnvMap& env() const { return env_; }
 
-  // The configuration, loaded once. On problems, prints every one to stderr and returns null
-  // (the command exits 2).
-  const Config* config();
+  // The configuration, loaded once. On problems, prints every one to stderr (unless `report`
+  // is false: commands that only peek at it) and returns null (the command exits 2).
+  const Config* config(bool report = true);
   // The plugins found in every search location, loaded once.
   PluginRegistry& plugins();
   // Opens the configured sandbox (attaching to `session` when given). On failure prints the

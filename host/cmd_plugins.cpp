@@ -26,8 +26,9 @@ int cmd_plugins(App& app, const std::vector<std::string>& args) {
       return kExitUsage;
     }
   }
-  // The config file may name more plugin directories; a broken config must not hide plugins.
-  (void)app.config();
+  // The config file may name more plugin directories; a broken or incomplete config (cloud mode
+  // without its keys, say) must neither hide plugins nor clutter the listing.
+  (void)app.config(/*report=*/false);
   const auto& reports = app.plugins().reports();
   if (json) {
     boost::json::array arr;
