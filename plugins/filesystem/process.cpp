@@ -8,6 +8,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -92,7 +93,7 @@ struct ChildSetup {
   char* const* argv;
   char* const* envp;
   int stdin_fd, out_w, err_w, status_w, go_r, cwd_fd, ruleset_fd;
-  bool pid_ns, user_ns, net_ns, no_new_privs;
+  bool pid_ns, user_ns, net_ns, mnt_ns, no_new_privs;
   char uid_map[64], gid_map[64];
   RLimit rlimits[6];
   int n_rlimits;
@@ -256,6 +257,14 @@ bool drop_ptrace_capability() {
   if (n != 1) ::_exit(125);
   ::close(cs.go_r);
   if (!cs.pid_ns && ::prctl(PR_SET_CHILD_SUBREAPER, 1) != 0) die(cs, kStepSubreaper);
+  if (cs.mnt_ns) {  // never without CLONE_NEWNS: these mounts would land in the host's namespace
+    // Our own mount namespace with a /proc of our own PID namespace: the command sees its own
+    // processes only, not the host's or anyone else's (their command lines, environments, open
+    // files). Best effort: where the kernel refuses a proc mount (a container that masks parts
+    // of /proc), the command keeps the host's view and everything else still holds.
+    if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) == 0)
+      ::mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr);
+  }
   for (int i = 0; i < cs.n_rlimits; ++i) {
     rlimit rl{cs.rlimits[i].value, cs.rlimits[i].value};
     if (cs.rlimits[i].resource == RLIMIT_CPU) rl.rlim_max = rl.rlim_cur + 1;  // XCPU, then KILL
@@ -437,7 +446,8 @@ ExecOutcome run_command(const ExecSpec& spec, sdk::Call& call) {
     cgroup.create(plan.pids_cgroup, *spec.limits->processes);
 
   unsigned long flags = SIGCHLD;
-  if (plan.pid_ns) flags |= CLONE_NEWPID;
+  if (plan.pid_ns) flags |= CLONE_NEWPID | CLONE_NEWNS;  // NEWNS: a private /proc, see supervise
+  cs.mnt_ns = (flags & CLONE_NEWNS) != 0;
   if (plan.net_ns) flags |= CLONE_NEWNET;
   if (plan.user_ns) flags |= CLONE_NEWUSER;
 

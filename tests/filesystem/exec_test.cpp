@@ -151,6 +151,19 @@ TEST_F(Exec, HugeOutputStaysBoundedWithHeadAndTail) {
   EXPECT_LT(ru.ru_maxrss, 120 * 1024) << "KiB: output was not kept bounded";
 }
 
+TEST_F(Exec, TheCommandSeesOnlyItsOwnProcesses) {
+  // A PID namespace plus a private /proc: the test process (outside) is invisible inside.
+  const std::string me = std::to_string(::getpid());
+  auto r = box.exec("ls /proc | grep -c '^[0-9]'; test -e /proc/" + me +
+                    " && echo seen-$((40+2)); "
+                    "echo $$ > pid; cat /proc/$(cat pid)/cmdline | tr '\\0' ' '");
+  ASSERT_EQ(num(r, "exit_code"), 0) << str(r, "stderr");
+  const std::string out = str(r, "stdout");
+  EXPECT_EQ(out.find("seen-42"), std::string::npos) << "the test process is visible: " << out;
+  EXPECT_LT(std::stoi(out), 10) << "processes visible inside: " << out;
+  EXPECT_NE(out.find("/bin/sh"), std::string::npos) << "$$ names the shell in /proc: " << out;
+}
+
 TEST_F(Exec, EnvironmentIsBuiltNotInherited) {
   ::setenv("DAYTONA_API_KEY", "leaked-daytona-key", 1);
   ::setenv("STIGMER_API_KEY", "leaked-stigmer-key", 1);
