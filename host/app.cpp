@@ -14,13 +14,13 @@ App::App(GlobalOptions options, EnvMap env) : options_(std::move(options)), env_
 const Config* App::config(bool report) {
   if (!config_) {
     config_ = load_config(options_.cli, env_);
-    if (!config_->problems.empty() && report) {
+    if (config_->config) {
+      for (const auto& secret : config_->config->secret_values()) Redactor::global().add(secret);
+    } else if (report) {
       std::cerr << "agent-runner: configuration error" << (config_->problems.size() > 1 ? "s" : "")
                 << ":\n";
       for (const auto& p : config_->problems) std::cerr << "  - " << p.to_string() << "\n";
       std::cerr << "See `agent-runner config --help` for every setting and its sources.\n";
-    } else {
-      for (const auto& secret : config_->config->secret_values()) Redactor::global().add(secret);
     }
   }
   return config_->config ? &*config_->config : nullptr;
