@@ -59,11 +59,12 @@ int sys_openat2(int dirfd, const char* path, int flags, mode_t mode) {
   how.flags = static_cast<uint64_t>(flags);
   how.mode = (flags & (O_CREAT | O_TMPFILE)) ? mode : 0;
   how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
-  for (;;) {
+  // EAGAIN: a concurrent rename raced the lookup and the kernel asks for a retry. Bounded: a
+  // command renaming in a loop inside the workspace must not make a file operation spin forever.
+  for (int attempt = 0;; ++attempt) {
     long fd = ::syscall(SYS_openat2, dirfd, path, &how, sizeof how);
     if (fd >= 0) return static_cast<int>(fd);
-    // EAGAIN: a concurrent rename raced the lookup; the kernel asks us to retry.
-    if (errno == EINTR || errno == EAGAIN) continue;
+    if (errno == EINTR || (errno == EAGAIN && attempt < 1000)) continue;
     return -errno;
   }
 }
