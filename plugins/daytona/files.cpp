@@ -115,12 +115,12 @@ void DaytonaSandbox::missing(const SandboxPath& p, std::string_view op) {
   throw Error(AR_ERR_FILE_NOT_FOUND, op_s(op, p) + ": no such file or directory");
 }
 
-void DaytonaSandbox::fs_fail(const SandboxPath& p, std::string_view op, const HttpRequest& req,
-                             const HttpResponse& resp) {
+void DaytonaSandbox::fs_fail(const SandboxPath& p, std::string_view op,
+                             const DaytonaApi::ToolboxCall& call, const HttpResponse& resp) {
   if (resp.status == 404) missing(p, op);
   if (resp.status == 403)
     throw Error(AR_ERR_PERMISSION_DENIED, op_s(op, p) + ": permission denied");
-  api_->fail(req, resp, op_s(op, p));
+  api_->fail(request_for(call.method, toolbox_ + call.path), resp, op_s(op, p));
 }
 
 void DaytonaSandbox::check_file_size(const SandboxPath& p, std::string_view op,
@@ -150,7 +150,7 @@ std::string DaytonaSandbox::fetch(const SandboxPath& p, std::string_view op,
     auto i = stat(p, op);
     if (i && i->is_dir) throw Error(AR_ERR_IS_DIRECTORY, op_s(op, p) + ": is a directory");
   }
-  if (!r.ok()) fs_fail(p, op, request_for(c.method, toolbox_ + c.path), r);
+  if (!r.ok()) fs_fail(p, op, c, r);
   check_file_size(p, op, r.body.size());
   return std::move(r.body);
 }
@@ -214,7 +214,7 @@ void DaytonaSandbox::put(const SandboxPath& p, std::string_view op, std::string_
     auto self = stat(p, op);
     if (self && self->is_dir) throw Error(AR_ERR_IS_DIRECTORY, op_s(op, p) + ": is a directory");
   }
-  fs_fail(p, op, request_for(c.method, toolbox_ + c.path), r);
+  fs_fail(p, op, c, r);
 }
 
 ShortExec DaytonaSandbox::run_short(const std::string& script, double timeout_s) {
@@ -264,7 +264,7 @@ Result DaytonaSandbox::ls(sdk::Call& call) {
       if (i && !i->is_dir) throw Error(AR_ERR_NOT_A_DIRECTORY, op_s("ls", p) + ": not a directory");
       if (!i) missing(p, "ls");
     }
-    fs_fail(p, "ls", request_for(c.method, toolbox_ + c.path), r);
+    fs_fail(p, "ls", c, r);
   }
   boost::system::error_code ec;
   auto v = json::parse(r.body, ec);
@@ -342,7 +342,7 @@ Result DaytonaSandbox::upload(sdk::Call& call) {
       c.path = "/files/permissions?path=" + q(p) + "&mode=" + oct;
       c.idempotent = true;
       auto r = tb(c);
-      if (!r.ok()) fs_fail(p, "upload", request_for(c.method, toolbox_ + c.path), r);
+      if (!r.ok()) fs_fail(p, "upload", c, r);
     }
   });
 }
@@ -370,7 +370,7 @@ Result DaytonaSandbox::remove(sdk::Call& call) {
       lc.path = "/files?path=" + q(p);
       lc.idempotent = true;
       auto lr = tb(lc);
-      if (!lr.ok()) fs_fail(p, "delete", request_for(lc.method, toolbox_ + lc.path), lr);
+      if (!lr.ok()) fs_fail(p, "delete", lc, lr);
       boost::system::error_code ec;
       auto v = json::parse(lr.body, ec);
       if (!ec && v.is_array() && !v.as_array().empty())
@@ -385,7 +385,7 @@ Result DaytonaSandbox::remove(sdk::Call& call) {
   c.path = "/files?path=" + q(p) + (rec ? "&recursive=true" : "");
   c.idempotent = true;
   auto r = tb(c);
-  if (!r.ok()) fs_fail(p, "delete", request_for(c.method, toolbox_ + c.path), r);
+  if (!r.ok()) fs_fail(p, "delete", c, r);
   return Result::ok({{"path", p.display()}, {"deleted", true}});
 }
 
@@ -411,7 +411,7 @@ Result DaytonaSandbox::glob(sdk::Call& call) {
   c.path = "/files/search?path=" + q(base) + "&pattern=" + url_encode(last);
   c.idempotent = true;
   auto r = tb(c);
-  if (!r.ok()) fs_fail(base, "glob", request_for(c.method, toolbox_ + c.path), r);
+  if (!r.ok()) fs_fail(base, "glob", c, r);
   boost::system::error_code ec;
   auto v = json::parse(r.body, ec);
   const json::array* files = nullptr;
@@ -444,7 +444,7 @@ Result DaytonaSandbox::glob(sdk::Call& call) {
     lc.idempotent = true;
     auto lr = tb(lc);
     if (lr.status == 404) continue;  // vanished meanwhile
-    if (!lr.ok()) fs_fail(dir, "glob", request_for(lc.method, toolbox_ + lc.path), lr);
+    if (!lr.ok()) fs_fail(dir, "glob", lc, lr);
     auto lv = json::parse(lr.body, ec);
     if (ec || !lv.is_array()) continue;
     for (const auto& it : lv.as_array()) {
@@ -508,7 +508,7 @@ Result DaytonaSandbox::grep(sdk::Call& call) {
     c.path = "/files/find?path=" + url_encode(base_remote) + "&pattern=" + url_encode(pattern);
     c.idempotent = true;
     auto r = tb(c);
-    if (!r.ok()) fs_fail(base, "grep", request_for(c.method, toolbox_ + c.path), r);
+    if (!r.ok()) fs_fail(base, "grep", c, r);
     boost::system::error_code ec;
     auto v = json::parse(r.body, ec);
     if (!ec && v.is_array()) {

@@ -75,8 +75,10 @@ class DaytonaSandbox : public sdk::Sandbox {
   // Throws the error for a path that does not exist: not_a_directory when a parent is a file,
   // else file_not_found.
   [[noreturn]] void missing(const SandboxPath& p, std::string_view op);
-  [[noreturn]] void fs_fail(const SandboxPath& p, std::string_view op, const HttpRequest& req,
-                            const HttpResponse& resp);
+  // Throws the error for a failed toolbox call on `p` (404 -> missing, 403 -> permission_denied,
+  // else the API error naming the request).
+  [[noreturn]] void fs_fail(const SandboxPath& p, std::string_view op,
+                            const DaytonaApi::ToolboxCall& call, const HttpResponse& resp);
   std::string fetch(const SandboxPath& p, std::string_view op, const RemoteInfo& info);
   void put(const SandboxPath& p, std::string_view op, std::string_view content);
   void check_file_size(const SandboxPath& p, std::string_view op, uint64_t size) const;
