@@ -125,14 +125,15 @@ int cmd_config(App& app, const std::vector<std::string>& args) {
   o["redis_host"] = opt(c->redis_host);
   o["redis_port"] = c->redis_port ? json::value(*c->redis_port) : json::value(nullptr);
   o["redis_password"] = secret(c->redis_password);
-  auto sc = c->sandbox_config();
+  const auto generated = c->sandbox_config();
+  auto sc = generated;
   mask_sandbox_config(sc);
   o["sandbox_config"] = sc;
 
   json::object sources;
   for (const auto& [field, src] : c->sources) sources[field] = src;
   if (c->config_file) sources["config_file"] = *c->config_file;
-  for (const auto& kv : c->sandbox_config())
+  for (const auto& kv : generated)
     sources["sandbox." + std::string(kv.key())] = c->sandbox_key_source(std::string(kv.key()));
 
   const auto& redactor = Redactor::global();

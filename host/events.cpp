@@ -14,15 +14,20 @@ void redact_json(json::value& v) {
   if (r.empty()) return;
   if (v.is_string()) {
     auto red = r.redact(v.get_string());
-    if (red.size() != v.get_string().size() || red != v.get_string()) v = red;
+    if (red != v.get_string()) v = red;
   } else if (v.is_array()) {
     for (auto& e : v.get_array()) redact_json(e);
   } else if (v.is_object()) {
-    json::object out;
+    // Values are redacted in place; the object is rebuilt only in the rare case a key holds a
+    // secret (this runs for every output chunk of every command).
+    bool key_has_secret = false;
     for (auto& kv : v.get_object()) {
       redact_json(kv.value());
-      out[r.redact(kv.key())] = std::move(kv.value());
+      key_has_secret = key_has_secret || r.redact(kv.key()) != kv.key();
     }
+    if (!key_has_secret) return;
+    json::object out;
+    for (auto& kv : v.get_object()) out[r.redact(kv.key())] = std::move(kv.value());
     v = std::move(out);
   }
 }
