@@ -316,6 +316,23 @@ steps:
   EXPECT_NE(missing.err.find("HOST_TOKEN"), std::string::npos) << missing.err;
 }
 
+TEST(Workload, AWorkloadsSecretIsMaskedInEveryWorkloadFromTheStart) {
+  Fixture f;
+  // alpha runs first (--parallel 1) and prints, as plain text, the value that beta declares
+  // secret: it must already be masked, although beta has not started yet.
+  auto a =
+      f.file("a.yaml", "name: alpha\nsteps:\n  - execute: {command: \"echo beta-secret-5150\"}\n");
+  auto b = f.file("b.yaml",
+                  "name: beta\nsecrets:\n  T: {env: BETA_TOKEN}\nsteps:\n"
+                  "  - execute: {command: \"true\"}\n");
+  auto r = f.run({a.string(), b.string(), "--parallel", "1", "--events", "-"},
+                 {{"BETA_TOKEN", "beta-secret-5150"}});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out.find("beta-secret-5150"), std::string::npos) << r.out;
+  EXPECT_EQ(r.err.find("beta-secret-5150"), std::string::npos) << r.err;
+  EXPECT_NE(r.out.find("***"), std::string::npos);
+}
+
 TEST(Workload, SkillsAreUploadedWithTheirExecutableBits) {
   Fixture f;
   f.file("skills/pdf-tools/bin/tool.sh", "#!/bin/sh\necho skill-ran\n");
