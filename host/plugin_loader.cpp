@@ -224,7 +224,10 @@ void PluginRegistry::load_file(const fs::path& file, const std::string& source) 
     return reject(file.string() + " was built for plugin ABI " + *r.abi +
                   ", newer than this agent-runner's ABI " + host_abi +
                   " (upgrade agent-runner, or rebuild the plugin against SDK " AR_SDK_VERSION ")");
-  const size_t min_size = AR_DESCRIPTOR_MIN_SIZE_1_0;
+  // A 1.0 descriptor ends at the last operation slot; 1.1 appends the plugin-level slots. The
+  // copy below zero-fills whatever an older plugin does not have.
+  const size_t min_size =
+      d->abi_minor == 0 ? AR_DESCRIPTOR_MIN_SIZE_1_0 : AR_DESCRIPTOR_MIN_SIZE_1_1;
   if (d->struct_size < min_size)
     return reject(file.string() + ": descriptor is " + std::to_string(d->struct_size) +
                   " bytes, ABI " + *r.abi + " needs at least " + std::to_string(min_size));

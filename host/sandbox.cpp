@@ -7,8 +7,11 @@
 namespace agent_runner {
 namespace {
 
-constexpr std::array<std::string_view, 10> kOpNames = {
-    "execute", "ls", "read", "write", "edit", "glob", "grep", "upload", "download", "delete"};
+constexpr std::array kOpNames = {
+#define AR_HOST_OP_NAME_(slot, name, tool, capability) std::string_view(name),
+    AR_OPERATIONS(AR_HOST_OP_NAME_)
+#undef AR_HOST_OP_NAME_
+};
 
 struct CallContext {
   const CallOptions* options;
@@ -34,39 +37,69 @@ int svc_cancelled(void* call_ctx) {
 
 ar_op_fn op_slot(const ar_plugin_descriptor& d, Op op) {
   switch (op) {
-    case Op::execute:
-      return d.execute;
-    case Op::ls:
-      return d.ls;
-    case Op::read:
-      return d.read;
-    case Op::write:
-      return d.write;
-    case Op::edit:
-      return d.edit;
-    case Op::glob:
-      return d.glob;
-    case Op::grep:
-      return d.grep;
-    case Op::upload:
-      return d.upload;
-    case Op::download:
-      return d.download;
-    case Op::remove:
-      return d.remove;
+#define AR_HOST_OP_SLOT_(slot, name, tool, capability) \
+  case Op::slot:                                       \
+    return d.slot;
+    AR_OPERATIONS(AR_HOST_OP_SLOT_)
+#undef AR_HOST_OP_SLOT_
   }
   return nullptr;
 }
 
+ar_plugin_fn plugin_slot(const ar_plugin_descriptor& d, PluginFn fn) {
+  switch (fn) {
+    case PluginFn::probe:
+      return d.probe;
+    case PluginFn::list_sessions:
+      return d.list_sessions;
+    case PluginFn::destroy_session:
+      return d.destroy_session;
+  }
+  return nullptr;
+}
+
+std::string_view plugin_fn_name(PluginFn fn) {
+  switch (fn) {
+    case PluginFn::probe:
+      return "probe";
+    case PluginFn::list_sessions:
+      return "list_sessions";
+    case PluginFn::destroy_session:
+      return "destroy_session";
+  }
+  return "?";
+}
+
+std::vector<ar_bytes> input_views(const CallOptions& options) {
+  std::vector<ar_bytes> inputs;
+  inputs.reserve(options.inputs.size());
+  for (auto in : options.inputs)
+    inputs.push_back(ar_bytes{reinterpret_cast<const uint8_t*>(in.data()), in.size()});
+  return inputs;
+}
+
+// Fills an ar_call for one request; `inputs` and `req` must outlive the call.
+ar_call make_call(const std::string& req, const std::vector<ar_bytes>& inputs, CallContext& ctx) {
+  ar_call c{};
+  c.struct_size = sizeof(ar_call);
+  c.request_json = req.data();
+  c.request_len = req.size();
+  c.inputs = inputs.empty() ? nullptr : inputs.data();
+  c.input_count = inputs.size();
+  c.host_call_ctx = &ctx;
+  return c;
+}
+
 }  // namespace
 
-// Lives as long as the sandbox: the plugin may call these from any thread until release.
-struct Sandbox::Services {
+// Lives as long as the sandbox (or the plugin-level call): the plugin may call these from any
+// thread until release.
+struct HostServices {
   ar_host_services table{};
   std::shared_ptr<spdlog::logger> logger;
 
   static void log(void* host_data, ar_log_level level, const char* msg, size_t len) {
-    auto* self = static_cast<Services*>(host_data);
+    auto* self = static_cast<HostServices*>(host_data);
     if (!self || !msg) return;
     spdlog::level::level_enum l = spdlog::level::info;
     switch (level) {
@@ -87,6 +120,17 @@ struct Sandbox::Services {
         break;
     }
     self->logger->log(l, "{}", std::string_view(msg, len));
+  }
+
+  static std::unique_ptr<HostServices> make(const std::string& plugin_name) {
+    auto s = std::make_unique<HostServices>();
+    s->logger = component_logger("plugin:" + plugin_name);
+    s->table.struct_size = sizeof(ar_host_services);
+    s->table.host_data = s.get();
+    s->table.log = &HostServices::log;
+    s->table.emit_output = &svc_emit;
+    s->table.is_cancelled = &svc_cancelled;
+    return s;
   }
 };
 
@@ -143,20 +187,14 @@ OpResult take_result(const ar_plugin_descriptor& d, ar_result& r, ar_status retu
   return out;
 }
 
-Sandbox::Sandbox(std::shared_ptr<LoadedPlugin> plugin, std::unique_ptr<Services> services)
+Sandbox::Sandbox(std::shared_ptr<LoadedPlugin> plugin, std::unique_ptr<HostServices> services)
     : plugin_(std::move(plugin)), services_(std::move(services)) {}
 
 std::unique_ptr<Sandbox> Sandbox::create(std::shared_ptr<LoadedPlugin> plugin,
                                          const boost::json::object& config,
                                          const std::optional<std::string>& session,
                                          OpResult& error) {
-  auto services = std::make_unique<Services>();
-  services->logger = component_logger("plugin:" + plugin->name());
-  services->table.struct_size = sizeof(ar_host_services);
-  services->table.host_data = services.get();
-  services->table.log = &Services::log;
-  services->table.emit_output = &svc_emit;
-  services->table.is_cancelled = &svc_cancelled;
+  auto services = HostServices::make(plugin->name());
 
   std::unique_ptr<Sandbox> sb(new Sandbox(plugin, std::move(services)));
   const std::string cfg = boost::json::serialize(config);
@@ -200,20 +238,30 @@ OpResult Sandbox::call(Op op, const boost::json::object& request, const CallOpti
         std::string(op_name(op)) + " is not supported by the " + plugin_->name() + " plugin");
   if (!handle_) return OpResult::error(AR_ERR_UNAVAILABLE, "sandbox was already released");
   const std::string req = boost::json::serialize(request);
-  std::vector<ar_bytes> inputs;
-  inputs.reserve(options.inputs.size());
-  for (auto in : options.inputs)
-    inputs.push_back(ar_bytes{reinterpret_cast<const uint8_t*>(in.data()), in.size()});
+  const std::vector<ar_bytes> inputs = input_views(options);
   CallContext ctx{&options};
-  ar_call c{};
-  c.struct_size = sizeof(ar_call);
-  c.request_json = req.data();
-  c.request_len = req.size();
-  c.inputs = inputs.empty() ? nullptr : inputs.data();
-  c.input_count = inputs.size();
-  c.host_call_ctx = &ctx;
+  const ar_call c = make_call(req, inputs, ctx);
   ar_result r{};
   ar_status st = fn(handle_, &c, &r);
+  return take_result(d, r, st);
+}
+
+OpResult call_plugin(const LoadedPlugin& plugin, PluginFn which, const boost::json::object& config,
+                     const boost::json::object& request, const CallOptions& options) {
+  const auto& d = plugin.descriptor();
+  ar_plugin_fn fn = plugin_slot(d, which);
+  if (!fn)
+    return OpResult::error(AR_ERR_UNSUPPORTED, "the " + plugin.name() + " plugin does not offer " +
+                                                   std::string(plugin_fn_name(which)) +
+                                                   " (plugin ABI 1.1)");
+  auto services = HostServices::make(plugin.name());
+  const std::string cfg = boost::json::serialize(config);
+  const std::string req = boost::json::serialize(request);
+  const std::vector<ar_bytes> inputs = input_views(options);
+  CallContext ctx{&options};
+  const ar_call c = make_call(req, inputs, ctx);
+  ar_result r{};
+  ar_status st = fn(&services->table, cfg.data(), cfg.size(), &c, &r);
   return take_result(d, r, st);
 }
 

@@ -19,7 +19,15 @@
 
 namespace agent_runner {
 
-enum class Op { execute, ls, read, write, edit, glob, grep, upload, download, remove };
+// The sandbox operations, in the catalogue's order (AR_OPERATIONS in plugin.h).
+enum class Op {
+#define AR_HOST_OP_ENUM_(slot, name, tool, capability) slot,
+  AR_OPERATIONS(AR_HOST_OP_ENUM_)
+#undef AR_HOST_OP_ENUM_
+};
+
+// Plugin-level functions of ABI 1.1 (no sandbox needed).
+enum class PluginFn { probe, list_sessions, destroy_session };
 
 // The operation's public name ("delete" for Op::remove).
 std::string_view op_name(Op op);
@@ -46,6 +54,10 @@ struct CallOptions {
   std::vector<std::string_view> inputs;  // write: content; upload: one per file
 };
 
+// The services table the host hands a plugin (log, emit_output, is_cancelled), defined in
+// sandbox.cpp.
+struct HostServices;
+
 class Sandbox {
  public:
   // Creates (or attaches to, with a session) a sandbox. On failure returns null and fills
@@ -68,15 +80,19 @@ class Sandbox {
   const LoadedPlugin& plugin() const { return *plugin_; }
 
  private:
-  struct Services;
-  Sandbox(std::shared_ptr<LoadedPlugin> plugin, std::unique_ptr<Services> services);
+  Sandbox(std::shared_ptr<LoadedPlugin> plugin, std::unique_ptr<HostServices> services);
 
   std::shared_ptr<LoadedPlugin> plugin_;
-  std::unique_ptr<Services> services_;
+  std::unique_ptr<HostServices> services_;
   ar_sandbox* handle_ = nullptr;
   boost::json::object info_;
   std::mutex release_mutex_;
 };
+
+// Calls a plugin-level function (ABI 1.1) with the generated sandbox config. A plugin without the
+// slot (every 1.0 plugin) answers `unsupported`.
+OpResult call_plugin(const LoadedPlugin& plugin, PluginFn fn, const boost::json::object& config,
+                     const boost::json::object& request, const CallOptions& options = {});
 
 // Turns a plugin-filled ar_result into an OpResult and hands the memory back to the plugin.
 OpResult take_result(const ar_plugin_descriptor& d, ar_result& r, ar_status returned);

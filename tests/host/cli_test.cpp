@@ -24,7 +24,7 @@ TEST(Cli, VersionNamesTheAbi) {
   auto r = host({"--version"});
   EXPECT_EQ(r.exit_code, 0);
   EXPECT_NE(r.out.find("agent-runner "), std::string::npos);
-  EXPECT_NE(r.out.find("plugin ABI 1.0"), std::string::npos);
+  EXPECT_NE(r.out.find("plugin ABI 1.1"), std::string::npos);
 }
 
 TEST(Cli, HelpListsEveryCommand) {
@@ -67,7 +67,9 @@ TEST(Cli, PluginsJsonReportsEveryFixtureExactly) {
   };
   EXPECT_EQ(status("good.so"), "loaded");
   EXPECT_TRUE(by_file.at("good.so").at("error").is_null());
-  EXPECT_EQ(by_file.at("good.so").at("abi"), "1.0");
+  EXPECT_EQ(by_file.at("good.so").at("abi"), "1.1");
+  EXPECT_EQ(status("abi_1_0.so"), "loaded");
+  EXPECT_EQ(by_file.at("abi_1_0.so").at("abi"), "1.0");
   EXPECT_EQ(by_file.at("good.so").at("capabilities").as_array().size(), 3u);
   const std::map<std::string, std::string> expected = {
       {"not_a_library.so", "not a shared library"},

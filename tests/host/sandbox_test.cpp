@@ -144,3 +144,49 @@ TEST(Sandbox, OpNamesRoundTrip) {
   EXPECT_EQ(op_name(Op::remove), "delete");
   EXPECT_FALSE(op_from_name("rm"));
 }
+
+TEST(Sandbox, PluginLevelFunctionsOfAbi11ReachTheClassStatics) {
+  auto plugin = good_plugin();
+  ASSERT_TRUE(plugin);
+  const auto& d = plugin->descriptor();
+  EXPECT_NE(d.probe, nullptr);
+  EXPECT_EQ(d.list_sessions, nullptr);  // not declared by the class
+  EXPECT_NE(d.destroy_session, nullptr);
+  auto r = call_plugin(*plugin, PluginFn::probe, {{"type", "fixture-good"}}, {{"verbose", true}});
+  ASSERT_TRUE(r.ok()) << r.message();
+  EXPECT_EQ(r.body.at("config").at("type"), "fixture-good");
+  EXPECT_EQ(r.body.at("request").at("verbose"), true);
+  auto del = call_plugin(*plugin, PluginFn::destroy_session, {}, {{"session", "s1"}});
+  EXPECT_EQ(del.status, AR_ERR_CONFLICT);
+  EXPECT_EQ(del.message(), "session s1 is in use");
+  auto ls = call_plugin(*plugin, PluginFn::list_sessions, {}, {});
+  EXPECT_EQ(ls.status, AR_ERR_UNSUPPORTED);
+  EXPECT_NE(ls.message().find("list_sessions"), std::string::npos);
+}
+
+TEST(Sandbox, APluginBuiltAgainstAbi10StillLoadsAndRuns) {
+  PluginRegistry reg;
+  reg.load_file(fs::path(AR_TEST_FIXTURE_DIR) / "abi_1_0.so", "test");
+  ASSERT_EQ(reg.reports().size(), 1u);
+  const auto& report = reg.reports()[0];
+  ASSERT_TRUE(report.loaded) << report.error.value_or("");
+  EXPECT_EQ(report.abi, "1.0");
+  auto plugin = reg.find("fx-abi-1-0");
+  ASSERT_TRUE(plugin);
+  // The host's copy of the shorter descriptor is zero-filled past the plugin's struct_size.
+  EXPECT_EQ(plugin->descriptor().probe, nullptr);
+  EXPECT_EQ(plugin->descriptor().list_sessions, nullptr);
+  EXPECT_EQ(plugin->descriptor().destroy_session, nullptr);
+  EXPECT_EQ(call_plugin(*plugin, PluginFn::probe, {}, {}).status, AR_ERR_UNSUPPORTED);
+
+  OpResult err;
+  auto sb = Sandbox::create(plugin, {{"type", "fx-abi-1-0"}}, std::nullopt, err);
+  ASSERT_TRUE(sb) << err.message();
+  EXPECT_EQ(sb->id(), "abi10-1");
+  auto r = sb->call(Op::execute, {{"command", "true"}});
+  ASSERT_TRUE(r.ok()) << r.message();
+  EXPECT_EQ(r.body.at("output"), "ok");
+  EXPECT_EQ(r.body.at("request_len"), std::string(R"({"command":"true"})").size());
+  EXPECT_EQ(sb->call(Op::ls, {{"path", "/"}}).status, AR_ERR_UNSUPPORTED);
+  EXPECT_TRUE(sb->release().ok());
+}

@@ -9,6 +9,7 @@ TEST(Sdk, StatusNamesAreTheDocumentedCodes) {
   EXPECT_STREQ(ar_status_name(AR_ERR_FILE_NOT_FOUND), "file_not_found");
   EXPECT_STREQ(ar_status_name(AR_ERR_AMBIGUOUS), "ambiguous");
   EXPECT_STREQ(ar_status_name(AR_ERR_UNAUTHORIZED), "unauthorized");
+  EXPECT_STREQ(ar_status_name(AR_ERR_NO_SPACE), "no_space");
   EXPECT_STREQ(ar_status_name(static_cast<ar_status>(999)), "internal");
 }
 
@@ -18,7 +19,11 @@ TEST(Sdk, DescriptorHeaderLayoutIsStable) {
   EXPECT_EQ(offsetof(ar_plugin_descriptor, abi_major), 4u);
   EXPECT_EQ(offsetof(ar_plugin_descriptor, abi_minor), 6u);
   EXPECT_EQ(offsetof(ar_plugin_descriptor, name), 8u);
-  EXPECT_EQ(AR_DESCRIPTOR_MIN_SIZE_1_0, sizeof(ar_plugin_descriptor));
+  // 1.0 ends at the last operation slot; 1.1 appends the plugin-level slots after it.
+  EXPECT_EQ(AR_DESCRIPTOR_MIN_SIZE_1_0, offsetof(ar_plugin_descriptor, probe));
+  EXPECT_EQ(AR_DESCRIPTOR_MIN_SIZE_1_1, sizeof(ar_plugin_descriptor));
+  EXPECT_EQ(offsetof(ar_plugin_descriptor, execute), 80u);
+  EXPECT_EQ(AR_DESCRIPTOR_MIN_SIZE_1_0, 80u + 10 * sizeof(void*));
 }
 
 TEST(Sdk, Utf8SanitizeReplacesInvalidSequences) {

@@ -32,9 +32,9 @@ extern "C" {
 #endif
 
 #define AR_ABI_VERSION_MAJOR 1
-#define AR_ABI_VERSION_MINOR 0
+#define AR_ABI_VERSION_MINOR 1
 #define AR_SDK_VERSION_PATCH 0
-#define AR_SDK_VERSION "1.0.0"
+#define AR_SDK_VERSION "1.1.0"
 /* major*10000 + minor*100 + patch */
 #define AR_SDK_VERSION_NUMBER \
   (AR_ABI_VERSION_MAJOR * 10000 + AR_ABI_VERSION_MINOR * 100 + AR_SDK_VERSION_PATCH)
@@ -69,7 +69,9 @@ typedef enum ar_status {
   AR_ERR_CANCELLED = 16,
   AR_ERR_CONFLICT = 17,
   AR_ERR_UNAUTHORIZED = 18, /* credentials wrong or lacking access */
-  AR_STATUS_COUNT_ = 19,
+  /* --- ABI 1.1 --- */
+  AR_ERR_NO_SPACE = 19, /* the sandbox's disk (or quota) is full; nothing was changed */
+  AR_STATUS_COUNT_ = 20,
   /* Forces a default: branch in every switch; never returned. */
   AR_STATUS_RESERVED_DO_NOT_USE_ = 0x7fffffff
 } ar_status;
@@ -114,6 +116,8 @@ static inline const char* ar_status_name(ar_status s) {
       return "conflict";
     case AR_ERR_UNAUTHORIZED:
       return "unauthorized";
+    case AR_ERR_NO_SPACE:
+      return "no_space";
     default:
       return "internal";
   }
@@ -136,6 +140,29 @@ static inline const char* ar_status_name(ar_status s) {
 #define AR_CAP_RESOURCE_LIMITS (1ull << 13)
 #define AR_CAP_REMOTE (1ull << 14) /* sandbox runs on another machine */
 #define AR_CAP_KNOWN_COUNT_ 15
+
+/*
+ * The operation catalogue: one line per sandbox operation, in descriptor slot order. The
+ * descriptor's slots, the C++ helper's virtual methods and export macro, the host's dispatch,
+ * the workload step kinds and the MCP tools are all generated from this list. Append only: the
+ * order is the ABI.
+ *   X(slot, name, tool, capability)
+ *   slot        the descriptor member and the C++ helper's method
+ *   name        the operation's name in messages ("delete" for the remove slot)
+ *   tool        the workload step kind and MCP tool name
+ *   capability  the AR_CAP_* bit a plugin sets when it implements the operation
+ */
+#define AR_OPERATIONS(X)                               \
+  X(execute, "execute", "execute", AR_CAP_EXECUTE)     \
+  X(ls, "ls", "ls", AR_CAP_FILES)                      \
+  X(read, "read", "read_file", AR_CAP_FILES)           \
+  X(write, "write", "write_file", AR_CAP_FILES)        \
+  X(edit, "edit", "edit_file", AR_CAP_FILES)           \
+  X(glob, "glob", "glob", AR_CAP_SEARCH)               \
+  X(grep, "grep", "grep", AR_CAP_SEARCH)               \
+  X(upload, "upload", "upload", AR_CAP_TRANSFER)       \
+  X(download, "download", "download", AR_CAP_TRANSFER) \
+  X(remove, "delete", "delete", AR_CAP_FILES)
 
 typedef enum ar_log_level {
   AR_LOG_TRACE = 0,
@@ -193,6 +220,13 @@ typedef struct ar_sandbox ar_sandbox;
 
 typedef ar_status (*ar_op_fn)(ar_sandbox* sandbox, const ar_call* call, ar_result* result);
 
+/*
+ * A plugin-level call (ABI 1.1): no sandbox is open. config is the generated sandbox config, as
+ * create receives it; call carries the request JSON and the per-call context (log, cancel).
+ */
+typedef ar_status (*ar_plugin_fn)(const ar_host_services* services, const char* config_json,
+                                  size_t config_len, const ar_call* call, ar_result* result);
+
 typedef struct ar_plugin_descriptor {
   /* --- header: never moves --- */
   uint32_t struct_size;
@@ -216,21 +250,31 @@ typedef struct ar_plugin_descriptor {
   /* Give back the memory of a result filled by this plugin. */
   void (*free_result)(ar_result* result);
 
-  /* --- operations (NULL = unsupported) --- */
-  ar_op_fn execute;
-  ar_op_fn ls;
-  ar_op_fn read;
-  ar_op_fn write;
-  ar_op_fn edit;
-  ar_op_fn glob;
-  ar_op_fn grep;
-  ar_op_fn upload;
-  ar_op_fn download;
-  ar_op_fn remove; /* "delete" */
+  /* --- operations (NULL = unsupported): one slot per AR_OPERATIONS line, in its order ---
+   * execute ls read write edit glob grep upload download remove ("delete") */
+#define AR_OPERATION_SLOT_(slot, name, tool, capability) ar_op_fn slot;
+  AR_OPERATIONS(AR_OPERATION_SLOT_)
+#undef AR_OPERATION_SLOT_
+
+  /* --- ABI 1.1: appended. The host reads these only when struct_size covers them (a 1.0
+   * descriptor ends at `remove`); NULL = unsupported. Each takes the generated sandbox config
+   * and needs no open sandbox. --- */
+  /* What this plugin can enforce on this machine. Request {}; result: a JSON object of the
+   * plugin's own shape, {"summary": str, "checks": [{"name", "ok", "detail"}...], ...}. */
+  ar_plugin_fn probe;
+  /* The persistent sandboxes (sessions) that exist. Request {}; result
+   * {"sessions": [{"session", "sandbox_id", "state", "created_at", "last_used_at", ...}]}. */
+  ar_plugin_fn list_sessions;
+  /* Remove one session's sandbox. Request {"session": str, "force"?: bool}; result
+   * {"session": str, "destroyed": bool}. A session in use is `conflict` unless force is set. */
+  ar_plugin_fn destroy_session;
 } ar_plugin_descriptor;
 
 /* The smallest descriptor an ABI 1.0 plugin may hand out. */
 #define AR_DESCRIPTOR_MIN_SIZE_1_0 (offsetof(ar_plugin_descriptor, remove) + sizeof(ar_op_fn))
+/* The smallest descriptor an ABI 1.1 plugin may hand out. */
+#define AR_DESCRIPTOR_MIN_SIZE_1_1 \
+  (offsetof(ar_plugin_descriptor, destroy_session) + sizeof(ar_plugin_fn))
 
 typedef const ar_plugin_descriptor* (*ar_plugin_entry_fn)(void);
 

@@ -24,6 +24,7 @@
 
 #include <boost/json.hpp>
 
+#include <concepts>
 #include <cstdint>
 #include <cstring>
 #include <exception>
@@ -237,6 +238,19 @@ class Call {
   boost::json::object request_;
 };
 
+// A plugin-level call (ABI 1.1: probe, list_sessions, destroy_session): no sandbox is open; the
+// generated sandbox config comes with the request.
+class PluginCall : public Call {
+ public:
+  PluginCall(const Host& host, const ar_call* call, boost::json::object request,
+             boost::json::object config)
+      : Call(host, call, std::move(request)), config_(std::move(config)) {}
+  const boost::json::object& config() const noexcept { return config_; }
+
+ private:
+  boost::json::object config_;
+};
+
 struct CreateArgs {
   boost::json::object config;          // the generated sandbox config
   std::optional<std::string> session;  // persistent sandbox key, if any
@@ -253,19 +267,21 @@ class Sandbox {
   // Called once before destruction: remove an ephemeral sandbox, keep a persistent one.
   virtual Result release() { return Result::ok(); }
 
-  virtual Result execute(Call&) { return unsupported("execute"); }
-  virtual Result ls(Call&) { return unsupported("ls"); }
-  virtual Result read(Call&) { return unsupported("read"); }
-  virtual Result write(Call&) { return unsupported("write"); }
-  virtual Result edit(Call&) { return unsupported("edit"); }
-  virtual Result glob(Call&) { return unsupported("glob"); }
-  virtual Result grep(Call&) { return unsupported("grep"); }
-  virtual Result upload(Call&) { return unsupported("upload"); }
-  virtual Result download(Call&) { return unsupported("download"); }
-  virtual Result remove(Call&) { return unsupported("delete"); }
+  // One virtual per operation of the catalogue (AR_OPERATIONS in plugin.h): execute, ls, read,
+  // write, edit, glob, grep, upload, download, remove.
+#define AR_SDK_OPERATION_VIRTUAL_(slot, name, tool, capability) \
+  virtual Result slot(Call&) {                                  \
+    return unsupported(name);                                   \
+  }
+  AR_OPERATIONS(AR_SDK_OPERATION_VIRTUAL_)
+#undef AR_SDK_OPERATION_VIRTUAL_
 
-  void set_host(Host host) noexcept { host_ = host; }
-  const Host& host() const noexcept { return host_; }
+  void set_host(Host host) noexcept {
+    host_ = host;
+  }
+  const Host& host() const noexcept {
+    return host_;
+  }
 
  protected:
   static Result unsupported(std::string_view op) {
@@ -395,39 +411,73 @@ ar_status op(ar_sandbox* sandbox, const ar_call* call, ar_result* result) noexce
   });
 }
 
+// A plugin-level function of class T (static Result T::probe(PluginCall&), and likewise
+// list_sessions and destroy_session), wrapped for the C ABI.
+template <Result (*Fn)(PluginCall&)>
+ar_status plugin_fn(const ar_host_services* services, const char* config, size_t config_len,
+                    const ar_call* call, ar_result* result) noexcept {
+  return guarded(result, [&]() -> ar_status {
+    if (!call) throw Error(AR_ERR_INVALID_ARGUMENT, "no call");
+    Host host(services);
+    PluginCall c(host, call, parse_object(call->request_json, call->request_len, "request"),
+                 parse_object(config, config_len, "sandbox config"));
+    return fill(Fn(c), result);
+  });
+}
+
+template <typename T>
+concept HasProbe = requires(PluginCall& c) {
+  { T::probe(c) } -> std::same_as<Result>;
+};
+template <typename T>
+concept HasListSessions = requires(PluginCall& c) {
+  { T::list_sessions(c) } -> std::same_as<Result>;
+};
+template <typename T>
+concept HasDestroySession = requires(PluginCall& c) {
+  { T::destroy_session(c) } -> std::same_as<Result>;
+};
+
+// The descriptor of plugin class T: every operation slot points at T's override (or the base
+// class's `unsupported`); the ABI 1.1 plugin-level slots are set when T declares them.
+template <typename T>
+constexpr ar_plugin_descriptor make_descriptor(const char* name, const char* sandbox_type,
+                                               const char* version, uint64_t capabilities,
+                                               const char* config_schema) {
+  ar_plugin_descriptor d{};
+  d.struct_size = sizeof(ar_plugin_descriptor);
+  d.abi_major = AR_ABI_VERSION_MAJOR;
+  d.abi_minor = AR_ABI_VERSION_MINOR;
+  d.name = name;
+  d.sandbox_type = sandbox_type;
+  d.plugin_version = version;
+  d.sdk_version = AR_SDK_VERSION;
+  d.capabilities = capabilities;
+  d.config_schema = config_schema;
+  d.create = &create<T>;
+  d.release = &release;
+  d.free_result = &free_result;
+#define AR_SDK_OPERATION_SLOT_(slot, name_, tool, capability) d.slot = &op<&Sandbox::slot>;
+  AR_OPERATIONS(AR_SDK_OPERATION_SLOT_)
+#undef AR_SDK_OPERATION_SLOT_
+  if constexpr (HasProbe<T>) d.probe = &plugin_fn<&T::probe>;
+  if constexpr (HasListSessions<T>) d.list_sessions = &plugin_fn<&T::list_sessions>;
+  if constexpr (HasDestroySession<T>) d.destroy_session = &plugin_fn<&T::destroy_session>;
+  return d;
+}
+
 }  // namespace detail
 }  // namespace v1
 }  // namespace agent_runner::sdk
 
-// Exports a plugin class as the plugin's one entry symbol.
+// Exports a plugin class as the plugin's one entry symbol. Optional static members of Class,
+// each `static agent_runner::sdk::Result F(agent_runner::sdk::PluginCall&)`, fill the ABI 1.1
+// slots: probe, list_sessions, destroy_session.
 #define AGENT_RUNNER_PLUGIN(Class, Name, SandboxType, Version, Capabilities, ConfigSchema)  \
   extern "C" AR_PLUGIN_EXPORT const ar_plugin_descriptor* agent_runner_plugin_entry(void) { \
-    namespace ar_d = ::agent_runner::sdk::detail;                                           \
-    using ar_S = ::agent_runner::sdk::Sandbox;                                              \
-    static const ar_plugin_descriptor descriptor = {                                        \
-        sizeof(ar_plugin_descriptor),                                                       \
-        AR_ABI_VERSION_MAJOR,                                                               \
-        AR_ABI_VERSION_MINOR,                                                               \
-        Name,                                                                               \
-        SandboxType,                                                                        \
-        Version,                                                                            \
-        AR_SDK_VERSION,                                                                     \
-        (Capabilities),                                                                     \
-        ConfigSchema,                                                                       \
-        &ar_d::create<Class>,                                                               \
-        &ar_d::release,                                                                     \
-        &ar_d::free_result,                                                                 \
-        &ar_d::op<&ar_S::execute>,                                                          \
-        &ar_d::op<&ar_S::ls>,                                                               \
-        &ar_d::op<&ar_S::read>,                                                             \
-        &ar_d::op<&ar_S::write>,                                                            \
-        &ar_d::op<&ar_S::edit>,                                                             \
-        &ar_d::op<&ar_S::glob>,                                                             \
-        &ar_d::op<&ar_S::grep>,                                                             \
-        &ar_d::op<&ar_S::upload>,                                                           \
-        &ar_d::op<&ar_S::download>,                                                         \
-        &ar_d::op<&ar_S::remove>,                                                           \
-    };                                                                                      \
+    static const ar_plugin_descriptor descriptor =                                          \
+        ::agent_runner::sdk::detail::make_descriptor<Class>(Name, SandboxType, Version,     \
+                                                            (Capabilities), ConfigSchema);  \
     return &descriptor;                                                                     \
   }
 
