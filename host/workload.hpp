@@ -11,6 +11,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace agent_runner {
@@ -46,6 +47,9 @@ struct WorkloadLoad {
 // environment or their files, so a missing one is an error before anything runs).
 WorkloadLoad load_workload(const std::filesystem::path& file,
                            const std::map<std::string, std::string>& host_env);
+// The same for text already in memory; `file` names it in errors and anchors relative paths.
+WorkloadLoad load_workload_text(std::string_view text, const std::filesystem::path& file,
+                                const std::map<std::string, std::string>& host_env);
 
 // The JSON Schema the file is checked against (schemas/workload.schema.json, compiled in).
 const boost::json::value& workload_schema();
