@@ -14,6 +14,7 @@ namespace {
 
 constexpr const char* kServeHelp =
     R"(Usage: agent-runner serve --mcp [--session ID] [--max-message-bytes N] [--max-calls N]
+                          [--max-result-bytes N] [--max-matches N]
 
 Serves the sandbox the configuration selects (MODE=local: a workspace under SANDBOX_ROOT_DIR;
 MODE=cloud: a Daytona sandbox) to an AI agent over the Model Context Protocol: JSON-RPC 2.0,
@@ -29,6 +30,11 @@ running are answered) or on SIGTERM/SIGINT (running commands are killed first).
   --max-message-bytes N    longest accepted message line (default 8388608 = 8 MiB); longer
                            ones are answered with an error and dropped
   --max-calls N            tool calls running at once (default 16); more wait their turn
+  --max-result-bytes N     bytes one tool call may return: download's files together, grep's
+                           matching lines (default 16777216 = 16 MiB); what is over is left
+                           out and the result says so
+  --max-matches N          matching lines one grep call may collect (default 5000); a larger
+                           max_matches is lowered to it, and the result says so
 
 Client configuration (Claude Code .mcp.json, Claude Desktop claude_desktop_config.json):
   {"mcpServers": {"agent-runner": {"command": "agent-runner", "args": ["serve", "--mcp"],
@@ -89,6 +95,16 @@ int cmd_serve(App& app, const std::vector<std::string>& args) {
         return kExitUsage;
       }
       session = *v;
+    } else if (a == "--max-result-bytes" || a == "--max-matches") {
+      auto v = value(a.c_str());
+      if (!v) return kExitUsage;
+      auto n = parse_count(*v);
+      if (!n) {
+        std::cerr << "agent-runner serve: " << a << " takes a whole number >= 1, got '" << *v
+                  << "'\n";
+        return kExitUsage;
+      }
+      (a == "--max-matches" ? options.limits.max_matches : options.limits.max_result_bytes) = *n;
     } else if (a == "--max-message-bytes" || a == "--max-calls") {
       auto v = value(a.c_str());
       if (!v) return kExitUsage;
