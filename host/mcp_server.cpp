@@ -88,7 +88,14 @@ class ProgressReporter {
         return stopping_ || (output_pending_ && Clock::now() - last_sent >= interval_ / 4);
       });
       if (stopping_) break;
-      if (cancelled_.load()) continue;
+      if (cancelled_.load()) {
+        // Nothing more is reported for a cancelled call. Clear what is pending and wait a whole
+        // interval: otherwise the predicate stays true, wait_until returns at once without ever
+        // releasing the mutex, and stop() (which needs it) waits forever: the worker hangs.
+        output_pending_ = false;
+        last_sent = Clock::now();
+        continue;
+      }
       const auto now = Clock::now();
       if (!output_pending_ && now < next_beat) continue;
       output_pending_ = false;

@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <csignal>
 #include <functional>
+#include <future>
 #include <mutex>
 #include <thread>
 
@@ -465,6 +466,34 @@ TEST(McpServer, DownloadStopsHoldingFilesAtTheByteLimitAndSaysWhichWereLeftOut) 
     if (f.at("content_base64").is_string())
       carried += mcp::base64_decode(f.at("content_base64").as_string())->size();
   EXPECT_LE(carried, 10000u);
+}
+
+TEST(McpServer, OutputAfterCancellationNeverWedgesTheWorker) {
+  // Found by fuzz_jsonrpc: a cancelled call whose command printed once more left its progress
+  // reporter spinning with its mutex held, and the worker waited for it forever.
+  std::atomic<bool> returned{false};
+  Harness h([&](Op, const json::object&, const CallOptions& o) {
+    o.on_output(AR_STREAM_STDOUT, "before\n");
+    wait_until([&] { return o.cancelled->load(); });
+    // Output that arrives more than a quarter interval (the harness's 50 ms) after the last
+    // notification makes the reporter want to send; the call being cancelled, it must not.
+    std::this_thread::sleep_for(30ms);
+    o.on_output(AR_STREAM_STDOUT, "after\n");
+    std::this_thread::sleep_for(30ms);
+    returned.store(true);
+    return OpResult::error(AR_ERR_CANCELLED, "cancelled by the host");
+  });
+  h.initialize();
+  h.request(1, "tools/call",
+            R"({"name":"execute","arguments":{"command":"x"},"_meta":{"progressToken":"t"}})");
+  h.wait_for([](auto& m) { return m.contains("method"); });  // a progress notification
+  h.send(R"({"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":1}})");
+  wait_until([&] { return returned.load(); });
+  auto idle = std::async(std::launch::async, [&] { h.server().wait_idle(); });
+  if (idle.wait_for(kHangGuard) != std::future_status::ready) {
+    ADD_FAILURE() << "the worker of the cancelled call never finished";
+    std::_Exit(1);  // the stuck thread cannot be joined
+  }
 }
 
 }  // namespace
