@@ -4,6 +4,7 @@
 
 #include <re2/re2.h>
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 #include <memory>
@@ -89,7 +90,10 @@ std::string format_number(double d) {
 
 class Validator {
  public:
-  explicit Validator(const json::value& root) : root_(root) {}
+  // The budget grows with the instance: a large workload legitimately takes many steps, a
+  // one-value instance never needs more than the minimum.
+  Validator(const json::value& root, const json::value& instance)
+      : root_(root), max_steps_(std::max<size_t>(kMinSteps, kStepsPerValue * count(instance))) {}
 
   void validate(const json::value& schema, const json::value& v, const std::string& ptr,
                 std::vector<SchemaError>& out, int depth = 0) {
@@ -100,7 +104,7 @@ class Validator {
     // anyOf/oneOf try every branch, and $ref can point back up: a schema can ask for work
     // exponential in its depth. Stop (once, with a message) rather than spin.
     // Every call past the budget fails at once, so no branch can pass by being skipped.
-    if (++steps_ > kMaxSteps) {
+    if (++steps_ > max_steps_) {
       out.push_back({ptr, budget_message()});
       return;
     }
@@ -300,14 +304,27 @@ class Validator {
   }
 
  public:
-  static std::string budget_message() {
-    return "schema error: validation needs more than " + std::to_string(kMaxSteps) + " steps";
+  std::string budget_message() const {
+    return "schema error: validation needs more than " + std::to_string(max_steps_) +
+           " steps (the schema branches too much)";
   }
-  bool over_budget() const { return steps_ > kMaxSteps; }
+  bool over_budget() const { return steps_ > max_steps_; }
 
  private:
-  static constexpr size_t kMaxSteps = 1'000'000;
+  static constexpr size_t kMinSteps = 100'000;
+  static constexpr size_t kStepsPerValue = 200;
+
+  static size_t count(const json::value& v) {
+    size_t n = 1;
+    if (v.is_array())
+      for (const auto& e : v.get_array()) n += count(e);
+    if (v.is_object())
+      for (const auto& kv : v.get_object()) n += count(kv.value());
+    return n;
+  }
+
   const json::value& root_;
+  size_t max_steps_;
   size_t steps_ = 0;
 };
 
@@ -330,13 +347,13 @@ std::string json_pointer_token(std::string_view key) {
 std::vector<SchemaError> validate_json_schema(const boost::json::value& schema,
                                               const boost::json::value& instance) {
   std::vector<SchemaError> out;
-  Validator validator(schema);
+  Validator validator(schema, instance);
   validator.validate(schema, instance, "", out);
   // anyOf/oneOf keep only the closest branch's errors: make sure the reason stays visible.
   if (validator.over_budget()) {
     bool said = false;
-    for (const auto& e : out) said = said || e.message == Validator::budget_message();
-    if (!said) out.push_back({"", Validator::budget_message()});
+    for (const auto& e : out) said = said || e.message == validator.budget_message();
+    if (!said) out.push_back({"", validator.budget_message()});
   }
   return out;
 }
