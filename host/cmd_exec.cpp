@@ -9,7 +9,6 @@
 #include <mutex>
 
 namespace agent_runner {
-namespace sdk = agent_runner::sdk;
 namespace {
 
 constexpr const char* kExecHelp =

@@ -22,7 +22,6 @@
 namespace agent_runner {
 namespace json = boost::json;
 namespace fs = std::filesystem;
-namespace sdk = agent_runner::sdk;
 using Clock = std::chrono::steady_clock;
 
 void Console::status(const std::string& line, bool final_line) {
