@@ -3,6 +3,7 @@
 // does not know how a sandbox works; it only asks the kernel the same questions a local sandbox
 // plugin would, so a user can see why `isolation: workspace-write` or `network: false` would fail.
 #include "app.hpp"
+#include "cli.hpp"
 
 #include <fcntl.h>
 #include <linux/openat2.h>
@@ -22,13 +23,6 @@
 
 namespace agent_runner {
 namespace {
-
-constexpr const char* kDoctorHelp = R"(Usage: agent-runner doctor [--json]
-
-Reports what this machine supports for local sandboxes (Landlock ABI version, user, PID and
-network namespaces, rlimits, openat2), every plugin file found with why it was or was not loaded,
-and every configuration problem. Exit code 0 when nothing is wrong, 1 when a problem was found.
-)";
 
 // Result of trying a namespace in a throwaway child: "" when it worked, else the reason.
 std::string try_namespaces(int flags) {
@@ -73,22 +67,7 @@ std::string read_first_line(const char* path) {
   return s.substr(0, s.find('\n'));
 }
 
-}  // namespace
-
-int cmd_doctor(App& app, const std::vector<std::string>& args) {
-  bool json = false;
-  for (const auto& a : args) {
-    if (a == "--json") {
-      json = true;
-    } else if (a == "-h" || a == "--help") {
-      std::cout << kDoctorHelp;
-      return kExitOk;
-    } else {
-      std::cerr << "agent-runner doctor: unknown argument " << a << " (see --help)\n";
-      return kExitUsage;
-    }
-  }
-
+int doctor_command(App& app, bool json) {
   // --- kernel ---
   std::vector<Check> checks;
   utsname u{};
@@ -209,6 +188,19 @@ int cmd_doctor(App& app, const std::vector<std::string>& args) {
     for (const auto& p : problems) std::cout << "  - " << p << "\n";
   }
   return healthy ? kExitOk : kExitFailure;
+}
+
+}  // namespace
+
+cli::Run cli::define_doctor(CLI::App& cmd) {
+  cmd.description(R"(what this machine supports (isolation, plugins, config)
+
+Reports what this machine supports for local sandboxes (Landlock ABI version, user, PID and
+network namespaces, rlimits, openat2), every plugin file found with why it was or was not loaded,
+and every configuration problem. Exit code 0 when nothing is wrong, 1 when a problem was found.)");
+  auto json = std::make_shared<bool>(false);
+  cmd.add_flag("--json", *json, "print one JSON object instead of text");
+  return [json](App& app) { return doctor_command(app, *json); };
 }
 
 }  // namespace agent_runner
