@@ -344,13 +344,15 @@ TEST(Cli, ZshCompletionNamesEveryCommandAndOption) {
   EXPECT_EQ(r.out.rfind("#compdef agent-runner\n", 0), 0u);
   for (auto s : {"'plugins:every plugin", "'exec:run one command", "'--mode=[",
                  ":local|cloud:(local cloud)'", "'*--plugin-dir=[", ":DIR:_files -/'",
-                 "'--config=[", ":FILE:_files'", "'--timeout=[", "'*::COMMAND:_normal'",
-                 "'*:FILE:_files'", "'1:bash|zsh:(bash zsh)'"})
+                 "'--config=[", ":FILE:_files'", "'--timeout=[", "'(-)1:COMMAND:_command_names -e'",
+                 "'*::arguments:_normal'", "'*:FILE:_files'", "'1:bash|zsh:(bash zsh)'"})
     EXPECT_NE(r.out.find(s), std::string::npos) << s;
-  if (fs::exists("/usr/bin/zsh") || fs::exists("/bin/zsh")) {
+  // With zsh on the machine, the script also parses.
+  const std::string zsh = fs::exists("/usr/bin/zsh") ? "/usr/bin/zsh" : "/bin/zsh";
+  if (fs::exists(zsh)) {
     ar_test::TempDir tmp;
     ar_test::write_file(tmp.path() / "_agent_runner", r.out);
-    auto check = run({"zsh", "-n", (tmp.path() / "_agent_runner").string()}, ar_test::base_env());
+    auto check = run({zsh, "-n", (tmp.path() / "_agent_runner").string()}, ar_test::base_env());
     EXPECT_EQ(check.exit_code, 0) << check.err;
   }
 }
