@@ -109,9 +109,10 @@ class HelpFormatter : public CLI::FormatterBase {
       std::string globals;
       out << "\n";
       for (const CLI::Option* o : app->get_parent()->get_options())
-        if (o != app->get_parent()->get_help_ptr()) globals += o->get_name() + ", ";
+        if (o != app->get_parent()->get_help_ptr())
+          globals += (globals.empty() ? "" : ", ") + o->get_name();
       for (const auto& line :
-           wrap("Global options are accepted here too: " + globals + "see agent-runner --help.",
+           wrap("Global options are accepted here too: " + globals + "; see agent-runner --help.",
                 kWidth))
         out << line << "\n";
     }

@@ -39,8 +39,11 @@ std::string settings_help() {
   std::ostringstream out;
   out << "Settings (field, variable, flag; what it is; default):\n";
   for (const auto& s : settings()) {
-    out << "  " << std::left << std::setw(26) << s.name << std::setw(44) << s.env_var;
-    if (s.flag) out << s.flag << " " << s.value_name;
+    out << "  " << std::left << std::setw(26) << s.name;
+    if (s.flag)
+      out << std::setw(44) << s.env_var << s.flag << " " << s.value_name;
+    else
+      out << s.env_var;
     out << "\n      " << s.help << "; " << describe_default(s) << (s.secret ? " [secret]" : "")
         << "\n";
   }

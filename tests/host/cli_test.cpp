@@ -198,6 +198,10 @@ TEST(Cli, EverythingAfterTheCommandsFirstWordOrDoubleDashIsTheCommand) {
   auto word = host({"--plugin-dir", kFixtures, "exec", "ls", "-l", "--json"}, env);
   EXPECT_EQ(word.exit_code, 0) << word.err;
   EXPECT_EQ(word.out, "out:ls -l --json");
+  // A word that names a command of agent-runner is still the command's.
+  auto command_word = host({"--plugin-dir", kFixtures, "exec", "config", "--list"}, env);
+  EXPECT_EQ(command_word.exit_code, 0) << command_word.err;
+  EXPECT_EQ(command_word.out, "out:config --list");
   auto help_word = host({"--plugin-dir", kFixtures, "exec", "--", "-h"}, env);
   EXPECT_EQ(help_word.exit_code, 0) << help_word.err;
   EXPECT_EQ(help_word.out, "out:-h");
