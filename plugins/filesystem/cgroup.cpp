@@ -1,0 +1,134 @@
+#include "cgroup.hpp"
+
+#include <agent_runner/plugin.hpp>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+namespace agent_runner::fs_plugin {
+using sdk::Error;
+
+namespace {
+
+std::string read_text(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+bool has_option(const std::string& opts, const char* name) {
+  return ("," + opts + ",").find("," + std::string(name) + ",") != std::string::npos;
+}
+
+// One mounted hierarchy and this process's cgroup in it.
+struct Hierarchy {
+  int version;
+  std::string mount_point, mount_root, options;
+  std::string cgroup_path;  // from /proc/self/cgroup
+  std::string dir() const {
+    std::string rel = cgroup_path;
+    // A cgroup filesystem mounted at a sub-directory (a container) shows that directory's
+    // contents at its mount point.
+    if (mount_root != "/" && rel.compare(0, mount_root.size(), mount_root) == 0)
+      rel = rel.substr(mount_root.size());
+    return rel.empty() || rel == "/" ? mount_point : mount_point + rel;
+  }
+};
+
+std::vector<Hierarchy> hierarchies() {
+  std::vector<Hierarchy> out;
+  std::istringstream mi(read_text("/proc/self/mountinfo"));
+  for (std::string line; std::getline(mi, line);) {
+    // id parent major:minor root mount_point options [optional...] - fstype source super_options
+    std::istringstream ls(line);
+    std::vector<std::string> f;
+    for (std::string w; ls >> w;) f.push_back(w);
+    auto dash = std::find(f.begin(), f.end(), "-");
+    if (f.size() < 5 || dash == f.end() || f.end() - dash < 2) continue;
+    const std::string& fstype = *(dash + 1);
+    const std::string super_opts = f.end() - dash >= 4 ? *(dash + 3) : "";
+    if (fstype == "cgroup") out.push_back({1, f[4], f[3], super_opts, ""});
+    if (fstype == "cgroup2") out.push_back({2, f[4], f[3], "", ""});
+  }
+  std::istringstream cg(read_text("/proc/self/cgroup"));
+  for (std::string line; std::getline(cg, line);) {
+    // hierarchy-id:controllers:path ("0::path" for v2)
+    auto a = line.find(':'), b = line.find(':', a + 1);
+    if (a == std::string::npos || b == std::string::npos) continue;
+    const std::string ctrl = line.substr(a + 1, b - a - 1), path = line.substr(b + 1);
+    for (auto& h : out) {
+      if (h.version == 2 && line.compare(0, a, "0") == 0 && ctrl.empty()) h.cgroup_path = path;
+      if (h.version == 1 && !ctrl.empty()) {
+        std::istringstream cs(ctrl);
+        for (std::string c; std::getline(cs, c, ',');)
+          if (has_option(h.options, c.c_str())) h.cgroup_path = path;
+      }
+    }
+  }
+  return out;
+}
+
+// Creates a probe child of `base` and checks that `file` in it can be written.
+bool can_limit(const std::string& base, const char* file) {
+  const std::string probe = base + "/agent-runner-probe-" + std::to_string(::getpid());
+  if (::mkdir(probe.c_str(), 0755) != 0 && errno != EEXIST) return false;
+  const bool ok = ::access((probe + "/" + file).c_str(), W_OK) == 0;
+  ::rmdir(probe.c_str());
+  return ok;
+}
+
+void write_file(const std::string& file, const std::string& value) {
+  int fd = ::open(file.c_str(), O_WRONLY | O_CLOEXEC);
+  bool ok =
+      fd >= 0 && ::write(fd, value.data(), value.size()) == static_cast<ssize_t>(value.size());
+  const int err = errno;
+  if (fd >= 0) ::close(fd);
+  if (!ok)
+    throw Error(AR_ERR_INTERNAL,
+                "cgroup: writing '" + value + "' to " + file + " failed: " + std::strerror(err));
+}
+
+}  // namespace
+
+CgroupPlaces find_cgroup_places() {
+  CgroupPlaces p;
+  for (const auto& h : hierarchies()) {
+    if (h.cgroup_path.empty()) continue;
+    const std::string base = h.dir();
+    if (p.pids.empty() && (h.version == 2 || has_option(h.options, "pids")) &&
+        can_limit(base, "pids.max")) {
+      p.pids = base;
+      p.pids_version = h.version;
+    }
+  }
+  return p;
+}
+
+CommandCgroup::~CommandCgroup() {
+  for (const auto& d : dirs_) ::rmdir(d.c_str());
+}
+
+void CommandCgroup::create(const CgroupPlaces& places, uint64_t pids_max) {
+  static std::atomic<uint64_t> counter{0};
+  const std::string dir =
+      places.pids + "/agent-runner-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
+  if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST)
+    throw Error(AR_ERR_INTERNAL, "cgroup: mkdir " + dir + ": " + std::strerror(errno));
+  dirs_.push_back(dir);
+  write_file(dir + "/pids.max", std::to_string(pids_max));
+}
+
+void CommandCgroup::add(pid_t pid) {
+  for (const auto& d : dirs_) write_file(d + "/cgroup.procs", std::to_string(pid));
+}
+
+}  // namespace agent_runner::fs_plugin
