@@ -25,6 +25,10 @@ std::string read_text(const std::string& path) {
   return ss.str();
 }
 
+bool exists(const std::string& path) {
+  return ::access(path.c_str(), F_OK) == 0;
+}
+
 bool has_option(const std::string& opts, const char* name) {
   return ("," + opts + ",").find("," + std::string(name) + ",") != std::string::npos;
 }
@@ -78,10 +82,11 @@ std::vector<Hierarchy> hierarchies() {
 }
 
 // Creates a probe child of `base` and checks that `file` in it can be written.
-bool can_limit(const std::string& base, const char* file) {
+bool can_limit(const std::string& base, const char* file, bool* swap, const char* swap_file) {
   const std::string probe = base + "/agent-runner-probe-" + std::to_string(::getpid());
   if (::mkdir(probe.c_str(), 0755) != 0 && errno != EEXIST) return false;
   const bool ok = ::access((probe + "/" + file).c_str(), W_OK) == 0;
+  if (ok && swap) *swap = exists(probe + "/" + swap_file);
   ::rmdir(probe.c_str());
   return ok;
 }
@@ -104,10 +109,17 @@ CgroupPlaces find_cgroup_places() {
   for (const auto& h : hierarchies()) {
     if (h.cgroup_path.empty()) continue;
     const std::string base = h.dir();
-    if (p.pids.empty() && (h.version == 2 || has_option(h.options, "pids")) &&
-        can_limit(base, "pids.max")) {
+    const bool v1 = h.version == 1;
+    if (p.pids.empty() && (!v1 || has_option(h.options, "pids")) &&
+        can_limit(base, "pids.max", nullptr, nullptr)) {
       p.pids = base;
       p.pids_version = h.version;
+    }
+    if (p.memory.empty() && (!v1 || has_option(h.options, "memory")) &&
+        can_limit(base, v1 ? "memory.limit_in_bytes" : "memory.max", &p.memory_swap,
+                  v1 ? "memory.memsw.limit_in_bytes" : "memory.swap.max")) {
+      p.memory = base;
+      p.memory_version = h.version;
     }
   }
   return p;
@@ -117,14 +129,31 @@ CommandCgroup::~CommandCgroup() {
   for (const auto& d : dirs_) ::rmdir(d.c_str());
 }
 
-void CommandCgroup::create(const CgroupPlaces& places, uint64_t pids_max) {
+void CommandCgroup::create(const CgroupPlaces& places, std::optional<uint64_t> pids_max,
+                           std::optional<uint64_t> memory_bytes) {
   static std::atomic<uint64_t> counter{0};
-  const std::string dir =
-      places.pids + "/agent-runner-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
-  if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST)
-    throw Error(AR_ERR_INTERNAL, "cgroup: mkdir " + dir + ": " + std::strerror(errno));
-  dirs_.push_back(dir);
-  write_file(dir + "/pids.max", std::to_string(pids_max));
+  const std::string name =
+      "/agent-runner-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
+  auto make = [&](const std::string& base) -> std::string {
+    const std::string dir = base + name;
+    if (std::find(dirs_.begin(), dirs_.end(), dir) != dirs_.end()) return dir;
+    if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST)
+      throw Error(AR_ERR_INTERNAL, "cgroup: mkdir " + dir + ": " + std::strerror(errno));
+    dirs_.push_back(dir);
+    return dir;
+  };
+  if (pids_max && !places.pids.empty())
+    write_file(make(places.pids) + "/pids.max", std::to_string(*pids_max));
+  if (memory_bytes && !places.memory.empty()) {
+    const std::string dir = make(places.memory), bytes = std::to_string(*memory_bytes);
+    if (places.memory_version == 1) {
+      write_file(dir + "/memory.limit_in_bytes", bytes);
+      if (places.memory_swap) write_file(dir + "/memory.memsw.limit_in_bytes", bytes);
+    } else {
+      write_file(dir + "/memory.max", bytes);
+      if (places.memory_swap) write_file(dir + "/memory.swap.max", "0");
+    }
+  }
 }
 
 void CommandCgroup::add(pid_t pid) {

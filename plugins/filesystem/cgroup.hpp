@@ -1,11 +1,13 @@
 // Control groups for commands (as root): each execute call's process tree gets a cgroup of its
-// own under this process's cgroup in the pids hierarchy (limits.processes: pids.max; RLIMIT_NPROC
-// is not enforced for root). cgroup v2 and the v1 pids hierarchy are both handled.
+// own under this process's cgroup, in the pids hierarchy (limits.processes: pids.max) and the
+// memory hierarchy (limits.memory_mb: the tree as a whole, swap included). cgroup v2 and the v1
+// pids/memory hierarchies are both handled.
 #pragma once
 
 #include <sys/types.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -15,8 +17,11 @@ namespace agent_runner::fs_plugin {
 // removing) a probe child. Empty strings: not possible (not root, controller not mounted or not
 // delegated to our cgroup).
 struct CgroupPlaces {
-  std::string pids;      // parent directory for pids.max
-  int pids_version = 0;  // 1 or 2
+  std::string pids;          // parent directory for pids.max
+  std::string memory;        // parent directory for memory.max / memory.limit_in_bytes
+  int pids_version = 0;      // 1 or 2
+  int memory_version = 0;    // 1 or 2
+  bool memory_swap = false;  // swap is limited too (memory.swap.max / memory.memsw.*)
 };
 
 // Probes this process's cgroups (creates and removes a directory per hierarchy).
@@ -32,7 +37,8 @@ class CommandCgroup {
   ~CommandCgroup();
 
   // Throws sdk::Error naming the file when a limit cannot be set.
-  void create(const CgroupPlaces& places, uint64_t pids_max);
+  void create(const CgroupPlaces& places, std::optional<uint64_t> pids_max,
+              std::optional<uint64_t> memory_bytes);
   bool active() const { return !dirs_.empty(); }
   void add(pid_t pid);
 

@@ -39,6 +39,7 @@ boost::json::object IsolationPlan::to_json() const {
           {"new_session", true},
           {"pids_cgroup", processes == LimitScope::cgroup},
           {"process_limit", limit_scope_name(processes)},
+          {"memory_limit", limit_scope_name(memory)},
           {"degraded", std::move(deg)}};
 }
 
@@ -136,6 +137,9 @@ IsolationPlan plan_isolation(const FsConfig& cfg, const std::string& workspace,
             "this user, not only the sandbox's");
     }
   }
+  // The tree as a whole when a memory cgroup can be made (root), else per process.
+  if (cfg.limits.memory_mb)
+    plan.memory = !k.cgroups.memory.empty() ? LimitScope::cgroup : LimitScope::rlimit;
   return plan;
 }
 

@@ -35,6 +35,7 @@ struct IsolationPlan {
   Fd landlock_ruleset;  // applied in the supervisor
   CgroupPlaces cgroups;
   LimitScope processes = LimitScope::none;
+  LimitScope memory = LimitScope::none;
   std::vector<std::string> degraded;  // what best_effort had to leave out
 
   boost::json::object to_json() const;

@@ -70,7 +70,8 @@ void add_rlimits(ChildSetup& cs, const ExecSpec& spec) {
     cs.rlimits[cs.n_rlimits++] = RLimit{res, want};
   };
   if (!spec.limits) return;
-  add(RLIMIT_AS, spec.limits->memory_mb, 1ull << 20);
+  // Address space per process only where the tree as a whole cannot be bounded by a cgroup.
+  if (plan.memory == LimitScope::rlimit) add(RLIMIT_AS, spec.limits->memory_mb, 1ull << 20);
   add(RLIMIT_CPU, spec.limits->cpu_s, 1);
   add(RLIMIT_NOFILE, spec.limits->open_files, 1);
   add(RLIMIT_FSIZE, spec.limits->file_size_mb, 1ull << 20);
@@ -150,8 +151,13 @@ ExecOutcome run_command(const ExecSpec& spec, sdk::Call& call) {
   add_rlimits(cs, spec);
 
   CommandCgroup cgroup;
-  if (spec.limits && spec.limits->processes && plan.processes == LimitScope::cgroup)
-    cgroup.create(plan.cgroups, *spec.limits->processes);
+  if (spec.limits) {
+    const auto pids = plan.processes == LimitScope::cgroup ? spec.limits->processes : std::nullopt;
+    std::optional<uint64_t> memory;
+    if (plan.memory == LimitScope::cgroup && spec.limits->memory_mb)
+      memory = std::min<uint64_t>(*spec.limits->memory_mb, UINT64_MAX >> 21) << 20;
+    if (pids || memory) cgroup.create(plan.cgroups, pids, memory);
+  }
 
   // The supervisor starts with its control signals blocked, so a TERM sent before it is ready
   // is queued rather than lost (PID 1 of a namespace drops signals it has no handler for).
