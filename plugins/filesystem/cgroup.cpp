@@ -2,7 +2,9 @@
 
 #include <agent_runner/plugin.hpp>
 
+#include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -11,6 +13,8 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <mutex>
+#include <set>
 #include <sstream>
 
 namespace agent_runner::fs_plugin {
@@ -102,6 +106,14 @@ void write_file(const std::string& file, const std::string& value) {
                 "cgroup: writing '" + value + "' to " + file + " failed: " + std::strerror(err));
 }
 
+std::vector<pid_t> procs_of(const std::string& dir) {
+  std::vector<pid_t> pids;
+  std::istringstream in(read_text(dir + "/cgroup.procs"));
+  for (long p; in >> p;)
+    if (p > 0) pids.push_back(static_cast<pid_t>(p));
+  return pids;
+}
+
 }  // namespace
 
 CgroupPlaces find_cgroup_places() {
@@ -126,7 +138,12 @@ CgroupPlaces find_cgroup_places() {
 }
 
 CommandCgroup::~CommandCgroup() {
-  for (const auto& d : dirs_) ::rmdir(d.c_str());
+  for (const auto& d : dirs_) {
+    for (int i = 0; i < 100 && ::rmdir(d.c_str()) != 0 && errno == EBUSY; ++i) {
+      kill_all();
+      ::usleep(1000);
+    }
+  }
 }
 
 void CommandCgroup::create(const CgroupPlaces& places, std::optional<uint64_t> pids_max,
@@ -158,6 +175,51 @@ void CommandCgroup::create(const CgroupPlaces& places, std::optional<uint64_t> p
 
 void CommandCgroup::add(pid_t pid) {
   for (const auto& d : dirs_) write_file(d + "/cgroup.procs", std::to_string(pid));
+}
+
+void CommandCgroup::kill_all() {
+  if (dirs_.empty()) return;
+  const std::string& dir = dirs_.front();
+  if (exists(dir + "/cgroup.kill")) {
+    int fd = ::open((dir + "/cgroup.kill").c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd >= 0) {
+      (void)!::write(fd, "1", 1);
+      ::close(fd);
+    }
+  }
+  // A fork between reading the list and the kill adds a process: read again until empty.
+  for (int round = 0; round < 200; ++round) {
+    const auto pids = procs_of(dir);
+    if (pids.empty()) return;
+    for (pid_t p : pids) ::kill(p, SIGKILL);
+    ::usleep(1000);
+  }
+}
+
+void sweep_stale_cgroups(const CgroupPlaces& places) {
+  static std::once_flag once;
+  std::call_once(once, [&] {
+    std::set<std::string> bases;
+    if (!places.pids.empty()) bases.insert(places.pids);
+    if (!places.memory.empty()) bases.insert(places.memory);
+    const std::string prefix = "agent-runner-";
+    for (const auto& base : bases) {
+      DIR* d = ::opendir(base.c_str());
+      if (!d) continue;
+      while (dirent* e = ::readdir(d)) {
+        std::string name = e->d_name;
+        if (name.compare(0, prefix.size(), prefix) != 0) continue;
+        std::string rest = name.substr(prefix.size());
+        if (rest.compare(0, 6, "probe-") == 0) rest = rest.substr(6);
+        const long pid = std::atol(rest.c_str());
+        if (pid <= 0 || pid == ::getpid()) continue;
+        // The owner is alive (or the pid was reused): leave it. rmdir refuses a non-empty one.
+        if (::kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH) continue;
+        ::rmdir((base + "/" + name).c_str());
+      }
+      ::closedir(d);
+    }
+  });
 }
 
 }  // namespace agent_runner::fs_plugin

@@ -1,7 +1,8 @@
 // Control groups for commands (as root): each execute call's process tree gets a cgroup of its
 // own under this process's cgroup, in the pids hierarchy (limits.processes: pids.max) and the
 // memory hierarchy (limits.memory_mb: the tree as a whole, swap included). cgroup v2 and the v1
-// pids/memory hierarchies are both handled.
+// pids/memory hierarchies are both handled; the cgroup is also how a tree whose supervisor was
+// SIGKILLed is found and killed.
 #pragma once
 
 #include <sys/types.h>
@@ -41,9 +42,15 @@ class CommandCgroup {
               std::optional<uint64_t> memory_bytes);
   bool active() const { return !dirs_.empty(); }
   void add(pid_t pid);
+  // SIGKILLs every process still in the cgroup until it is empty (bounded).
+  void kill_all();
 
  private:
   std::vector<std::string> dirs_;
 };
+
+// Removes empty cgroups left by agent-runner processes that no longer exist (killed with -9),
+// once per process.
+void sweep_stale_cgroups(const CgroupPlaces& places);
 
 }  // namespace agent_runner::fs_plugin

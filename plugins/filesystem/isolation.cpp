@@ -140,6 +140,8 @@ IsolationPlan plan_isolation(const FsConfig& cfg, const std::string& workspace,
   // The tree as a whole when a memory cgroup can be made (root), else per process.
   if (cfg.limits.memory_mb)
     plan.memory = !k.cgroups.memory.empty() ? LimitScope::cgroup : LimitScope::rlimit;
+  if (plan.processes == LimitScope::cgroup || plan.memory == LimitScope::cgroup)
+    sweep_stale_cgroups(k.cgroups);
   return plan;
 }
 

@@ -130,6 +130,7 @@ ExecOutcome run_command(const ExecSpec& spec, sdk::Call& call) {
   cs.err_w = err.w.get();
   cs.status_w = status.w.get();
   cs.go_r = go.r.get();
+  cs.go_w = go.w.get();
   cs.cwd_fd = spec.cwd_fd;
   cs.ruleset_fd = plan.landlock_ruleset.get();
   cs.pid_ns = plan.pid_ns;
@@ -163,7 +164,7 @@ ExecOutcome run_command(const ExecSpec& spec, sdk::Call& call) {
   // is queued rather than lost (PID 1 of a namespace drops signals it has no handler for).
   sigset_t block, old;
   sigemptyset(&block);
-  for (int s : {SIGCHLD, SIGTERM, SIGINT, SIGHUP}) sigaddset(&block, s);
+  for (int s : {SIGCHLD, SIGTERM, SIGINT, SIGHUP, kParentDied}) sigaddset(&block, s);
   ::pthread_sigmask(SIG_BLOCK, &block, &old);
   long pid = ::syscall(SYS_clone, clone_flags(plan), 0, 0, 0, 0);
   int clone_err = errno;
@@ -243,6 +244,9 @@ ExecOutcome run_command(const ExecSpec& spec, sdk::Call& call) {
     if (rec.kind == kSetupFailed && !setup_failure) setup_failure = rec;
     if (rec.kind == kFinished) break;
   }
+  // A supervisor that was killed (by us after the grace period, or by the OOM killer) could not
+  // kill the tree itself; without a PID namespace the cgroup is how it is found.
+  if (!finished) cgroup.kill_all();
   if (setup_failure && !res.timed_out && !res.cancelled) {
     std::string msg = std::string("could not start the command: ") +
                       step_name(setup_failure->step) +

@@ -109,6 +109,8 @@ void kill_tree(const ChildSetup& cs, pid_t shell, int sig) {
 
 [[noreturn]] void run_shell(const ChildSetup& cs, int cwd_fd) {
   ::setpgid(0, 0);
+  // Without a PID namespace nothing else ties the shell to S: if S is killed, so is the shell.
+  if (!cs.pid_ns) ::prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (::dup2(cs.stdin_fd, 0) < 0 || ::dup2(cs.out_w, 1) < 0 || ::dup2(cs.err_w, 2) < 0)
     die(cs, kStepDup);
   if (::fchdir(cwd_fd) != 0) die(cs, kStepChdir);
@@ -172,7 +174,10 @@ bool is_exec_step(int32_t step) {
 }
 
 [[noreturn]] void supervise(const ChildSetup& cs) {
-  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  ::prctl(PR_SET_PDEATHSIG, cs.pid_ns ? SIGKILL : kParentDied);
+  // Our copy of the go pipe's write end: once it is closed, a host that dies before it lets us
+  // go (even before the death signal was armed) leaves us reading end-of-file.
+  ::close(cs.go_w);
   // A session of our own: no controlling terminal, so nothing of the command can open /dev/tty
   // or push input into the terminal agent-runner was started from.
   if (::setsid() < 0) die(cs, kStepSession);
@@ -223,7 +228,7 @@ bool is_exec_step(int32_t step) {
 
   sigset_t set;
   sigemptyset(&set);
-  for (int s : {SIGCHLD, SIGTERM, SIGINT, SIGHUP}) sigaddset(&set, s);
+  for (int s : {SIGCHLD, SIGTERM, SIGINT, SIGHUP, kParentDied}) sigaddset(&set, s);
   bool terminating = false;
   long kill_at = 0;
   int status = 0;
@@ -244,7 +249,11 @@ bool is_exec_step(int32_t step) {
     timespec ts{wait_ms / 1000, (wait_ms % 1000) * 1000000};
     siginfo_t si{};
     int sig = ::sigtimedwait(&set, &si, &ts);
-    if ((sig == SIGTERM || sig == SIGINT || sig == SIGHUP) && !terminating) {
+    if (sig == kParentDied) {
+      // agent-runner is gone: nobody waits for output any more, so no grace period.
+      terminating = true;
+      kill_at = now_ms();
+    } else if ((sig == SIGTERM || sig == SIGINT || sig == SIGHUP) && !terminating) {
       terminating = true;
       kill_tree(cs, static_cast<pid_t>(shell), SIGTERM);
       kill_tree(cs, static_cast<pid_t>(shell), SIGCONT);

@@ -16,7 +16,9 @@
 // S returns as soon as the shell itself exits: it then kills whatever the shell left running
 // (a background job holding the output pipe) and exits, so the call does not wait for it.
 // Timeout and cancellation: the plugin sends S SIGTERM; S forwards TERM to the tree, waits a
-// short grace, then SIGKILLs it. The plugin SIGKILLs S itself if S does not finish in time.
+// short grace, then SIGKILLs it. When agent-runner itself dies (even by SIGKILL) S learns it from
+// its parent-death signal: with a PID namespace that signal is SIGKILL and the kernel kills the
+// tree with S; without one it is kParentDied, on which S kills the tree before exiting.
 //
 // Everything here runs after clone() in a copy of a multi-threaded process: raw syscalls only, no
 // allocation, no locks.
@@ -30,6 +32,9 @@
 #include <cstdint>
 
 namespace agent_runner::fs_plugin {
+
+// The parent-death signal of a supervisor without a PID namespace.
+constexpr int kParentDied = SIGUSR1;
 
 // What S reports on its status pipe.
 enum RecordKind : int32_t { kFinished = 1, kSetupFailed = 2 };
@@ -52,7 +57,7 @@ struct ChildSetup {
   const char* shell;
   char* const* argv;
   char* const* envp;
-  int stdin_fd, out_w, err_w, status_w, go_r, cwd_fd, ruleset_fd;
+  int stdin_fd, out_w, err_w, status_w, go_r, go_w, cwd_fd, ruleset_fd;
   bool pid_ns, user_ns, net_ns, mnt_ns, no_new_privs, drop_caps;
   // Mount namespace: the read-only view, and the working directory looked up again inside it.
   bool read_only_root;

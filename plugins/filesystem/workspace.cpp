@@ -1,6 +1,7 @@
 #include "workspace.hpp"
 
 #include "file_ops.hpp"
+#include "leftovers.hpp"
 
 #include <agent_runner/plugin.hpp>
 
@@ -18,6 +19,11 @@ namespace agent_runner::fs_plugin {
 using sdk::Error;
 
 namespace {
+
+constexpr std::string_view kEphemeralPrefix = ".ephemeral-";
+constexpr std::string_view kTmpPrefix = "agent-runner-fs-";
+// Fresh names to try when a sweep in another process removes the one just made.
+constexpr int kClaimAttempts = 8;
 
 std::string tmp_base() {
   const char* base = std::getenv("TMPDIR");
@@ -78,13 +84,25 @@ Workspace::Workspace(const FsConfig& cfg, const std::optional<std::string>& sess
     persistent_ = true;
     path_ = root.string();
     ws_fd_.reset(::open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
-  } else {
-    persistent_ = session.has_value();
-    ws_name_ = session ? *session : ".ephemeral-" + random_hex(8);
+  } else if (session) {
+    persistent_ = true;
+    ws_name_ = *session;
     if (::mkdirat(root_fd_.get(), ws_name_.c_str(), 0700) != 0 && errno != EEXIST)
       throw Error(
           AR_ERR_PERMISSION_DENIED,
           "cannot create workspace " + (root / ws_name_).string() + ": " + std::strerror(errno));
+  } else {
+    sweep_leftovers(root.string(), kEphemeralPrefix);
+    for (int i = 0; i < kClaimAttempts && !ws_lock_; ++i) {
+      ws_name_ = std::string(kEphemeralPrefix) + random_hex(8);
+      if (::mkdirat(root_fd_.get(), ws_name_.c_str(), 0700) != 0)
+        throw Error(
+            AR_ERR_PERMISSION_DENIED,
+            "cannot create workspace " + (root / ws_name_).string() + ": " + std::strerror(errno));
+      ws_lock_ = claim_dir(root_fd_.get(), ws_name_);
+    }
+    if (!ws_lock_)
+      throw Error(AR_ERR_INTERNAL, "cannot claim an ephemeral workspace in " + root.string());
   }
   if (!ws_name_.empty()) {
     ws_fd_.reset(
@@ -112,36 +130,38 @@ Workspace::~Workspace() {
 void Workspace::create_tmp_dir() {
   // A private TMPDIR outside the workspace, removed on release.
   const std::string base = tmp_base();
-  std::string tmpl = base + "/agent-runner-fs-XXXXXX";
-  if (!::mkdtemp(tmpl.data()))
-    throw Error(AR_ERR_INTERNAL, "cannot create the sandbox's private TMPDIR in " + base + ": " +
-                                     std::string(std::strerror(errno)));
-  tmp_dir_ = tmpl;
+  sweep_leftovers(base, kTmpPrefix);
+  for (int i = 0; i < kClaimAttempts && !tmp_lock_; ++i) {
+    std::string tmpl = base + "/" + std::string(kTmpPrefix) + "XXXXXX";
+    if (!::mkdtemp(tmpl.data()))
+      throw Error(AR_ERR_INTERNAL, "cannot create the sandbox's private TMPDIR in " + base + ": " +
+                                       std::string(std::strerror(errno)));
+    tmp_lock_ = claim_dir(AT_FDCWD, tmpl);
+    if (tmp_lock_) tmp_dir_ = tmpl;
+  }
+  if (!tmp_lock_) throw Error(AR_ERR_INTERNAL, "cannot claim a private TMPDIR in " + base);
 }
 
 void Workspace::remove_tmp_dir() {
   if (tmp_dir_.empty()) return;
-  Fd fd(::open(tmp_dir_.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-  if (fd) {
-    try {
-      remove_tree(fd.get(), tmp_dir_);
-    } catch (...) {
-    }
+  try {
+    remove_tree(tmp_lock_.get(), tmp_dir_);
+  } catch (...) {
   }
   ::rmdir(tmp_dir_.c_str());
   tmp_dir_.clear();
+  tmp_lock_.reset();
 }
 
 bool Workspace::release() {
   remove_tmp_dir();
   if (persistent_ || ws_name_.empty()) return false;
-  // Through fds, never following a symlink planted in it.
-  Fd fd(
-      ::openat(root_fd_.get(), ws_name_.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-  if (fd) remove_tree(fd.get(), path_);
+  // ws_lock_ is an O_RDONLY descriptor of the workspace opened without following a symlink.
+  remove_tree(ws_lock_.get(), path_);
   if (::unlinkat(root_fd_.get(), ws_name_.c_str(), AT_REMOVEDIR) != 0 && errno != ENOENT)
     throw_errno(errno, path_, "removing the ephemeral workspace");
   ws_name_.clear();
+  ws_lock_.reset();
   return true;
 }
 

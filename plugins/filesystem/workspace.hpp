@@ -1,6 +1,6 @@
 // Where a sandbox's files live: root_dir/<session> (persistent), root_dir/.ephemeral-<hex>
 // (removed on release) or root_dir itself (layout: shared, never removed), plus a private TMPDIR
-// outside the workspace.
+// outside the workspace. Leftovers of killed processes are swept first (leftovers.hpp).
 #pragma once
 
 #include "fs_config.hpp"
@@ -42,6 +42,7 @@ class Workspace {
   bool persistent_ = false;
   std::string path_, ws_name_, tmp_dir_;
   Fd root_fd_, ws_fd_;
+  Fd ws_lock_, tmp_lock_;  // held while the sandbox is open (leftovers.hpp)
 };
 
 }  // namespace agent_runner::fs_plugin
