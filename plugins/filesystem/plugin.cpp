@@ -1,12 +1,13 @@
 // The filesystem sandbox plugin: a workspace directory on this machine (workspace.hpp); file
 // operations are resolved by the kernel beneath it (paths.hpp, file_ops.hpp); commands run in a
 // supervised, confined process tree (execute.hpp, process.hpp, supervisor.hpp) under the plan
-// made at create (isolation.hpp).
+// made at create (isolation.hpp). The plugin-level `probe` reports what this machine enforces.
 #include "execute.hpp"
 #include "file_ops.hpp"
 #include "fs_config.hpp"
 #include "isolation.hpp"
 #include "paths.hpp"
+#include "probe.hpp"
 #include "workspace.hpp"
 
 #include <agent_runner/plugin.hpp>
@@ -27,6 +28,9 @@ class FsSandbox final : public sdk::Sandbox {
     sb->init(args);
     return sb;
   }
+
+  // ABI 1.1: what this machine lets the plugin enforce; needs no sandbox and no config.
+  static Result probe(sdk::PluginCall&) { return Result::ok(probe_report()); }
 
   json::object info() const override {
     return {{"sandbox_id", id_},
