@@ -107,10 +107,14 @@ void kill_tree(const ChildSetup& cs, pid_t shell, int sig) {
   signal_descendants(static_cast<pid_t>(::getpid()), sig, 0);
 }
 
-[[noreturn]] void run_shell(const ChildSetup& cs, int cwd_fd) {
+[[noreturn]] void run_shell(const ChildSetup& cs, int cwd_fd, pid_t supervisor) {
   ::setpgid(0, 0);
-  // Without a PID namespace nothing else ties the shell to S: if S is killed, so is the shell.
-  if (!cs.pid_ns) ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  // Without a PID namespace nothing else ties the shell to S: if S is killed, so is the shell
+  // (and if S died before the signal was armed, the shell has been reparented already).
+  if (!cs.pid_ns) {
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != supervisor) ::_exit(127);
+  }
   if (::dup2(cs.stdin_fd, 0) < 0 || ::dup2(cs.out_w, 1) < 0 || ::dup2(cs.err_w, 2) < 0)
     die(cs, kStepDup);
   if (::fchdir(cwd_fd) != 0) die(cs, kStepChdir);
@@ -216,9 +220,10 @@ bool is_exec_step(int32_t step) {
   if (cs.ruleset_fd >= 0 && ::syscall(SYS_landlock_restrict_self, cs.ruleset_fd, 0) != 0)
     die(cs, kStepLandlock);
 
+  const pid_t self = ::getpid();
   long shell = raw_clone(SIGCHLD);
   if (shell < 0) die(cs, kStepFork);
-  if (shell == 0) run_shell(cs, cwd_fd);
+  if (shell == 0) run_shell(cs, cwd_fd, self);
   ::close(cs.out_w);
   ::close(cs.err_w);
   ::close(cs.stdin_fd);

@@ -108,10 +108,10 @@ TEST_P(KillNine, KillsTheTreeAndTheNextStartSweepsOnlyStaleLeftovers) {
 
   // B: a live agent-runner whose command waits for a file in its workspace.
   const std::string mb = marker();
-  Host b(env, config, "while [ ! -e stop ]; do sleep 0.05; done; echo b-done." + mb,
+  Host b(env, config, "while [ ! -e stop." + mb + " ]; do sleep 0.05; done; echo b-done." + mb,
          logs.path() / "b.out");
   // Its shell runs (the host's own command line holds the text after "exec --", not "sh -c").
-  ASSERT_TRUE(eventually([&] { return !pids_with("sh -c while [ ! -e stop ]").empty(); }))
+  ASSERT_TRUE(eventually([&] { return !pids_with("sh -c while [ ! -e stop." + mb).empty(); }))
       << ar_test::read_file(b.out);
   const auto b_workspaces = entries(root.path(), ".ephemeral-");
   const auto b_tmps = entries(tmp.path(), "agent-runner-fs-");
@@ -146,7 +146,7 @@ TEST_P(KillNine, KillsTheTreeAndTheNextStartSweepsOnlyStaleLeftovers) {
   }
 
   // B is intact and finishes normally, removing its own directories.
-  ar_test::write_file(fs::path(*b_workspaces.begin()) / "stop", "");
+  ar_test::write_file(fs::path(*b_workspaces.begin()) / ("stop." + mb), "");
   EXPECT_EQ(b.wait(), 0) << ar_test::read_file(b.out);
   EXPECT_NE(ar_test::read_file(b.out).find("b-done." + mb), std::string::npos);
   EXPECT_EQ(entries(root.path(), ".ephemeral-"), std::set<std::string>{});
