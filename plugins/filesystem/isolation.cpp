@@ -36,7 +36,7 @@ boost::json::object IsolationPlan::to_json() const {
           {"read_only_root", read_only_root},
           {"seccomp", seccomp},
           {"capabilities_dropped", drop_caps},
-          {"new_session", true},
+          {"no_controlling_terminal", true},
           {"pids_cgroup", processes == LimitScope::cgroup},
           {"process_limit", limit_scope_name(processes)},
           {"memory_limit", limit_scope_name(memory)},

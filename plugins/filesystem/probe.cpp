@@ -73,9 +73,9 @@ std::vector<Check> checks(const KernelFeatures& k) {
                            : "an unprivileged user's command holds none, but the bounding set "
                              "cannot be cleared without a user namespace"});
   std::string term =
-      "commands start in a new session (no controlling terminal), stdin from "
-      "/dev/null";
-  if (k.seccomp) term += ", TIOCSTI refused";
+      "commands have no controlling terminal (a new session when agent-runner has one) and "
+      "stdin from /dev/null";
+  if (k.seccomp) term += "; TIOCSTI refused";
   c.push_back({"terminal", true, term});
 
   const auto& cg = k.cgroups;
@@ -143,7 +143,7 @@ json::object build() {
           {"read_only_root", k.read_only_root},
           {"seccomp", k.seccomp},
           {"capabilities_dropped", k.drop_caps},
-          {"new_session", true},
+          {"no_controlling_terminal", true},
           {"legacy_tiocsti",
            k.legacy_tiocsti < 0 ? json::value(nullptr) : json::value(k.legacy_tiocsti)},
           {"cgroup",

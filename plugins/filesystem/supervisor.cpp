@@ -107,6 +107,13 @@ void kill_tree(const ChildSetup& cs, pid_t shell, int sig) {
   signal_descendants(static_cast<pid_t>(::getpid()), sig, 0);
 }
 
+bool has_controlling_terminal() {
+  int fd = ::open("/dev/tty", O_RDONLY | O_NOCTTY | O_CLOEXEC);
+  if (fd < 0) return false;
+  ::close(fd);
+  return true;
+}
+
 [[noreturn]] void run_shell(const ChildSetup& cs, int cwd_fd, pid_t supervisor) {
   ::setpgid(0, 0);
   // Without a PID namespace nothing else ties the shell to S: if S is killed, so is the shell
@@ -182,9 +189,12 @@ bool is_exec_step(int32_t step) {
   // Our copy of the go pipe's write end: once it is closed, a host that dies before it lets us
   // go (even before the death signal was armed) leaves us reading end-of-file.
   ::close(cs.go_w);
-  // A session of our own: no controlling terminal, so nothing of the command can open /dev/tty
-  // or push input into the terminal agent-runner was started from.
-  if (::setsid() < 0) die(cs, kStepSession);
+  // No controlling terminal, so nothing of the command can open /dev/tty or push input into the
+  // terminal agent-runner was started from: a session of our own when there is one to leave.
+  // Only then: a new session is also a new scheduler autogroup (kernel.sched_autogroup_enabled),
+  // which cost milliseconds per command on a loaded machine.
+  if (has_controlling_terminal() && (::setsid() < 0 || has_controlling_terminal()))
+    die(cs, kStepSession);
   if (cs.user_ns) {
     // A non-dumpable process's /proc/self files belong to root: writing the maps needs it
     // dumpable for a moment (nothing runs in the namespace yet).

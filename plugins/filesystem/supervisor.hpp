@@ -2,10 +2,11 @@
 //
 //   plugin thread ──clone──> supervisor S ──clone──> /bin/sh -c CMD ──> ...
 //
-// S starts a new session (no controlling terminal: nothing of the command can open /dev/tty of
-// the terminal agent-runner runs in), sets up its namespaces (namespaces.hpp), applies rlimits,
-// no_new_privs and Landlock, then clones the shell, which installs the seccomp filter, drops every
-// capability and executes the command with stdin from /dev/null.
+// S leaves agent-runner's controlling terminal, if it has one, by starting a new session
+// (nothing of the command can open /dev/tty of the terminal agent-runner runs in), sets up its
+// namespaces (namespaces.hpp), applies rlimits, no_new_privs and Landlock, then clones the shell,
+// which installs the seccomp filter, drops every capability and executes the command with stdin
+// from /dev/null.
 //
 // S is PID 1 of a fresh PID namespace when the kernel allows it (as root, or inside a user
 // namespace): every descendant, including ones that called setsid() or double-forked, lives in

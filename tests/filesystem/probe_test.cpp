@@ -27,7 +27,7 @@ TEST(Probe, ReportsWhatThisMachineEnforces) {
   const long abi = ::syscall(SYS_landlock_create_ruleset, nullptr, 0, 1U);
   EXPECT_EQ(p.at("landlock_abi").as_int64(), abi < 0 ? 0 : abi);
   for (const char* key : {"isolation_levels", "network_isolation", "namespaces", "read_only_root",
-                          "seccomp", "capabilities_dropped", "new_session", "cgroup",
+                          "seccomp", "capabilities_dropped", "no_controlling_terminal", "cgroup",
                           "process_limit", "memory_limit", "openat2", "tree_kill"})
     EXPECT_TRUE(p.contains(key)) << key;
   std::set<std::string> names;
