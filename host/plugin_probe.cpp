@@ -7,6 +7,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -114,12 +115,24 @@ void send(int fd, char tag, std::string_view payload = {}) {
   }
 }
 
+// Restores the default action of `sig` with the raw system call: sanitizer runtimes intercept
+// signal() and sigaction() and keep their own handlers, which would turn a crash into an exit
+// status instead of a death by the signal.
+void default_action(int sig) {
+  struct {
+    void* handler = nullptr;  // SIG_DFL
+    unsigned long flags = 0;
+    void* restorer = nullptr;
+    unsigned long mask = 0;
+  } act;
+  ::syscall(SYS_rt_sigaction, sig, &act, nullptr, sizeof act.mask);
+}
+
 [[noreturn]] void run_child(const char* path, int fd) {
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-  // Crashes must end the child with their signal (a sanitizer's or the host's own handler would
-  // turn them into an exit status), and nothing the plugin prints may reach our stdout.
-  for (int sig : {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGTRAP, SIGSYS})
-    ::signal(sig, SIG_DFL);
+  // Crashes must end the child with their signal, and nothing the plugin prints may reach our
+  // stdout.
+  for (int sig : {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGTRAP, SIGSYS}) default_action(sig);
   sigset_t none;
   sigemptyset(&none);
   ::sigprocmask(SIG_SETMASK, &none, nullptr);

@@ -226,15 +226,20 @@ constexpr uid_t kNobody = 65534;
 void give_to_nobody(const fs::path& p) {
   ASSERT_EQ(::lchown(p.c_str(), kNobody, kNobody), 0) << p;
 }
+
+// A copy of the good fixture as `dir`/`name`, `dir` created (with its parents).
+fs::path good_copy(const fs::path& dir, const std::string& name = "good.so") {
+  fs::create_directories(dir);
+  fs::copy_file(kFixtures / "good.so", dir / name);
+  return dir / name;
+}
 }  // namespace
 
 TEST(Loader, AFileOwnedByAnotherUserIsRefusedNamingOwnerAndFix) {
   SKIP_UNLESS_ROOT();
   ar_test::TempDir tmp;
   const fs::path dir = tmp.path() / "plugins";
-  fs::create_directory(dir);
-  fs::copy_file(kFixtures / "good.so", dir / "good.so");
-  give_to_nobody(dir / "good.so");
+  give_to_nobody(good_copy(dir));
   auto r = load_one(dir / "good.so");
   expect_rejected(r, dir / "good.so", "is owned by nobody (uid 65534)");
   EXPECT_NE(r.error->find("not by root"), std::string::npos) << *r.error;
@@ -247,8 +252,7 @@ TEST(Loader, ASymlinkIntoADirectoryOfAnotherUserIsRefused) {
   ar_test::TempDir tmp;
   // The file is root's, but it sits in a directory "nobody" owns: nobody can swap it.
   const fs::path theirs = tmp.path() / "theirs";
-  fs::create_directory(theirs);
-  fs::copy_file(kFixtures / "good.so", theirs / "real.so");
+  good_copy(theirs, "real.so");
   give_to_nobody(theirs);
   const fs::path dir = tmp.path() / "plugins";
   fs::create_directory(dir);
@@ -263,8 +267,7 @@ TEST(Loader, APluginDirectoryOfAnotherUserRejectsEveryFileInIt) {
   SKIP_UNLESS_ROOT();
   ar_test::TempDir tmp;
   const fs::path dir = tmp.path() / "plugins";
-  fs::create_directory(dir);
-  fs::copy_file(kFixtures / "good.so", dir / "good.so");
+  good_copy(dir);
   give_to_nobody(dir);
   auto reg = PluginRegistry::discover({{dir, "test", true}});
   ASSERT_EQ(reg.reports().size(), 1u);
@@ -279,8 +282,7 @@ TEST(Loader, ADirectoryHigherUpThatOthersCanWriteIsRefusedUnlessSticky) {
   ar_test::TempDir tmp;
   const fs::path open = tmp.path() / "open";
   const fs::path dir = open / "plugins";
-  fs::create_directories(dir);
-  fs::copy_file(kFixtures / "good.so", dir / "good.so");
+  good_copy(dir);
   fs::permissions(open, fs::perms::all);
   auto r = load_one(dir / "good.so");
   expect_rejected(r, dir / "good.so", "directory " + open.string());

@@ -90,6 +90,19 @@ std::vector<pid_t> processes_with(const std::string& marker) {
   return out;
 }
 
+// Runs a workload file that must be refused before anything runs: exit 2, no workspace, and
+// stderr holding `says`. Returns stderr.
+std::string expect_refused(const Fixture& f, const std::string& name, const std::string& text,
+                           const std::string& says,
+                           const std::map<std::string, std::string>& env = {}) {
+  auto wl = f.file(name, text);
+  auto r = f.run({wl.string()}, env);
+  EXPECT_EQ(r.exit_code, 2) << name;
+  EXPECT_NE(r.err.find(says), std::string::npos) << r.err.substr(0, 2000);
+  EXPECT_FALSE(fs::exists(f.root())) << name << ": nothing may run";
+  return r.err;
+}
+
 // A command that runs a copy of sleep named after `marker`, for processes_with().
 std::string marked_sleep(const std::string& marker) {
   return "cp /bin/sleep ./" + marker + " && touch started && exec ./" + marker + " 60";
@@ -464,18 +477,15 @@ steps:
 TEST(Workload, AHundredThousandCharacterSessionIsAnErrorNotACrash) {
   Fixture f;
   // maxLength fails first; the pattern must not run at all (std::regex overflowed its stack).
-  auto wl = f.file("long.yaml", "name: l\nsession: " + std::string(100000, 'a') +
-                                    "\nsteps:\n  - execute: {command: \"true\"}\n");
-  auto r = f.run({wl.string()});
-  EXPECT_EQ(r.exit_code, 2) << r.err.substr(0, 2000);
-  EXPECT_NE(r.err.find("session: must be at most 128 characters"), std::string::npos)
-      << r.err.substr(0, 2000);
+  expect_refused(f, "long.yaml",
+                 "name: l\nsession: " + std::string(100000, 'a') +
+                     "\nsteps:\n  - execute: {command: \"true\"}\n",
+                 "session: must be at most 128 characters");
   // A long value that passes maxLength is matched by the pattern in linear time.
-  auto bad = f.file("bad.yaml", "name: b\nsession: \"" + std::string(120, 'a') +
-                                    "/\"\nsteps:\n  - execute: {command: \"true\"}\n");
-  auto b = f.run({bad.string()});
-  EXPECT_EQ(b.exit_code, 2);
-  EXPECT_NE(b.err.find("session: must match the pattern"), std::string::npos) << b.err;
+  expect_refused(f, "bad.yaml",
+                 "name: b\nsession: \"" + std::string(120, 'a') +
+                     "/\"\nsteps:\n  - execute: {command: \"true\"}\n",
+                 "session: must match the pattern");
 }
 
 TEST(Workload, ASecretInsideBase64ContentIsRedactedBeforeEncoding) {
@@ -511,17 +521,14 @@ steps:
 
 TEST(Workload, SecretsShorterThanFourBytesAreRefusedByName) {
   Fixture f;
-  auto wl = f.file("s.yaml", R"Y(name: short
+  auto err = expect_refused(f, "s.yaml", R"Y(name: short
 secrets:
   PIN: {env: HOST_PIN}
 steps:
   - execute: {command: "true"}
-)Y");
-  auto r = f.run({wl.string()}, {{"HOST_PIN", "417"}});
-  EXPECT_EQ(r.exit_code, 2);
-  EXPECT_NE(r.err.find("secrets.PIN: the value is 3 bytes long"), std::string::npos) << r.err;
-  EXPECT_EQ(r.err.find("417"), std::string::npos) << "never the value: " << r.err;
-  EXPECT_FALSE(fs::exists(f.root())) << "nothing ran";
+)Y",
+                            "secrets.PIN: the value is 3 bytes long", {{"HOST_PIN", "417"}});
+  EXPECT_EQ(err.find("417"), std::string::npos) << "never the value: " << err;
 }
 
 TEST(Workload, ASecretThatIsACommonWordLeavesEventNamesAndKeysAlone) {
@@ -554,18 +561,13 @@ TEST(Workload, AnAliasBombIsRefusedBeforeItExpands) {
     bomb += "]\n";
   }
   bomb += "steps:\n  - execute: {command: \"true\"}\n";
-  auto wl = f.file("bomb.yaml", bomb);
   ASSERT_LT(bomb.size(), 700u);
-  auto r = f.run({wl.string()});
-  EXPECT_EQ(r.exit_code, 2) << r.err;
-  EXPECT_NE(r.err.find(wl.string()), std::string::npos) << r.err;
-  EXPECT_NE(r.err.find("larger than 500000 values"), std::string::npos) << r.err;
+  auto err = expect_refused(f, "bomb.yaml", bomb, "larger than 500000 values");
+  EXPECT_NE(err.find((f.dir.path() / "bomb.yaml").string()), std::string::npos) << err;
   // Deep nesting is refused too, with the limit.
-  auto deep = f.file("deep.yaml", "name: d\nx: " + std::string(1000, '[') + std::string(1000, ']') +
-                                      "\nsteps: []\n");
-  auto d = f.run({deep.string()});
-  EXPECT_EQ(d.exit_code, 2);
-  EXPECT_NE(d.err.find("nested more than 64 deep"), std::string::npos) << d.err;
+  expect_refused(f, "deep.yaml",
+                 "name: d\nx: " + std::string(1000, '[') + std::string(1000, ']') + "\nsteps: []\n",
+                 "nested more than 64 deep");
 }
 
 TEST(Workload, OutputEventsAreValidUtf8EvenForBinaryOrSplitCharacters) {
@@ -586,15 +588,13 @@ TEST(Workload, UnboundedSecretSourcesAreRefusedNotRead) {
   Fixture f;
   const fs::path fifo = f.dir.path() / "fifo";
   ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
-  for (const std::string& source : {std::string("/dev/zero"), fifo.string()}) {
-    auto wl = f.file("s.yaml", "name: s\nsecrets:\n  BIG: {file: " + source +
-                                   "}\nsteps:\n  - execute: {command: \"true\"}\n");
-    auto r = f.run({wl.string()});
-    EXPECT_EQ(r.exit_code, 2) << source;
-    EXPECT_NE(r.err.find("secrets.BIG: cannot read " + source + ": is a"), std::string::npos)
-        << r.err;
-    EXPECT_NE(r.err.find("not a regular file"), std::string::npos) << r.err;
-  }
+  for (const std::string& source : {std::string("/dev/zero"), fifo.string()})
+    expect_refused(f, "s.yaml",
+                   "name: s\nsecrets:\n  BIG: {file: " + source +
+                       "}\nsteps:\n  - execute: {command: \"true\"}\n",
+                   "secrets.BIG: cannot read " + source + ": is a " +
+                       (source == "/dev/zero" ? "character device" : "FIFO") +
+                       ", not a regular file");
   // A workload file that is a FIFO is refused too (it used to block in open).
   auto r = f.run({fifo.string()});
   EXPECT_EQ(r.exit_code, 2);
