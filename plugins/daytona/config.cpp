@@ -4,7 +4,6 @@
 
 #include <array>
 #include <filesystem>
-#include <regex>
 
 namespace agent_runner::daytona {
 
@@ -187,9 +186,8 @@ Config parse_config(const json::object& o) {
       bad("ca_file", "'" + *c.ca_file + "' is not a readable file (give a PEM CA bundle)");
   }
   c.env = string_map(o, "env");
-  static const std::regex env_name("^[A-Za-z_][A-Za-z0-9_]*$");
   for (const auto& [k, v] : c.env)
-    if (!std::regex_match(k, env_name)) bad("env." + k, "is not a valid environment variable name");
+    if (!sdk::is_env_name(k)) bad("env." + k, "is not a valid environment variable name");
   c.workspace_dir = str(o, "workspace_dir");
   if (c.workspace_dir && c.workspace_dir->front() != '/')
     bad("workspace_dir", "must be an absolute path inside the sandbox");

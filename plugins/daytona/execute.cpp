@@ -6,7 +6,6 @@
 
 #include <chrono>
 #include <cmath>
-#include <regex>
 #include <thread>
 
 namespace agent_runner::daytona {
@@ -64,10 +63,9 @@ Result DaytonaSandbox::execute(sdk::Call& call) {
     if (!info->is_dir)
       throw Error(AR_ERR_NOT_A_DIRECTORY, "execute: cwd " + cwd.display() + ": not a directory");
   }
-  static const std::regex env_name("^[A-Za-z_][A-Za-z0-9_]*$");
   std::vector<std::pair<std::string, std::string>> env(cfg_.env.begin(), cfg_.env.end());
   for (auto& [k, v] : sdk::json_get::string_map(req, "env")) {
-    if (!std::regex_match(k, env_name))
+    if (!sdk::is_env_name(k))
       throw Error(AR_ERR_INVALID_ARGUMENT, "execute: env name '" + k + "' is not valid");
     if (v.find('\0') != std::string::npos)
       throw Error(AR_ERR_INVALID_ARGUMENT, "execute: env." + k + " contains a NUL byte");
