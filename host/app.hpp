@@ -62,6 +62,13 @@ int cmd_exec(App& app, const std::vector<std::string>& args);
 int cmd_run(App& app, const std::vector<std::string>& args);
 int cmd_serve(App& app, const std::vector<std::string>& args);
 int cmd_doctor(App& app, const std::vector<std::string>& args);
+// The Redis Streams task queue (README "Run a worker fleet").
+int cmd_worker(App& app, const std::vector<std::string>& args);
+int cmd_submit(App& app, const std::vector<std::string>& args);
+int cmd_status(App& app, const std::vector<std::string>& args);
+int cmd_cancel(App& app, const std::vector<std::string>& args);
+int cmd_queue(App& app, const std::vector<std::string>& args);
+int cmd_run_job(App& app, const std::vector<std::string>& args);  // hidden: one job of a worker
 
 // Entry point of the executable.
 int cli_main(int argc, char** argv);

@@ -31,6 +31,12 @@ Commands:
                                       run workload files; 0 succeeded, 1 failed
   serve --mcp [--session ID]          Model Context Protocol server on stdio
   doctor                              what this machine supports (isolation, plugins, config)
+  worker [--concurrency N] [--queue NAME] [--consumer NAME] [--drain-timeout S]
+         [--metrics-listen ADDR:PORT]  run jobs from the Redis task queue (REDIS_HOST)
+  submit WORKLOAD... [--follow] [--events FILE|-] [--json]
+                                      put workloads on the task queue; print the job ids
+  status JOB [--json] | cancel JOB | queue [--json]
+                                      a job's result, stop a job, the queue's state
 
 Global options:
   --config FILE          YAML configuration file (also AGENT_RUNNER_CONFIG)
@@ -146,12 +152,19 @@ int cli_main(int argc, char** argv) {
   if (command == "run") return cmd_run(app, rest);
   if (command == "serve") return cmd_serve(app, rest);
   if (command == "doctor") return cmd_doctor(app, rest);
+  if (command == "worker") return cmd_worker(app, rest);
+  if (command == "submit") return cmd_submit(app, rest);
+  if (command == "status") return cmd_status(app, rest);
+  if (command == "cancel") return cmd_cancel(app, rest);
+  if (command == "queue") return cmd_queue(app, rest);
+  if (command == "__run-job") return cmd_run_job(app, rest);
   if (command == "help") {
     std::cout << kUsage;
     return kExitOk;
   }
   std::cerr << "agent-runner: unknown command '" << command
-            << "'; commands: plugins, config, exec, run, serve, doctor (see agent-runner --help)\n";
+            << "'; commands: plugins, config, exec, run, serve, doctor, worker, submit, status, "
+               "cancel, queue (see agent-runner --help)\n";
   return kExitUsage;
 }
 

@@ -118,6 +118,13 @@ int cmd_config(App& app, const std::vector<std::string>& args) {
   o["temporal_service_address"] = c->temporal_service_address;
   o["task_queue"] = c->task_queue;
   o["max_concurrency"] = c->max_concurrency;
+  for (auto [k, v] : {std::pair{"lease_s", c->lease_s},
+                      {"max_attempts", c->max_attempts},
+                      {"events_maxlen", c->events_maxlen},
+                      {"job_expiry_s", c->job_expiry_s},
+                      {"drain_timeout_s", c->drain_timeout_s},
+                      {"job_max_bytes", c->job_max_bytes}})
+    o[k] = v;
   o["stigmer_backend_endpoint"] = c->stigmer_backend_endpoint;
   o["stigmer_api_key"] = secret(c->stigmer_api_key);
   o["sandbox_type"] = c->sandbox_type;

@@ -43,6 +43,19 @@ const std::vector<FieldInfo>& config_fields() {
        "Temporal task queue (default agent_execution_runner)"},
       {"max_concurrency", "TEMPORAL_MAX_CONCURRENCY", false,
        "integer >= 1: concurrent executions, and `run --parallel` default (default 10)"},
+      {"lease_s", "AGENT_RUNNER_LEASE_S", false,
+       "worker: seconds a job may go without its worker's refresh before another takes it over "
+       "(default 60)"},
+      {"max_attempts", "AGENT_RUNNER_MAX_ATTEMPTS", false,
+       "worker: deliveries of one job before it goes to the dead-letter stream (default 3)"},
+      {"events_maxlen", "AGENT_RUNNER_EVENTS_MAXLEN", false,
+       "worker: approximate cap on a job's events stream, in events (default 100000)"},
+      {"job_expiry_s", "AGENT_RUNNER_JOB_EXPIRY_S", false,
+       "worker: seconds a finished job's events and result stay in Redis (default 86400)"},
+      {"drain_timeout_s", "AGENT_RUNNER_DRAIN_TIMEOUT_S", false,
+       "worker: seconds running jobs may take to finish after SIGTERM (default 600)"},
+      {"job_max_bytes", "AGENT_RUNNER_JOB_MAX_BYTES", false,
+       "submit/worker: largest job entry, inlined files included (default 16777216)"},
       {"stigmer_backend_endpoint", "STIGMER_BACKEND_ENDPOINT", false,
        "backend host:port (default local localhost:50051, cloud localhost:8080)"},
       {"stigmer_api_key", "STIGMER_API_KEY", true,
@@ -51,10 +64,10 @@ const std::vector<FieldInfo>& config_fields() {
        "type of any installed plugin (default local filesystem, cloud daytona)"},
       {"sandbox_root_dir", "SANDBOX_ROOT_DIR", false,
        "local: workspace root, made absolute (default ./workspace); cloud: unused"},
-      {"redis_host", "REDIS_HOST", false, "cloud: Redis host (default localhost); local: unused"},
-      {"redis_port", "REDIS_PORT", false,
-       "cloud: Redis port 1-65535 (default 6379); local: unused"},
-      {"redis_password", "REDIS_PASSWORD", true, "cloud: Redis password (optional); local: unused"},
+      {"redis_host", "REDIS_HOST", false,
+       "Redis host of the worker's task queue (cloud default localhost; local: unset unless set)"},
+      {"redis_port", "REDIS_PORT", false, "Redis port 1-65535 (default 6379)"},
+      {"redis_password", "REDIS_PASSWORD", true, "Redis password (optional)"},
       {"daytona_api_key", "DAYTONA_API_KEY", true,
        "Daytona API key; required when sandbox_type is daytona"},
       {"daytona_api_url", "DAYTONA_API_URL", false,
@@ -145,6 +158,18 @@ class Loader {
                              "agent_execution_runner");
     c.max_concurrency = integer_or(c, "max_concurrency", "TEMPORAL_MAX_CONCURRENCY", 10, 1, 100000,
                                    "an integer >= 1");
+    c.lease_s =
+        integer_or(c, "lease_s", "AGENT_RUNNER_LEASE_S", 60, 1, 86400, "seconds from 1 to 86400");
+    c.max_attempts = integer_or(c, "max_attempts", "AGENT_RUNNER_MAX_ATTEMPTS", 3, 1, 1000,
+                                "an integer from 1 to 1000");
+    c.events_maxlen = integer_or(c, "events_maxlen", "AGENT_RUNNER_EVENTS_MAXLEN", 100000, 100,
+                                 100000000, "an integer from 100 to 100000000");
+    c.job_expiry_s = integer_or(c, "job_expiry_s", "AGENT_RUNNER_JOB_EXPIRY_S", 86400, 1,
+                                365 * 86400, "seconds from 1 to 31536000");
+    c.drain_timeout_s = integer_or(c, "drain_timeout_s", "AGENT_RUNNER_DRAIN_TIMEOUT_S", 600, 0,
+                                   86400, "seconds from 0 to 86400");
+    c.job_max_bytes = integer_or(c, "job_max_bytes", "AGENT_RUNNER_JOB_MAX_BYTES", 16 << 20, 4096,
+                                 512 << 20, "bytes from 4096 to 536870912");
     c.stigmer_backend_endpoint =
         string_or(c, "stigmer_backend_endpoint", "STIGMER_BACKEND_ENDPOINT",
                   local ? "localhost:50051" : "localhost:8080");
@@ -180,23 +205,23 @@ class Loader {
       c.sandbox_root_dir = (ec ? std::filesystem::path(dir) : abs).lexically_normal().string();
       if (c.sandbox_root_dir->size() > 1 && c.sandbox_root_dir->back() == '/')
         c.sandbox_root_dir->pop_back();
-      for (const char* f : {"redis_host", "redis_port", "redis_password"})
-        c.sources[f] = "unused in local mode";
     } else {
       c.sandbox_root_dir.reset();
       c.sources["sandbox_root_dir"] = "unused in cloud mode";
-      c.redis_host = optional_string(c, "redis_host", "REDIS_HOST");
-      if (!c.redis_host) {
-        c.redis_host = "localhost";
-        c.sources["redis_host"] = "default";
-      }
-      c.redis_port = optional_port(c, "redis_port", "REDIS_PORT");
-      if (!c.redis_port) {
-        c.redis_port = 6379;
-        if (c.sources["redis_port"] == "unset") c.sources["redis_port"] = "default";
-      }
-      c.redis_password = optional_string(c, "redis_password", "REDIS_PASSWORD");
     }
+    // Redis holds the worker's task queue. Cloud mode defaults to localhost; local mode uses
+    // Redis only when REDIS_HOST is set (`worker` says so when it is not).
+    c.redis_host = optional_string(c, "redis_host", "REDIS_HOST");
+    if (!c.redis_host && !local) {
+      c.redis_host = "localhost";
+      c.sources["redis_host"] = "default";
+    }
+    c.redis_port = optional_port(c, "redis_port", "REDIS_PORT");
+    if (!c.redis_port && c.redis_host) {
+      c.redis_port = 6379;
+      if (c.sources["redis_port"] == "unset") c.sources["redis_port"] = "default";
+    }
+    c.redis_password = optional_string(c, "redis_password", "REDIS_PASSWORD");
 
     c.daytona_api_key = optional_string(c, "daytona_api_key", "DAYTONA_API_KEY");
     c.daytona_api_url =

@@ -59,8 +59,14 @@ std::string field_name(const std::string& pointer) {
 
 }  // namespace
 
-WorkloadLoad load_workload(const fs::path& file,
-                           const std::map<std::string, std::string>& host_env) {
+fs::path Workload::local_path(const std::string& written) const {
+  if (auto it = inlined.find(written); it != inlined.end()) return it->second;
+  fs::path p(written);
+  return p.is_relative() ? base_dir / p : p;
+}
+
+WorkloadLoad load_workload(const fs::path& file, const std::map<std::string, std::string>& host_env,
+                           bool resolve_secrets) {
   WorkloadLoad out;
   const std::string fname = file.string();
   YamlDocument doc;
@@ -129,7 +135,7 @@ WorkloadLoad load_workload(const fs::path& file,
   if (const auto* env = root.if_contains("env"))
     for (const auto& kv : env->get_object()) w.env[kv.key()] = scalar_text(kv.value());
 
-  if (const auto* secrets = root.if_contains("secrets")) {
+  if (const auto* secrets = resolve_secrets ? root.if_contains("secrets") : nullptr) {
     for (const auto& kv : secrets->get_object()) {
       const std::string name(kv.key());
       const std::string where = at("/secrets/" + name) + ": secrets." + name + ": ";
@@ -197,6 +203,7 @@ WorkloadLoad load_workload(const fs::path& file,
     w.steps.push_back(std::move(step));
     ++index;
   }
+  w.document = std::move(doc.value);
   if (out.errors.empty()) out.workload = std::move(w);
   return out;
 }

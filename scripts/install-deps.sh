@@ -6,9 +6,9 @@
 set -eu
 
 build_pkgs="cmake g++ make pkg-config ccache libboost1.81-dev libboost-json1.81-dev libyaml-cpp-dev
-libspdlog-dev libcurl4-openssl-dev libre2-dev"
+libspdlog-dev libcurl4-openssl-dev libre2-dev libhiredis-dev"
 test_pkgs="libgtest-dev libgmock-dev python3 nodejs npm binutils dpkg-dev fakeroot lintian file
-iproute2 procps"
+iproute2 procps redis-server"
 
 pkgs="$build_pkgs"
 [ "${1:-}" = "--build" ] || pkgs="$pkgs $test_pkgs"

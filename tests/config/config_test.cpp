@@ -49,6 +49,12 @@ TEST(Config, JsonHasExactlyTheContractMembers) {
                                    "temporal_service_address",
                                    "task_queue",
                                    "max_concurrency",
+                                   "lease_s",
+                                   "max_attempts",
+                                   "events_maxlen",
+                                   "job_expiry_s",
+                                   "drain_timeout_s",
+                                   "job_max_bytes",
                                    "stigmer_backend_endpoint",
                                    "stigmer_api_key",
                                    "sandbox_type",
@@ -96,7 +102,7 @@ TEST(Config, BadModeListsTheAllowedValues) {
 }
 
 TEST(Config, LocalModeNeedsNothingAndNullsWhatItDoesNotUse) {
-  auto o = config_json({}, {{"MODE", "local"}, {"REDIS_HOST", "redis.example"}});
+  auto o = config_json({}, {{"MODE", "local"}});
   EXPECT_EQ(o.at("sandbox_type"), "filesystem");
   EXPECT_EQ(o.at("stigmer_backend_endpoint"), "localhost:50051");
   EXPECT_EQ(o.at("stigmer_api_key"), "***");  // the dummy-local-key default, set
@@ -106,6 +112,23 @@ TEST(Config, LocalModeNeedsNothingAndNullsWhatItDoesNotUse) {
   EXPECT_EQ(sc.at("type"), "filesystem");
   EXPECT_EQ(sc.at("root_dir"), json::value((fs::current_path() / "workspace").string()));
   EXPECT_EQ(sc.size(), 2u);
+}
+
+// A worker in local mode (the filesystem plugin) takes its jobs from Redis when REDIS_HOST is set.
+TEST(Config, LocalModeUsesRedisOnlyWhenItsHostIsSet) {
+  auto o = config_json({}, {{"MODE", "local"}, {"REDIS_HOST", "redis.example"}});
+  EXPECT_EQ(o.at("redis_host"), "redis.example");
+  EXPECT_EQ(o.at("redis_port"), 6379);
+  EXPECT_TRUE(o.at("redis_password").is_null());
+  EXPECT_EQ(o.at("lease_s"), 60);
+  EXPECT_EQ(o.at("max_attempts"), 3);
+  EXPECT_EQ(o.at("events_maxlen"), 100000);
+  EXPECT_EQ(o.at("job_expiry_s"), 86400);
+  EXPECT_EQ(o.at("drain_timeout_s"), 600);
+  EXPECT_EQ(o.at("job_max_bytes"), 16 * 1024 * 1024);
+  auto bad = host({"config", "--json"}, {{"MODE", "local"}, {"AGENT_RUNNER_LEASE_S", "0"}});
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find("lease_s (env AGENT_RUNNER_LEASE_S)"), std::string::npos) << bad.err;
 }
 
 TEST(Config, RootDirIsMadeAbsolute) {
