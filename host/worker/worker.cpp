@@ -129,6 +129,7 @@ struct Worker::Impl {
   size_t outbox_bytes = 0;
   static constexpr size_t kOutboxMax = 64u << 20;
 
+  sigset_t signals_set{};
   int signal_fd = -1;
   int signals = 0;
   bool draining = false;
@@ -825,6 +826,12 @@ Worker::~Worker() = default;
 
 void Worker::start() {
   auto& m = *impl_;
+  // Signals arrive through a descriptor (run()); blocked before any thread starts (the metrics
+  // server's), so every thread inherits the mask and none takes SIGTERM's default action.
+  sigemptyset(&m.signals_set);
+  for (int s : {SIGTERM, SIGINT, SIGCHLD}) sigaddset(&m.signals_set, s);
+  ::pthread_sigmask(SIG_BLOCK, &m.signals_set, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
   m.ctl.connect();
   m.ensure_group(m.ctl);
   // Once running, a lost Redis must not stall the loop that watches the jobs for long.
@@ -836,13 +843,7 @@ void Worker::start() {
 
 int Worker::run() {
   auto& m = *impl_;
-  // Signals arrive through a descriptor; every thread inherits the blocked mask.
-  sigset_t set;
-  sigemptyset(&set);
-  for (int s : {SIGTERM, SIGINT, SIGCHLD}) sigaddset(&set, s);
-  ::pthread_sigmask(SIG_BLOCK, &set, nullptr);
-  ::signal(SIGPIPE, SIG_IGN);
-  m.signal_fd = ::signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+  m.signal_fd = ::signalfd(-1, &m.signals_set, SFD_NONBLOCK | SFD_CLOEXEC);
   m.wake_fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   // Processes a job leaves behind are reparented here and reaped.
   ::prctl(PR_SET_CHILD_SUBREAPER, 1);

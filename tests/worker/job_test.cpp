@@ -120,13 +120,13 @@ TEST(Job, SubmitNamesTheFileThatCrossesTheCap) {
 TEST(Job, WorkerRejectsWhatIsNotAValidJob) {
   Files f;
   auto good = job_object(build_job(load(f.wl), 1 << 20, {}).json);
-  auto expect_error = [](const std::string& text, const std::string& want) {
-    auto p = parse_job(text, 1 << 20);
+  auto expect_error = [](const std::string& text, const std::string& want, size_t max = 8 << 20) {
+    auto p = parse_job(text, max);
     EXPECT_FALSE(p.job) << text.substr(0, 200);
     EXPECT_NE(p.error.find(want), std::string::npos) << p.error;
   };
   expect_error("{not json", "not valid JSON");
-  expect_error(std::string(2 << 20, ' '), "too large");
+  expect_error(std::string(2 << 20, ' '), "too large", 1 << 20);
   expect_error(std::string(100, '[') + std::string(100, ']'), "not valid JSON");  // depth
   std::string many = "[";
   for (int i = 0; i < 1100000; ++i) many += "0,";

@@ -128,7 +128,7 @@ void RedisServer::start() {
 void RedisServer::stop() {
   if (pid_ <= 0) return;
   try {
-    client().command({"SHUTDOWN"});
+    client()->command({"SHUTDOWN"});
   } catch (const RedisError&) {
     // SHUTDOWN closes the connection without a reply.
   }
@@ -141,19 +141,18 @@ void RedisServer::restart() {
   start();
 }
 
-RedisClient RedisServer::client() const {
+std::unique_ptr<RedisClient> RedisServer::client() const {
   RedisEndpoint ep;
   ep.host = "127.0.0.1";
   ep.port = port_;
   ep.password = options_.password;
-  RedisClient c(ep);
-  c.connect();
+  auto c = std::make_unique<RedisClient>(ep);
+  c->connect();
   return c;
 }
 
 agent_runner::worker::RedisReply RedisServer::cmd(const std::vector<std::string>& args) const {
-  auto c = client();
-  return c.command(args);
+  return client()->command(args);
 }
 
 Background::Background(const std::vector<std::string>& argv, const Env& env,
@@ -204,14 +203,23 @@ std::string Background::err() const {
 }
 
 namespace {
+// /proc files of processes that may be gone by now: read(2), which fails quietly (an ifstream
+// throws from inside its buffer when the process vanished mid-read).
+std::string read_proc(const fs::path& p) {
+  std::string out;
+  int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return out;
+  char buf[4096];
+  for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) > 0;) out.append(buf, static_cast<size_t>(n));
+  ::close(fd);
+  return out;
+}
 std::string cmdline_of(const fs::path& proc) {
-  std::ifstream cmd(proc / "cmdline");
-  return std::string((std::istreambuf_iterator<char>(cmd)), {});
+  return read_proc(proc / "cmdline");
 }
 // "S" from /proc/PID/stat, and the parent pid.
 bool stat_of(const fs::path& proc, char& state, pid_t& ppid) {
-  std::ifstream st(proc / "stat");
-  std::string s((std::istreambuf_iterator<char>(st)), {});
+  std::string s = read_proc(proc / "stat");
   auto close = s.rfind(')');
   if (close == std::string::npos || close + 4 >= s.size()) return false;
   state = s[close + 2];

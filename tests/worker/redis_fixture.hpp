@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -35,7 +36,7 @@ class RedisServer {
   void stop();
   void start();
   // A client for the test's own checks.
-  agent_runner::worker::RedisClient client() const;
+  std::unique_ptr<agent_runner::worker::RedisClient> client() const;
   agent_runner::worker::RedisReply cmd(const std::vector<std::string>& args) const;
 
  private:
