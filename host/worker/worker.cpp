@@ -345,7 +345,9 @@ struct Worker::Impl {
 
   // ---- starting jobs -------------------------------------------------------------------------
   // Returns false when Redis is away (the delivery waits).
-  bool take(Delivery& d) {
+  enum class Taken { later, handled, started };
+  // `later` when Redis is away (the delivery waits); `handled` when no job process started.
+  Taken take(Delivery& d) {
     auto field = [&](const char* k) -> std::string {
       auto it = d.fields.find(k);
       return it == d.fields.end() ? "" : it->second;
@@ -358,7 +360,7 @@ struct Worker::Impl {
                            "`agent-runner submit`)"
                          : "not a job: the entry has no `workload` field",
                   2);
-      return true;
+      return Taken::handled;
     }
     auto parsed = parse_job(field("workload"), o.job_max_bytes);
     std::string name;
@@ -366,42 +368,42 @@ struct Worker::Impl {
     if (d.deliveries > o.max_attempts) {
       std::string last;
       try {
-        if (!ctl.ensure_connected()) return false;
+        if (!ctl.ensure_connected()) return Taken::later;
         last = ctl.command({"HGET", job_key(id), "error"}).str;
       } catch (const RedisError&) {
-        return false;
+        return Taken::later;
       }
       dead_letter(d, id, name,
                   "delivered " + std::to_string(d.deliveries) + " times, more than max_attempts (" +
                       std::to_string(o.max_attempts) + ")" +
                       (last.empty() ? "" : "; last error: " + last),
                   1);
-      return true;
+      return Taken::handled;
     }
     if (!parsed.job) {
       dead_letter(d, id, "", "invalid job: " + parsed.error, 2);
-      return true;
+      return Taken::handled;
     }
     std::string state;
     const std::string started_at = iso8601_now();
     try {
-      if (!ctl.ensure_connected()) return false;
+      if (!ctl.ensure_connected()) return Taken::later;
       flush();
       auto r = ctl.command({"EVAL", kStartScript, "1", job_key(id), o.consumer,
                             std::to_string(d.deliveries), started_at, name});
       if (r.is_error()) {
         log->warn("cannot start job {}: {}", id, r.str);
-        return false;
+        return Taken::later;
       }
       state = r.str;
     } catch (const RedisError&) {
-      return false;
+      return Taken::later;
     }
     if (state != "running") {
       log->info("job {} is already {}: acknowledging entry {} without running it", id, state,
                 d.entry);
       finish_entry(id, d.entry);
-      return true;
+      return Taken::handled;
     }
     Job job;
     job.id = id;
@@ -419,7 +421,7 @@ struct Worker::Impl {
     if (!spawn(job, field("workload"), error)) {
       log->error("job {}: cannot start its process: {}", id, error);
       send({"HSET", job_key(id), "status", "queued", "error", error});
-      return true;  // unacknowledged: taken over after the lease, counted as an attempt
+      return Taken::handled;  // unacknowledged: taken over after the lease, an attempt
     }
     {
       std::lock_guard lock(mutex);
@@ -429,7 +431,7 @@ struct Worker::Impl {
     metrics.running++;
     log->info("job {} started: workload {}, attempt {}", id, name, job.attempt);
     jobs.emplace(job.pid, std::move(job));
-    return true;
+    return Taken::started;
   }
 
   bool spawn(Job& job, const std::string& payload, std::string& error) {
@@ -814,7 +816,9 @@ struct Worker::Impl {
         waiting.clear();
         return;
       }
-      if (!take(waiting.front())) return;
+      auto taken = take(waiting.front());
+      if (taken == Taken::later) return;
+      if (taken == Taken::handled) release_slots(1);  // the slot it held is free again
       waiting.pop_front();
     }
   }

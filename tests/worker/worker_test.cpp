@@ -447,7 +447,8 @@ TEST(Worker, ACrashingPluginDeadLettersItsJobAndTheWorkerKeepsServing) {
 
 TEST(Worker, GarbageInTheStreamGoesToDeadLettersAtOnce) {
   Fleet f;
-  auto& w = f.worker();
+  // One slot: an entry that is not a job must give its slot back.
+  auto& w = f.worker({"--concurrency", "1"});
   ASSERT_TRUE(eventually([&] { return f.redis.cmd({"EXISTS", kQueue}).integer == 1; }));
   f.redis.cmd({"XADD", kQueue, "*", "foo", "bar"});
   f.redis.cmd({"XADD", kQueue, "*", "id", "abc", "workload", "{not json"});
