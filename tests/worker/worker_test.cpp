@@ -391,7 +391,13 @@ TEST(Worker, AKilledWorkersJobIsFinishedByAnotherAfterTheLeaseWithNoOrphans) {
   Fleet f;
   const std::string marker = "arw-kill9-" + std::to_string(::getpid());
   auto& a = f.worker({"--concurrency", "1", "--consumer", "doomed"});
-  auto id = f.submit_one(f.job_file("long", marked_sleep(marker, 2)));
+  // One persistent workspace for both attempts: the first sleeps long (an orphan would outlive
+  // the wait below), the second finds its mark and finishes at once.
+  auto id = f.submit_one(f.file("wl/long.yaml",
+                                "name: long\nsession: kill9\nsteps:\n"
+                                "  - execute: {command: \"if [ -e attempt1 ]; "
+                                "then echo again; else touch attempt1 && " +
+                                    marked_sleep(marker, 40) + "; fi\"}\n"));
   ASSERT_TRUE(eventually([&] { return !ar_test::processes_with(marker).empty(); }));
   a.signal(SIGKILL);
   a.wait();
@@ -409,6 +415,24 @@ TEST(Worker, AKilledWorkersJobIsFinishedByAnotherAfterTheLeaseWithNoOrphans) {
   EXPECT_EQ(b.wait(), 0);
   EXPECT_TRUE(ar_test::processes_with(marker).empty());
   f.expect_no_secret({kToken});
+}
+
+TEST(Worker, ALongJobIsNeverTakenFromALiveWorker) {
+  Fleet f;
+  Env short_lease{{"AGENT_RUNNER_LEASE_S", "1"}};
+  auto& a = f.worker({"--concurrency", "1", "--consumer", "a"}, short_lease);
+  auto id = f.submit_one(f.job_file("long", "sleep 3; echo done"));
+  ASSERT_TRUE(f.wait_status(id, "running"));
+  // Another worker with free slots, reclaiming whatever is idle longer than the lease.
+  auto& b = f.worker({"--concurrency", "1", "--consumer", "b"}, short_lease);
+  ASSERT_TRUE(f.wait_status(id, "succeeded")) << a.err() << b.err();
+  auto h = f.job(id);
+  EXPECT_EQ(h["attempt"], "1");
+  EXPECT_EQ(h["worker"], "a");
+  int started = 0;
+  for (const auto& e : f.events(id)) started += str(e.at("event")) == "workload.started";
+  EXPECT_EQ(started, 1);
+  EXPECT_EQ(b.err().find("reclaimed"), std::string::npos) << b.err();
 }
 
 TEST(Worker, ACrashingPluginDeadLettersItsJobAndTheWorkerKeepsServing) {
@@ -545,7 +569,8 @@ TEST(Worker, ASecondSigtermOrTheDrainTimeoutCancelsJobsAndLeavesThemQueued) {
       w.signal(SIGTERM);
     }
     EXPECT_EQ(w.wait(), 0) << w.err();
-    EXPECT_TRUE(ar_test::processes_with(marker).empty());
+    EXPECT_TRUE(eventually([&] { return ar_test::processes_with(marker).empty(); },
+                           std::chrono::seconds(20)));
     EXPECT_EQ(f.status(id), "queued");  // for another worker
     auto q = json::parse(f.host({"queue", "--json"}).out).as_object();
     EXPECT_EQ(q.at("pending"), 1);  // unacknowledged
@@ -573,7 +598,8 @@ TEST(Worker, CancelStopsARunningJobAndAQueuedOne) {
   EXPECT_EQ(c.exit_code, 0) << c.err << w.err();
   EXPECT_NE(c.out.find("cancelled"), std::string::npos) << c.out;
   EXPECT_EQ(f.status(id), "cancelled");
-  EXPECT_TRUE(ar_test::processes_with(marker).empty());
+  EXPECT_TRUE(eventually([&] { return ar_test::processes_with(marker).empty(); },
+                         std::chrono::seconds(20)));
   auto ev = f.events(id);
   ASSERT_FALSE(ev.empty());
   EXPECT_EQ(str(ev.back().at("event")), "workload.finished");
