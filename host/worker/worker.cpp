@@ -117,7 +117,7 @@ struct Worker::Impl {
   std::condition_variable cv;
   int free_slots = 0;
   std::deque<Delivery> inbox;
-  std::set<std::string> active_entries;
+  std::set<std::string> active_entries;  // delivered to this worker and not yet done with
   bool stop_reading = false;
   std::atomic<uint64_t> reader_reconnects{0};
   int wake_fd = -1;
@@ -155,13 +155,27 @@ struct Worker::Impl {
     cv.notify_all();
   }
 
-  void deliver(Delivery d) {
+  // Hands an entry to the main loop; false when this worker holds it already (a reclaim of an
+  // entry whose refresh came late, or that waits for Redis to come back).
+  bool deliver(Delivery d) {
     {
       std::lock_guard lock(mutex);
+      if (!active_entries.insert(d.entry).second) return false;
       inbox.push_back(std::move(d));
     }
     uint64_t one = 1;
     (void)!::write(wake_fd, &one, sizeof one);
+    return true;
+  }
+
+  // The main loop is done with an entry it did not run (or whose process ended): its slot is
+  // free again.
+  void done_with(const std::string& entry) {
+    {
+      std::lock_guard lock(mutex);
+      active_entries.erase(entry);
+    }
+    release_slots(1);
   }
 
   int reclaim(RedisClient& rd, int want, std::string& cursor) {
@@ -180,7 +194,7 @@ struct Worker::Impl {
       d.entry = e.elements[0].str;
       {
         std::lock_guard lock(mutex);
-        if (active_entries.count(d.entry)) continue;  // ours and running: a late refresh
+        if (active_entries.count(d.entry)) continue;  // ours already: a late refresh
       }
       d.fields = field_map(e.elements[1]);
       auto p = rd.command({"XPENDING", o.queue, kGroup, d.entry, d.entry, "1"});
@@ -189,8 +203,7 @@ struct Worker::Impl {
       metrics.reclaimed++;
       log->info("reclaimed entry {} (delivery {}) after its lease of {}s expired", d.entry,
                 d.deliveries, o.lease.count());
-      deliver(std::move(d));
-      ++got;
+      if (deliver(std::move(d))) ++got;
     }
     return got;
   }
@@ -247,8 +260,7 @@ struct Worker::Impl {
               if (stream.elements.size() < 2) continue;
               for (const auto& e : stream.elements[1].elements) {
                 if (e.elements.size() < 2) continue;
-                deliver({e.elements[0].str, field_map(e.elements[1]), 1});
-                ++got;
+                if (deliver({e.elements[0].str, field_map(e.elements[1]), 1})) ++got;
               }
             }
           }
@@ -423,10 +435,6 @@ struct Worker::Impl {
       send({"HSET", job_key(id), "status", "queued", "error", error});
       return Taken::handled;  // unacknowledged: taken over after the lease, an attempt
     }
-    {
-      std::lock_guard lock(mutex);
-      active_entries.insert(job.entry);
-    }
     metrics.started++;
     metrics.running++;
     log->info("job {} started: workload {}, attempt {}", id, name, job.attempt);
@@ -569,10 +577,6 @@ struct Worker::Impl {
     }
     ::kill(-job.pid, SIGKILL);  // anything of its process group left behind
     remove_dir(job.dir);
-    {
-      std::lock_guard lock(mutex);
-      active_entries.erase(job.entry);
-    }
     metrics.running--;
     const double secs = seconds_between(job.started, Clock::now());
     metrics.observe_duration(secs);
@@ -587,7 +591,7 @@ struct Worker::Impl {
           "job {}: another worker took it over (this worker's lease lapsed); its process "
           "was stopped, the other worker's result stands",
           job.id);
-      release_slots(1);
+      done_with(job.entry);
       return;
     }
     if (job.drain_cancelled) {
@@ -598,7 +602,7 @@ struct Worker::Impl {
       log->info("job {} stopped by the shutdown: workload {}, attempt {}, left for another worker",
                 job.id, job.workload, job.attempt);
       metrics.cancelled++;
-      release_slots(1);
+      done_with(job.entry);
       return;
     }
     if (job.cancel_requested) {
@@ -631,7 +635,7 @@ struct Worker::Impl {
         add_final_event(job.id, job.workload, "failed", "crashed",
                         error + "; it will be retried after the lease (" +
                             std::to_string(o.lease.count()) + "s)");
-        release_slots(1);
+        done_with(job.entry);
         return;
       }
       send(cmd);
@@ -640,7 +644,7 @@ struct Worker::Impl {
                   "failed " + std::to_string(job.attempt) + " attempts (max_attempts " +
                       std::to_string(o.max_attempts) + "); last error: " + error,
                   1);
-      release_slots(1);
+      done_with(job.entry);
       return;
     }
     if (result == "succeeded")
@@ -681,7 +685,7 @@ struct Worker::Impl {
     finish_entry(job.id, job.entry);
     log->info("job {} finished: workload {}, attempt {}, {} in {:.1f}s", job.id, job.workload,
               job.attempt, result, secs);
-    release_slots(1);
+    done_with(job.entry);
   }
 
   void reap() {
@@ -812,13 +816,13 @@ struct Worker::Impl {
     while (!waiting.empty()) {
       if (draining) {
         // Left pending: another worker takes them over after the lease.
-        release_slots(static_cast<int>(waiting.size()));
+        for (const auto& d : waiting) done_with(d.entry);
         waiting.clear();
         return;
       }
       auto taken = take(waiting.front());
       if (taken == Taken::later) return;
-      if (taken == Taken::handled) release_slots(1);  // the slot it held is free again
+      if (taken == Taken::handled) done_with(waiting.front().entry);
       waiting.pop_front();
     }
   }

@@ -355,6 +355,12 @@ TEST(Worker, ThreeWorkersShareThirtyJobsEachOnceNeverMoreThanTwoChildrenEach) {
   });
   done = true;
   counter.join();
+  if (!all) {
+    std::map<std::string, int> by_status;
+    for (const auto& id : ids) by_status[f.status(id)]++;
+    for (const auto& [st, n] : by_status) ADD_FAILURE() << n << " jobs " << st;
+    for (auto* w : workers) ADD_FAILURE() << w->err();
+  }
   ASSERT_TRUE(all);
   std::set<std::string> seen;
   for (const auto& id : ids) {
