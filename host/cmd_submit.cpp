@@ -116,22 +116,11 @@ int cmd_submit(App& app, const std::vector<std::string>& args) {
     return kExitUsage;
   }
 
-  std::vector<Workload> workloads;
+  // Secrets resolve on the worker that runs the job, not here.
+  auto loaded = load_workloads(files, app.env(), "submit", /*resolve_secrets=*/false);
+  if (!loaded) return kExitUsage;
+  const std::vector<Workload>& workloads = *loaded;
   bool invalid = false;
-  for (const auto& f : files) {
-    auto load = load_workload(f, app.env(), /*resolve_secrets=*/false);
-    if (!load.workload) {
-      invalid = true;
-      std::cerr << "agent-runner submit: invalid workload " << f << ":\n";
-      for (const auto& e : load.errors) std::cerr << "  " << e << "\n";
-      continue;
-    }
-    workloads.push_back(std::move(*load.workload));
-  }
-  if (invalid) {
-    std::cerr << "The workload format: agent-runner run --help, and schemas/workload.schema.json\n";
-    return kExitUsage;
-  }
   const Config* cfg = app.config();
   if (!cfg) return kExitUsage;
   std::vector<std::string> payloads;
@@ -186,18 +175,8 @@ int cmd_submit(App& app, const std::vector<std::string>& args) {
   if (!follow) return kExitOk;
 
   int events_fd = -1;
-  if (events_target) {
-    if (*events_target == "-") {
-      events_fd = 1;
-    } else {
-      events_fd = ::open(events_target->c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-      if (events_fd < 0) {
-        std::cerr << "agent-runner submit: --events " << *events_target
-                  << ": cannot open for writing: " << std::strerror(errno) << "\n";
-        return kExitUsage;
-      }
-    }
-  }
+  if (events_target && (events_fd = open_events_target(*events_target, "submit")) < 0)
+    return kExitUsage;
   Console console(::isatty(2) == 1, jobs.size() == 1 && events_fd != 1);
   worker::FollowOptions fo;
   fo.events_fd = events_fd;

@@ -5,11 +5,33 @@
 #include "yaml_json.hpp"
 
 #include <fstream>
+#include <iostream>
 #include <sstream>
 
 namespace agent_runner {
 namespace json = boost::json;
 namespace fs = std::filesystem;
+
+std::optional<std::vector<Workload>> load_workloads(const std::vector<std::string>& files,
+                                                    const std::map<std::string, std::string>& env,
+                                                    std::string_view command,
+                                                    bool resolve_secrets) {
+  std::vector<Workload> out;
+  bool invalid = false;
+  for (const auto& f : files) {
+    auto load = load_workload(f, env, resolve_secrets);
+    if (!load.workload) {
+      invalid = true;
+      std::cerr << "agent-runner " << command << ": invalid workload " << f << ":\n";
+      for (const auto& e : load.errors) std::cerr << "  " << e << "\n";
+      continue;
+    }
+    out.push_back(std::move(*load.workload));
+  }
+  if (!invalid) return out;
+  std::cerr << "The workload format: agent-runner run --help, and schemas/workload.schema.json\n";
+  return std::nullopt;
+}
 
 const json::value& workload_schema() {
   static const json::value schema = json::parse(kWorkloadSchema);

@@ -11,6 +11,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace agent_runner {
@@ -54,6 +55,13 @@ struct WorkloadLoad {
 WorkloadLoad load_workload(const std::filesystem::path& file,
                            const std::map<std::string, std::string>& host_env,
                            bool resolve_secrets = true);
+
+// Loads every file (`run`, `submit`: all are validated before any runs); prints each invalid
+// file's errors to stderr, prefixed "agent-runner COMMAND", and returns null if any was invalid.
+std::optional<std::vector<Workload>> load_workloads(const std::vector<std::string>& files,
+                                                    const std::map<std::string, std::string>& env,
+                                                    std::string_view command,
+                                                    bool resolve_secrets = true);
 
 // The JSON Schema the file is checked against (schemas/workload.schema.json, compiled in).
 const boost::json::value& workload_schema();

@@ -66,6 +66,9 @@ class Background {
   std::filesystem::path out_, err_;
 };
 
+// A TCP port on 127.0.0.1 that nothing listens on right now.
+int free_port();
+
 // Polls `ok` every 20 ms until it holds or `limit` passes (then false). Never a timing assertion:
 // the limit only stops a test that would otherwise hang.
 bool eventually(const std::function<bool()>& ok,

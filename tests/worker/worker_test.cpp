@@ -23,6 +23,7 @@ namespace json = boost::json;
 using ar_test::Background;
 using ar_test::Env;
 using ar_test::eventually;
+using ar_test::free_port;
 using ar_test::RedisServer;
 
 namespace {
@@ -220,18 +221,6 @@ std::string http_get(int port, const std::string& path) {
   for (ssize_t n; (n = ::read(s, buf, sizeof buf)) > 0;) resp.append(buf, static_cast<size_t>(n));
   ::close(s);
   return resp;
-}
-
-int free_port() {
-  int s = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  ::getsockname(s, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(s);
-  return ntohs(a.sin_port);
 }
 
 }  // namespace
