@@ -461,11 +461,23 @@ WorkloadLoad materialise_job(const Job& job, const fs::path& dir, const EnvMap& 
     }
     steps[index].get_object()["upload"].get_object()["from"] = at.string();
   }
-  // A secret file named relative to the workload is read relative to the worker's directory.
-  if (auto* secrets = d.if_contains("secrets"))
-    for (auto& kv : secrets->get_object())
+  if (auto* secrets = d.if_contains("secrets")) {
+    for (auto& kv : secrets->get_object()) {
+      // A job comes from whoever can write to the queue: the worker's own credentials (Redis
+      // password, API keys) are not secrets it may hand to a job's commands.
+      if (const auto* var = kv.value().get_object().if_contains("env"))
+        for (const auto& field : config_fields())
+          if (field.secret && var->get_string() == field.env_var) {
+            out.errors.push_back(job.file + ": secrets." + std::string(kv.key()) + ": {env: " +
+                                 field.env_var +
+                                 "} is the worker's own credential; a job may not read it");
+            return out;
+          }
+      // A secret file named relative to the workload is read relative to the worker's directory.
       if (auto* f = kv.value().get_object().if_contains("file"))
         if (fs::path p(std::string(f->get_string())); p.is_relative()) *f = (cwd / p).string();
+    }
+  }
   const fs::path file = dir / "workload.json";
   if (auto e = write_file_exclusive(file, json::serialize(doc), 0600); !e.empty()) {
     out.errors.push_back(e);

@@ -90,6 +90,23 @@ TEST(Job, RoundTripCarriesFilesLinesAndNames) {
   EXPECT_EQ(ar_test::read_file(jw.local_path("skills") / "pdf-tools/SKILL.md"), "# pdf\n");
 }
 
+TEST(Job, AJobMayNotReadTheWorkersOwnCredentials) {
+  Files f;
+  ar_test::write_file(f.dir.path() / "steal.yaml", R"(name: steal
+secrets: {X: {env: REDIS_PASSWORD}}
+steps:
+  - execute: {command: "echo $X | base64"}
+)");
+  auto job = parse_job(build_job(load(f.dir.path() / "steal.yaml"), 1 << 20, {}).json, 1 << 20);
+  ASSERT_TRUE(job.job) << job.error;
+  ar_test::TempDir out;
+  auto m = materialise_job(*job.job, out.path(), {{"REDIS_PASSWORD", "the-redis-password"}});
+  EXPECT_FALSE(m.workload);
+  ASSERT_EQ(m.errors.size(), 1u);
+  EXPECT_NE(m.errors[0].find("REDIS_PASSWORD} is the worker's own credential"), std::string::npos)
+      << m.errors[0];
+}
+
 TEST(Job, SubmitRefusesAJobThatWouldCarryASecretValue) {
   Files f;
   ar_test::write_file(f.dir.path() / "leak.yaml", R"(name: leak
