@@ -356,7 +356,6 @@ struct Worker::Impl {
   }
 
   // ---- starting jobs -------------------------------------------------------------------------
-  // Returns false when Redis is away (the delivery waits).
   enum class Taken { later, handled, started };
   // `later` when Redis is away (the delivery waits); `handled` when no job process started.
   Taken take(Delivery& d) {
