@@ -134,6 +134,7 @@ void RedisServer::stop() {
   }
   ::waitpid(pid_, nullptr, 0);
   pid_ = -1;
+  conn_.reset();
 }
 
 void RedisServer::restart() {
@@ -152,7 +153,14 @@ std::unique_ptr<RedisClient> RedisServer::client() const {
 }
 
 agent_runner::worker::RedisReply RedisServer::cmd(const std::vector<std::string>& args) const {
-  return client()->command(args);
+  try {
+    if (!conn_ || !conn_->connected()) conn_ = client();
+    return conn_->command(args);
+  } catch (const RedisError& e) {
+    if (!e.connection) throw;
+    conn_ = client();
+    return conn_->command(args);
+  }
 }
 
 Background::Background(const std::vector<std::string>& argv, const Env& env,

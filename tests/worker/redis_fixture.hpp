@@ -37,10 +37,13 @@ class RedisServer {
   void start();
   // A client for the test's own checks.
   std::unique_ptr<agent_runner::worker::RedisClient> client() const;
+  // One command on a connection kept open (tests poll often: a connection per poll would run
+  // the machine out of ephemeral ports), reopened once if the server went away meanwhile.
   agent_runner::worker::RedisReply cmd(const std::vector<std::string>& args) const;
 
  private:
   Options options_;
+  mutable std::unique_ptr<agent_runner::worker::RedisClient> conn_;
   TempDir dir_;
   int port_ = 0;
   pid_t pid_ = -1;

@@ -57,7 +57,9 @@ struct Fleet {
   std::vector<std::unique_ptr<Background>> procs;
   int next_name = 0;
 
-  explicit Fleet(RedisServer::Options o = {}) : redis(std::move(o)) {}
+  fs::path tmp = dir.path() / "tmp";
+
+  explicit Fleet(RedisServer::Options o = {}) : redis(std::move(o)) { fs::create_directories(tmp); }
 
   Env env(const Env& extra = {}) const {
     auto e = ar_test::base_env();
@@ -67,6 +69,9 @@ struct Fleet {
     e["REDIS_PORT"] = std::to_string(redis.port());
     e["AGENT_RUNNER_LEASE_S"] = "2";
     e["TOKEN"] = kToken;
+    // Temporary files (the sandboxes' TMPDIRs, the jobs' directories) stay in the test's own
+    // directory, away from whatever else on the machine cleans /tmp.
+    e["TMPDIR"] = tmp.string();
     for (const auto& [k, v] : extra) e[k] = v;
     return e;
   }
@@ -488,7 +493,7 @@ TEST(Worker, GarbageInTheStreamGoesToDeadLettersAtOnce) {
   EXPECT_TRUE(eventually([&] { return f.xlen(kQueue) == 0; }));
   EXPECT_TRUE(w.running());
   auto ok = f.submit_one(f.job_file("ok", "true"));
-  EXPECT_TRUE(f.wait_status(ok, "succeeded"));
+  EXPECT_TRUE(f.wait_status(ok, "succeeded")) << f.status(ok) << "\n" << w.err();
 }
 
 TEST(Worker, RedisRestartedWhileJobsRunLosesNoJob) {
