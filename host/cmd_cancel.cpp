@@ -1,5 +1,6 @@
 // `agent-runner cancel JOB`: stops a queued or running job (README "Run a worker fleet").
 #include "app.hpp"
+#include "cli.hpp"
 #include "events.hpp"
 #include "worker/job.hpp"
 #include "worker/queue_client.hpp"
@@ -12,16 +13,6 @@ namespace agent_runner {
 namespace json = boost::json;
 
 namespace {
-
-constexpr const char* kCancelHelp = R"(Usage: agent-runner cancel JOB
-
-Cancels a submitted job. A queued job is marked cancelled at once (no worker runs it); a running
-one is stopped by its worker within about a second: the running step is cancelled, its processes
-killed, the sandbox released. Waits up to 10 s for the job to end and prints its status.
-
-Exit code: 0 the job is cancelled; 1 it had already ended (its status is printed) or did not
-stop within 10 s; 2 no such job, or Redis is unreachable.
-)";
 
 // Atomic with a worker's start (the same hash field): a queued job becomes cancelled here and a
 // worker that takes it later only acknowledges it; a running one gets cancel_requested, which its
@@ -41,18 +32,11 @@ if s == 'running' then redis.call('HSET', KEYS[1], 'cancel_requested', ARGV[1]) 
 return s
 )lua";
 
-}  // namespace
-
-int cmd_cancel(App& app, const std::vector<std::string>& args) {
-  if (args.size() == 1 && (args[0] == "-h" || args[0] == "--help")) {
-    std::cout << kCancelHelp;
-    return kExitOk;
-  }
-  if (args.size() != 1 || !worker::is_valid_job_id(args[0])) {
+int cancel_command(App& app, const std::string& id) {
+  if (!worker::is_valid_job_id(id)) {
     std::cerr << "agent-runner cancel: give one job id, as `submit` printed it (see --help)\n";
     return kExitUsage;
   }
-  const std::string& id = args[0];
   const Config* cfg = app.config();
   if (!cfg) return kExitUsage;
   auto redis = worker::connect_queue(*cfg, "cancel");
@@ -103,6 +87,22 @@ int cmd_cancel(App& app, const std::vector<std::string>& args) {
     std::cerr << "agent-runner cancel: " << e.what() << "\n";
     return kExitUsage;
   }
+}
+
+}  // namespace
+
+cli::Run cli::define_cancel(CLI::App& cmd) {
+  cmd.description(R"(stop a queued or running job
+
+Cancels a submitted job. A queued job is marked cancelled at once (no worker runs it); a running
+one is stopped by its worker within about a second: the running step is cancelled, its processes
+killed, the sandbox released. Waits up to 10 s for the job to end and prints its status.)");
+  cmd.footer(
+      R"(Exit code: 0 the job is cancelled; 1 it had already ended (its status is printed) or did not
+stop within 10 s; 2 no such job, or Redis is unreachable.)");
+  auto id = std::make_shared<std::string>();
+  cmd.add_option("JOB", *id, "the job id `submit` printed")->required()->type_name("JOB");
+  return [id](App& app) { return cancel_command(app, *id); };
 }
 
 }  // namespace agent_runner

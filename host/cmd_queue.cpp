@@ -1,5 +1,6 @@
 // `agent-runner queue`: what an operator checks on the task queue.
 #include "app.hpp"
+#include "cli.hpp"
 #include "worker/job.hpp"
 #include "worker/queue_client.hpp"
 
@@ -12,18 +13,6 @@ namespace json = boost::json;
 
 namespace {
 
-constexpr const char* kQueueHelp = R"(Usage: agent-runner queue [--json]
-
-The task queue (task_queue, default agent_execution_runner) on Redis: jobs waiting for a worker,
-jobs taken and not yet finished (pending) per consumer with its idle time, the consumers of the
-group "agent-runner", and the dead-lettered entries (stream <task_queue>:dead).
-
-  --json    {"queue","redis","length","waiting","pending","dead_lettered",
-             "consumers":[{"name","pending","idle_ms"}]}
-
-Exit code: 0; 2 no such queue (no worker or submit has created it), or Redis is unreachable.
-)";
-
 long long field_int(const worker::RedisReply& flat, const std::string& key) {
   for (size_t i = 0; i + 1 < flat.elements.size(); i += 2)
     if (flat.elements[i].str == key) return flat.elements[i + 1].integer;
@@ -35,21 +24,7 @@ std::string field_str(const worker::RedisReply& flat, const std::string& key) {
   return "";
 }
 
-}  // namespace
-
-int cmd_queue(App& app, const std::vector<std::string>& args) {
-  bool as_json = false;
-  for (const auto& a : args) {
-    if (a == "-h" || a == "--help") {
-      std::cout << kQueueHelp;
-      return kExitOk;
-    } else if (a == "--json") {
-      as_json = true;
-    } else {
-      std::cerr << "agent-runner queue: unknown argument '" << a << "' (see --help)\n";
-      return kExitUsage;
-    }
-  }
+int queue_command(App& app, bool as_json) {
   const Config* cfg = app.config();
   if (!cfg) return kExitUsage;
   auto redis = worker::connect_queue(*cfg, "queue");
@@ -111,6 +86,23 @@ int cmd_queue(App& app, const std::vector<std::string>& args) {
     std::cerr << "agent-runner queue: " << e.what() << "\n";
     return kExitUsage;
   }
+}
+
+}  // namespace
+
+cli::Run cli::define_queue(CLI::App& cmd) {
+  cmd.description(R"(the task queue: waiting, pending per consumer, dead letters
+
+The task queue (task_queue, default agent_execution_runner) on Redis: jobs waiting for a worker,
+jobs taken and not yet finished (pending) per consumer with its idle time, the consumers of the
+group "agent-runner", and the dead-lettered entries (stream <task_queue>:dead).)");
+  cmd.footer(R"(Exit code: 0; 2 no such queue (no worker or submit has created it), or Redis is
+unreachable.)");
+  auto json = std::make_shared<bool>(false);
+  cmd.add_flag("--json", *json,
+               "{\"queue\",\"redis\",\"length\",\"waiting\",\"pending\",\"dead_lettered\",\n"
+               " \"consumers\":[{\"name\",\"pending\",\"idle_ms\"}]}");
+  return [json](App& app) { return queue_command(app, *json); };
 }
 
 }  // namespace agent_runner

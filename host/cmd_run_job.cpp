@@ -4,6 +4,7 @@
 // exit code is run's. DIR is an empty private directory the worker created (and removes): the job's
 // inlined files are written there.
 #include "app.hpp"
+#include "cli.hpp"
 #include "events.hpp"
 #include "signals.hpp"
 #include "worker/job.hpp"
@@ -16,8 +17,10 @@
 
 namespace agent_runner {
 
-int cmd_run_job(App& app, const std::vector<std::string>& args) {
-  if (args.size() != 2 || args[0] != "--dir" || ::fcntl(3, F_GETFD) < 0) {
+namespace {
+
+int run_job_command(App& app, const std::string& dir) {
+  if (::fcntl(3, F_GETFD) < 0) {
     std::cerr << "agent-runner __run-job: an internal command of `agent-runner worker`, not for "
                  "direct use (see agent-runner worker --help)\n";
     return kExitUsage;
@@ -53,7 +56,7 @@ int cmd_run_job(App& app, const std::vector<std::string>& args) {
   auto parsed = worker::parse_job(text, cap);
   if (!parsed.job) return fail("invalid_job", parsed.error);
   name = std::string(parsed.job->document.at("name").get_string());
-  auto load = worker::materialise_job(*parsed.job, args[1], app.env());
+  auto load = worker::materialise_job(*parsed.job, dir, app.env());
   if (!load.workload) {
     std::string all;
     for (const auto& e : load.errors) all += (all.empty() ? "" : "; ") + e;
@@ -65,6 +68,15 @@ int cmd_run_job(App& app, const std::vector<std::string>& args) {
   opts.interrupted = &interrupted;
   opts.inline_downloads = cap;
   return run_workload(app, *load.workload, opts).exit_code;
+}
+
+}  // namespace
+
+cli::Run cli::define_run_job(CLI::App& cmd) {
+  cmd.description("one job of `agent-runner worker` (internal; not listed)");
+  auto dir = std::make_shared<std::string>();
+  cmd.add_option("--dir", *dir, "the job's private directory")->required()->type_name(kDir);
+  return [dir](App& app) { return run_job_command(app, *dir); };
 }
 
 }  // namespace agent_runner

@@ -1,5 +1,6 @@
 // `agent-runner status JOB`: a job's result hash (README "Run a worker fleet").
 #include "app.hpp"
+#include "cli.hpp"
 #include "worker/job.hpp"
 #include "worker/queue_client.hpp"
 
@@ -12,42 +13,11 @@ namespace json = boost::json;
 
 namespace {
 
-constexpr const char* kStatusHelp = R"(Usage: agent-runner status JOB [--json]
-
-Shows a submitted job from its Redis hash agent-runner:job:JOB: status (queued, running,
-succeeded, failed, cancelled, dead), exit code, steps ok/failed/tolerated, the worker and
-attempt, started/finished times and the last error. Results expire job_expiry_s (default 24 h)
-after the job ended.
-
-  --json    one JSON object with those fields (numbers as numbers)
-
-Exit code: 0 the job was found; 2 no such job, or Redis is unreachable.
-)";
-
 constexpr const char* kNumeric[] = {"exit_code", "steps_ok", "steps_failed", "steps_tolerated",
                                     "attempt",   "signal",   "duration_ms"};
 
-}  // namespace
-
-int cmd_status(App& app, const std::vector<std::string>& args) {
-  std::optional<std::string> id;
-  bool as_json = false;
-  for (const auto& a : args) {
-    if (a == "-h" || a == "--help") {
-      std::cout << kStatusHelp;
-      return kExitOk;
-    } else if (a == "--json") {
-      as_json = true;
-    } else if (!a.empty() && a[0] == '-') {
-      std::cerr << "agent-runner status: unknown option " << a << " (see --help)\n";
-      return kExitUsage;
-    } else if (id) {
-      std::cerr << "agent-runner status: one job id at a time (see --help)\n";
-      return kExitUsage;
-    } else {
-      id = a;
-    }
-  }
+int status_command(App& app, const std::string& id_arg, bool as_json) {
+  std::optional<std::string> id = id_arg;
   if (!id || !worker::is_valid_job_id(*id)) {
     std::cerr << "agent-runner status: give the job id `submit` printed (see --help)\n";
     return kExitUsage;
@@ -102,6 +72,23 @@ int cmd_status(App& app, const std::vector<std::string>& args) {
     out << "  cancel requested " << get("cancel_requested") << "\n";
   write_all(1, out.str());
   return kExitOk;
+}
+
+}  // namespace
+
+cli::Run cli::define_status(CLI::App& cmd) {
+  cmd.description(R"(a job's result: status, exit code, steps, worker, attempt
+
+Shows a submitted job from its Redis hash agent-runner:job:JOB: status (queued, running,
+succeeded, failed, cancelled, dead), exit code, steps ok/failed/tolerated, the worker and
+attempt, started/finished times and the last error. Results expire job_expiry_s (default 24 h)
+after the job ended.)");
+  cmd.footer("Exit code: 0 the job was found; 2 no such job, or Redis is unreachable.");
+  auto id = std::make_shared<std::string>();
+  auto json = std::make_shared<bool>(false);
+  cmd.add_option("JOB", *id, "the job id `submit` printed")->required()->type_name("JOB");
+  cmd.add_flag("--json", *json, "one JSON object with those fields (numbers as numbers)");
+  return [id, json](App& app) { return status_command(app, *id, *json); };
 }
 
 }  // namespace agent_runner

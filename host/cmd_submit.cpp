@@ -1,5 +1,6 @@
 // `agent-runner submit`: workload files onto the Redis task queue, one job each.
 #include "app.hpp"
+#include "cli.hpp"
 #include "events.hpp"
 #include "redact.hpp"
 #include "signals.hpp"
@@ -27,27 +28,11 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr const char* kSubmitHelp =
-    R"(Usage: agent-runner submit WORKLOAD... [--follow] [--events FILE|-] [--json]
-
-Validates each workload file like `run`, puts one job per file on the Redis task queue
-(task_queue, default agent_execution_runner) and prints the job ids, one per line. Workers
-(`agent-runner worker`, on any machine) run them.
-
-The local files a workload names (upload.from, skills) travel inside the job, up to job_max_bytes
-(default 16 MiB) in all. Secrets never do: {env: NAME} resolves in the worker's environment and
-{file: PATH} on the worker's machine; a workload that would put a secret's value into the job
-(in a command, an env value, a file it uploads) is refused.
-
-  --follow          wait for the jobs and show them as `run` does: the same progress lines, the
-                    commands' output, `download` results written here; exit with run's code
-  --events FILE|-   with --follow: run's --events JSON lines, to FILE or stdout (-)
-  --json            print the submitted jobs as one JSON array ({"id","file","workload"})
-
-Exit code: 0 submitted (with --follow: every job succeeded); 1 a followed job failed or was
-cancelled; 2 an invalid file, configuration or an unreachable Redis.
-`agent-runner status ID`, `agent-runner cancel ID`, `agent-runner queue` tell more.
-)";
+struct SubmitArgs {
+  std::vector<std::string> files;
+  bool follow = false, as_json = false;
+  std::optional<std::string> events_target;
+};
 
 // Values known here that a job must not carry: the configuration's keys and passwords, and each
 // workload's secrets as far as this machine can resolve them.
@@ -78,34 +63,8 @@ std::vector<std::pair<std::string, std::string>> known_secrets(const App& app, c
   return out;
 }
 
-}  // namespace
-
-int cmd_submit(App& app, const std::vector<std::string>& args) {
-  std::vector<std::string> files;
-  bool follow = false, as_json = false;
-  std::optional<std::string> events_target;
-  for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    if (a == "-h" || a == "--help") {
-      std::cout << kSubmitHelp;
-      return kExitOk;
-    } else if (a == "--follow") {
-      follow = true;
-    } else if (a == "--json") {
-      as_json = true;
-    } else if (a == "--events") {
-      if (i + 1 >= args.size()) {
-        std::cerr << "agent-runner submit: --events needs a value (see --help)\n";
-        return kExitUsage;
-      }
-      events_target = args[++i];
-    } else if (!a.empty() && a[0] == '-' && a != "-") {
-      std::cerr << "agent-runner submit: unknown option " << a << " (see --help)\n";
-      return kExitUsage;
-    } else {
-      files.push_back(a);
-    }
-  }
+int submit_command(App& app, const SubmitArgs& a) {
+  const auto& [files, follow, as_json, events_target] = a;
   if (files.empty()) {
     std::cerr << "agent-runner submit: no workload file given; usage: agent-runner submit "
                  "WORKLOAD... (see --help)\n";
@@ -194,6 +153,37 @@ int cmd_submit(App& app, const std::vector<std::string>& args) {
     console.status(
         std::to_string(ok) + " of " + std::to_string(jobs.size()) + " workloads succeeded", true);
   return worst;
+}
+
+}  // namespace
+
+cli::Run cli::define_submit(CLI::App& cmd) {
+  cmd.description(R"(put workloads on the task queue; print the job ids
+
+Validates each workload file like `run`, puts one job per file on the Redis task queue
+(task_queue, default agent_execution_runner) and prints the job ids, one per line. Workers
+(`agent-runner worker`, on any machine) run them.
+
+The local files a workload names (upload.from, skills) travel inside the job, up to job_max_bytes
+(default 16 MiB) in all. Secrets never do: {env: NAME} resolves in the worker's environment and
+{file: PATH} on the worker's machine; a workload that would put a secret's value into the job
+(in a command, an env value, a file it uploads) is refused.)");
+  cmd.footer(
+      R"(Exit code: 0 submitted (with --follow: every job succeeded); 1 a followed job failed or was
+cancelled; 2 an invalid file, configuration or an unreachable Redis.
+`agent-runner status ID`, `agent-runner cancel ID`, `agent-runner queue` tell more.)");
+  auto a = std::make_shared<SubmitArgs>();
+  cmd.add_option("WORKLOAD", a->files, "workload files (YAML or JSON)")->type_name(kFile);
+  cmd.add_flag("--follow", a->follow,
+               "wait for the jobs and show them as `run` does: the same progress\n"
+               "lines, the commands' output, `download` results written here;\n"
+               "exit with run's code");
+  cmd.add_option("--events", a->events_target,
+                 "with --follow: run's --events JSON lines, to FILE or stdout (-)")
+      ->type_name("FILE|-");
+  cmd.add_flag("--json", a->as_json,
+               "print the submitted jobs as one JSON array ({\"id\",\"file\",\"workload\"})");
+  return [a](App& app) { return submit_command(app, *a); };
 }
 
 }  // namespace agent_runner

@@ -1,5 +1,6 @@
 // `agent-runner worker`: serves the Redis Streams task queue (README "Run a worker fleet").
 #include "app.hpp"
+#include "cli.hpp"
 #include "worker/queue_client.hpp"
 #include "worker/worker.hpp"
 
@@ -10,36 +11,10 @@
 namespace agent_runner {
 namespace {
 
-constexpr const char* kWorkerHelp =
-    R"(Usage: agent-runner worker [--concurrency N] [--queue NAME] [--consumer NAME]
-                          [--drain-timeout S] [--metrics-listen ADDR:PORT]
-
-Takes jobs (`agent-runner submit`) from the Redis stream NAME, consumer group "agent-runner", and
-runs at most N at once, each in a process of its own, in the sandbox MODE selects. Start as many
-workers as needed, on as many machines, against one Redis.
-
-  --concurrency N          jobs at once (default: max_concurrency, TEMPORAL_MAX_CONCURRENCY, 10)
-  --queue NAME             the stream (default: task_queue, agent_execution_runner)
-  --consumer NAME          this worker's name in the group (default: <hostname>-<pid>)
-  --drain-timeout S        after SIGTERM/SIGINT, seconds running jobs may take to finish
-                           (default: drain_timeout_s, 600)
-  --metrics-listen A:P     serve Prometheus metrics on http://A:P/metrics
-
-Redis: REDIS_HOST, REDIS_PORT, REDIS_PASSWORD (cloud mode defaults to localhost:6379; local mode
-needs REDIS_HOST). A wrong password or an unreachable server exits 2 at once; once running, the
-worker reconnects with backoff and its running jobs carry on.
-
-Guarantees: at least once, never twice at the same time. A running job's entry is refreshed
-well within lease_s (default 60); the entries of a worker that died are taken over after
-lease_s; an entry delivered more than max_attempts (default 3) times, or that is not a valid job,
-goes to the stream NAME:dead with the reason. Workloads should be safe to repeat.
-
-SIGTERM/SIGINT: stop taking jobs, let running ones finish within the drain timeout, then cancel
-them and leave them for another worker; exit 0. A second signal cancels them at once.
-
-Secrets never enter Redis: {env: NAME} resolves in this worker's environment, {file: PATH} on
-this machine (relative paths from the worker's working directory).
-)";
+struct WorkerArgs {
+  std::optional<std::string> queue, consumer, metrics;
+  std::optional<long long> concurrency, drain;
+};
 
 const char* level_name(spdlog::level::level_enum l) {
   switch (l) {
@@ -64,50 +39,18 @@ std::vector<std::string> job_command(const GlobalOptions& g) {
   std::vector<std::string> argv{"/proc/self/exe"};
   const auto& c = g.cli;
   if (c.config_file) argv.insert(argv.end(), {"--config", *c.config_file});
-  if (c.mode) argv.insert(argv.end(), {"--mode", *c.mode});
-  if (c.sandbox_type) argv.insert(argv.end(), {"--sandbox-type", *c.sandbox_type});
-  if (c.sandbox_root_dir) argv.insert(argv.end(), {"--sandbox-root-dir", *c.sandbox_root_dir});
+  for (const auto& [name, value] : c.settings)
+    if (const Setting* s = find_setting(name); s && s->flag)
+      argv.insert(argv.end(), {s->flag, value});
   for (const auto& d : c.plugin_dirs) argv.insert(argv.end(), {"--plugin-dir", d});
   argv.insert(argv.end(), {"--log-level", level_name(g.log_level), "--log-format",
                            g.log_format == LogFormat::json ? "json" : "text", "__run-job"});
   return argv;
 }
 
-}  // namespace
-
-int cmd_worker(App& app, const std::vector<std::string>& args) {
-  std::optional<std::string> queue, consumer, metrics;
-  std::optional<long long> concurrency, drain;
-  for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    auto value = [&]() -> std::optional<std::string> {
-      if (i + 1 >= args.size()) {
-        std::cerr << "agent-runner worker: " << a << " needs a value (see --help)\n";
-        return std::nullopt;
-      }
-      return args[++i];
-    };
-    std::optional<std::string> v;
-    if (a == "-h" || a == "--help") {
-      std::cout << kWorkerHelp;
-      return kExitOk;
-    } else if (a == "--concurrency") {
-      if (!(v = value()) || !(concurrency = worker::parse_count("worker", a, *v, 1, 10000)))
-        return kExitUsage;
-    } else if (a == "--drain-timeout") {
-      if (!(v = value()) || !(drain = worker::parse_count("worker", a, *v, 0, 86400)))
-        return kExitUsage;
-    } else if (a == "--queue") {
-      if (!(queue = value())) return kExitUsage;
-    } else if (a == "--consumer") {
-      if (!(consumer = value())) return kExitUsage;
-    } else if (a == "--metrics-listen") {
-      if (!(metrics = value())) return kExitUsage;
-    } else {
-      std::cerr << "agent-runner worker: unknown argument '" << a << "' (see --help)\n";
-      return kExitUsage;
-    }
-  }
+int worker_command(App& app, const WorkerArgs& a) {
+  const auto& [queue, consumer_flag, metrics, concurrency, drain] = a;
+  std::optional<std::string> consumer = consumer_flag;
   const Config* cfg = app.config();
   if (!cfg) return kExitUsage;
   auto endpoint = worker::redis_endpoint(*cfg, "worker");
@@ -148,6 +91,50 @@ int cmd_worker(App& app, const std::vector<std::string>& args) {
     return kExitUsage;
   }
   return w.run();
+}
+
+}  // namespace
+
+cli::Run cli::define_worker(CLI::App& cmd) {
+  cmd.description(R"(run jobs from the Redis task queue (REDIS_HOST)
+
+Takes jobs (`agent-runner submit`) from the Redis stream NAME, consumer group "agent-runner", and
+runs at most N at once, each in a process of its own, in the sandbox MODE selects. Start as many
+workers as needed, on as many machines, against one Redis.)");
+  cmd.footer(
+      R"(Redis: REDIS_HOST, REDIS_PORT, REDIS_PASSWORD (cloud mode defaults to localhost:6379; local mode
+needs REDIS_HOST). A wrong password or an unreachable server exits 2 at once; once running, the
+worker reconnects with backoff and its running jobs carry on.
+
+Guarantees: at least once, never twice at the same time. A running job's entry is refreshed
+well within lease_s (default 60); the entries of a worker that died are taken over after
+lease_s; an entry delivered more than max_attempts (default 3) times, or that is not a valid job,
+goes to the stream NAME:dead with the reason. Workloads should be safe to repeat.
+
+SIGTERM/SIGINT: stop taking jobs, let running ones finish within the drain timeout, then cancel
+them and leave them for another worker; exit 0. A second signal cancels them at once.
+
+Secrets never enter Redis: {env: NAME} resolves in this worker's environment, {file: PATH} on
+this machine (relative paths from the worker's working directory).)");
+  auto a = std::make_shared<WorkerArgs>();
+  cmd.add_option("--concurrency", a->concurrency,
+                 "jobs at once (default: max_concurrency, TEMPORAL_MAX_CONCURRENCY, 10)")
+      ->type_name("N")
+      ->check(whole_number(1, 10000));
+  cmd.add_option("--queue", a->queue, "the stream (default: task_queue, agent_execution_runner)")
+      ->type_name("NAME");
+  cmd.add_option("--consumer", a->consumer,
+                 "this worker's name in the group (default: <hostname>-<pid>)")
+      ->type_name("NAME");
+  cmd.add_option("--drain-timeout", a->drain,
+                 "after SIGTERM/SIGINT, seconds running jobs may take to finish\n"
+                 "(default: drain_timeout_s, 600)")
+      ->type_name("S")
+      ->check(whole_number(0, 86400));
+  cmd.add_option("--metrics-listen", a->metrics,
+                 "serve Prometheus metrics on http://ADDR:PORT/metrics")
+      ->type_name("ADDR:PORT");
+  return [a](App& app) { return worker_command(app, *a); };
 }
 
 }  // namespace agent_runner

@@ -466,10 +466,10 @@ WorkloadLoad materialise_job(const Job& job, const fs::path& dir, const EnvMap& 
       // A job comes from whoever can write to the queue: the worker's own credentials (Redis
       // password, API keys) are not secrets it may hand to a job's commands.
       if (const auto* var = kv.value().get_object().if_contains("env"))
-        for (const auto& field : config_fields())
+        for (const auto& field : settings())
           if (field.secret && var->get_string() == field.env_var) {
-            out.errors.push_back(job.file + ": secrets." + std::string(kv.key()) + ": {env: " +
-                                 field.env_var +
+            out.errors.push_back(job.file + ": secrets." + std::string(kv.key()) +
+                                 ": {env: " + field.env_var +
                                  "} is the worker's own credential; a job may not read it");
             return out;
           }
