@@ -122,8 +122,13 @@ class Context:
         path = os.path.join(d, name + ".json")
         with open(path, "w") as f:
             json.dump(spec, f, indent=1)
-        p = subprocess.run(argv + [path], capture_output=True, text=True,
-                           env=dict(os.environ, TMPDIR=self.tmp))
+        # A guard against a hang (a CI run has a time budget), far above any case's real time.
+        limit = self.pick(3600, 600)
+        try:
+            p = subprocess.run(argv + [path], capture_output=True, text=True, timeout=limit,
+                               env=dict(os.environ, TMPDIR=self.tmp))
+        except subprocess.TimeoutExpired:
+            raise CaseError("%s did not finish within %d s" % (name, limit))
         if p.returncode != 0:
             raise CaseError("%s failed (exit %d): %s" % (os.path.basename(argv[-1]), p.returncode,
                                                          p.stderr.strip()[-2000:]))
