@@ -14,6 +14,7 @@ import json
 import os
 import statistics
 import subprocess
+import sys
 import urllib.request
 
 from . import corpus
@@ -300,7 +301,7 @@ def daytona_execute(ctx):
     server = os.path.join(ctx.source_dir, "bench", "harness", "fake_daytona_timed.py")
     root = ctx.scratch("daytona_execute")
     key = "bench-fake-key"
-    proc = subprocess.Popen(["python3", server, "--api-key", key, "--root", root],
+    proc = subprocess.Popen([sys.executable, server, "--api-key", key, "--root", root],
                             stdout=subprocess.PIPE, text=True)
     try:
         line = proc.stdout.readline()
