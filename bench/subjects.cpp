@@ -62,8 +62,14 @@ class CommandSubject : public Subject {
 
   void run() override {
     int out[2] = {-1, -1}, err[2] = {-1, -1};
-    if (::pipe2(err, O_CLOEXEC) != 0 || (pipe_stdout_ && ::pipe2(out, O_CLOEXEC) != 0))
+    if (::pipe2(err, O_CLOEXEC) != 0)
       throw std::runtime_error(name() + ": pipe: " + std::strerror(errno));
+    if (pipe_stdout_ && ::pipe2(out, O_CLOEXEC) != 0) {
+      const int e = errno;
+      ::close(err[0]);
+      ::close(err[1]);
+      throw std::runtime_error(name() + ": pipe: " + std::strerror(e));
+    }
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);

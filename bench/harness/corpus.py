@@ -16,7 +16,7 @@ import random
 import shutil
 
 # Bump when the generator changes what it writes, so cached corpora are rebuilt.
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 
 # What the grep cases look for. The filler vocabulary never contains "needle", so these lines
 # are the only matches.
@@ -56,37 +56,34 @@ def _line_pool(rng, n=4000):
     return pool
 
 
-def _manifest_ok(root, params):
+def _cached(base, params, what, log, make):
+    """The manifest of the corpus in `base` when it was finished with these parameters; else
+    `base` is emptied and make(root, rng) fills `base`/data and returns what goes in the manifest
+    (beside the data, not in it, so no tool searching the data sees it)."""
     try:
-        with open(os.path.join(root, ".manifest.json")) as f:
+        with open(os.path.join(base, ".manifest.json")) as f:
             m = json.load(f)
-        return m.get("params") == params and m.get("version") == GENERATOR_VERSION and m
+        if m.get("params") == params and m.get("version") == GENERATOR_VERSION:
+            return m
     except (OSError, ValueError):
-        return False
-
-
-def _write_manifest(root, params, extra):
-    m = dict(extra, params=params, version=GENERATOR_VERSION)
-    with open(os.path.join(root, ".manifest.json"), "w") as f:
+        pass
+    root = os.path.join(base, "data")
+    log("corpus: generating %s under %s" % (what, root))
+    shutil.rmtree(base, ignore_errors=True)
+    os.makedirs(root)
+    m = dict(make(root, random.Random(16)), root=root, params=params, version=GENERATOR_VERSION)
+    with open(os.path.join(base, ".manifest.json"), "w") as f:
         json.dump(m, f, indent=1)
     return m
 
 
 def tree(cache_dir, files, log=print):
-    """A source-like tree of `files` files. Returns its manifest: root, counts, expected matches.
+    """A source-like tree of `files` files. Returns its manifest: root, counts, expected matches."""
+    return _cached(os.path.join(cache_dir, "tree-%d" % files), {"files": files},
+                   "a tree of %d files" % files, log, lambda root, rng: _make_tree(root, rng, files))
 
-    The manifest sits beside the tree, not in it, so no tool searching the tree sees it.
-    """
-    params = {"files": files, "seed": 16}
-    base = os.path.join(cache_dir, "tree-%d" % files)
-    root = os.path.join(base, "tree")
-    m = _manifest_ok(base, params)
-    if m:
-        return m
-    log("corpus: generating a tree of %d files under %s" % (files, root))
-    shutil.rmtree(base, ignore_errors=True)
-    os.makedirs(root)
-    rng = random.Random(params["seed"])
+
+def _make_tree(root, rng, files):
     pool = _line_pool(rng)
     exts = [e for e, _ in _KINDS]
     weights = [w for _, w in _KINDS]
@@ -131,27 +128,20 @@ def tree(cache_dir, files, log=print):
         total_bytes += len(data)
         with open(full, "wb") as f:
             f.write(data)
-    return _write_manifest(base, params, {
-        "root": root, "files": files, "dirs": len(made), "bytes": total_bytes,
-        "by_extension": counts, "literal": LITERAL, "literal_matches": len(literal_at),
-        "regex": REGEX, "regex_matches": regex_lines,
-    })
+    return {"files": files, "dirs": len(made), "bytes": total_bytes, "by_extension": counts,
+            "literal": LITERAL, "literal_matches": len(literal_at), "regex": REGEX,
+            "regex_matches": regex_lines}
 
 
 def bigdir(cache_dir, entries, log=print):
     """One directory with `entries` empty files. Returns its manifest."""
-    params = {"entries": entries}
-    base = os.path.join(cache_dir, "bigdir-%d" % entries)
-    root = os.path.join(base, "dir")
-    m = _manifest_ok(base, params)
-    if m:
-        return m
-    log("corpus: generating a directory of %d entries under %s" % (entries, root))
-    shutil.rmtree(base, ignore_errors=True)
-    os.makedirs(root)
-    for i in range(entries):
-        os.close(os.open(os.path.join(root, "entry_%06d.txt" % i), os.O_CREAT | os.O_WRONLY, 0o644))
-    return _write_manifest(base, params, {"root": root, "entries": entries})
+    def make(root, _rng):
+        for i in range(entries):
+            os.close(os.open(os.path.join(root, "entry_%06d.txt" % i),
+                             os.O_CREAT | os.O_WRONLY, 0o644))
+        return {"entries": entries}
+    return _cached(os.path.join(cache_dir, "bigdir-%d" % entries), {"entries": entries},
+                   "a directory of %d entries" % entries, log, make)
 
 
 # One line of the text stream: a build-log line of typical length (81 bytes with its newline). In
