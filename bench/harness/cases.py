@@ -101,7 +101,7 @@ def events_1g(ctx):
     return _events_case(ctx, "events_1g", nul=False)
 
 
-@case("events_1g_nul", "as events_1g, every space a NUL byte (10% of the bytes)",
+@case("events_1g_nul", "as events_1g, every space of the line a NUL byte (10% of the bytes)",
       "ratio ≤ 1.5, peak RSS ≤ 32 MiB")
 def events_1g_nul(ctx):
     return _events_case(ctx, "events_1g_nul", nul=True)
