@@ -53,62 +53,11 @@ std::string read_all(int fd, uint64_t max, const std::string& path) {
 
 namespace {
 
-void write_all_fd(int fd, std::string_view data, const std::string& path) {
-  while (!data.empty()) {
-    ssize_t n = ::write(fd, data.data(), data.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      throw_errno(errno, path, "write");
-    }
-    data.remove_prefix(static_cast<size_t>(n));
-  }
-}
-
 SandboxPath path_arg(const json::object& req, std::string_view key = "path") {
   return parse_sandbox_path(sdk::json_get::string(req, key));
 }
 
 }  // namespace
-
-bool write_file(const FileContext& ctx, const SandboxPath& p, std::string_view content,
-                bool overwrite, int mode) {
-  const std::string shown = p.display();
-  if (p.is_root()) throw Error(AR_ERR_IS_DIRECTORY, "write /: is a directory");
-  if (content.size() > ctx.max_file_bytes)
-    throw Error(AR_ERR_TOO_LARGE, "write " + shown + ": " + std::to_string(content.size()) +
-                                      " bytes is over the limit of " +
-                                      std::to_string(ctx.max_file_bytes) +
-                                      " (sandbox.max_file_bytes)");
-  ctx.resolver.make_dirs(p.parent(), "write");
-  const mode_t create_mode = mode >= 0 ? static_cast<mode_t>(mode & 0777) : 0644;
-  bool created = true;
-  int fd = ctx.resolver.open_beneath(p, O_WRONLY | O_CREAT | O_EXCL, create_mode);
-  if (fd == -EEXIST) {
-    created = false;
-    if (!overwrite) {
-      // A directory there is is_directory; a file is already_exists.
-      int probe = ctx.resolver.open_beneath(p, O_PATH);
-      struct stat st {};
-      if (probe >= 0 && ::fstat(probe, &st) == 0 && S_ISDIR(st.st_mode)) {
-        ::close(probe);
-        throw Error(AR_ERR_IS_DIRECTORY, "write " + shown + ": is a directory");
-      }
-      if (probe >= 0) ::close(probe);
-      throw Error(AR_ERR_ALREADY_EXISTS,
-                  "write " + shown + ": file already exists (pass overwrite: true to replace it)");
-    }
-    fd = ctx.resolver.open_beneath(p, O_WRONLY | O_TRUNC);
-  }
-  if (fd < 0) throw_errno(-fd, shown, "write");
-  Fd f(fd);
-  struct stat st {};
-  if (::fstat(f.get(), &st) == 0 && !S_ISREG(st.st_mode))
-    throw Error(AR_ERR_INVALID_ARGUMENT, "write " + shown + ": not a regular file");
-  write_all_fd(f.get(), content, shown);
-  if (mode >= 0 && ::fchmod(f.get(), static_cast<mode_t>(mode & 0777)) != 0)
-    throw_errno(errno, shown, "chmod");
-  return created;
-}
 
 Result op_ls(const FileContext& ctx, sdk::Call& call) {
   const auto& req = call.request();
@@ -137,7 +86,7 @@ Result op_read(const FileContext& ctx, sdk::Call& call) {
   const auto& req = call.request();
   SandboxPath p = path_arg(req);
   const auto window = sdk::LineWindow::from_request(req);
-  Fd f = ctx.resolver.open(p, O_RDONLY | O_NOCTTY | O_NONBLOCK, "read");
+  Fd f = ctx.resolver.open_file(p, O_RDONLY, "read");
   return window.result(p.display(), read_all(f.get(), ctx.max_file_bytes, p.display()));
 }
 
@@ -150,7 +99,7 @@ Result op_write(const FileContext& ctx, sdk::Call& call) {
     if (auto c = sdk::json_get::opt_string(req, "content"))
       throw Error(AR_ERR_INVALID_ARGUMENT, "write: pass the content as the input buffer");
   }
-  bool created = write_file(ctx, p, content, overwrite, -1);
+  bool created = write_file(ctx, p, content, WriteMode{.overwrite = overwrite}, "write");
   return Result::ok({{"path", p.display()},
                      {"bytes_written", static_cast<int64_t>(content.size())},
                      {"created", created}});
@@ -160,25 +109,26 @@ Result op_edit(const FileContext& ctx, sdk::Call& call) {
   const auto& req = call.request();
   SandboxPath p = path_arg(req);
   const auto edit = sdk::TextEdit::from_request(req);
-  Fd f = ctx.resolver.open(p, O_RDWR | O_NOCTTY | O_NONBLOCK, "edit");
   int64_t count = 0;
-  const std::string out = edit.apply(read_all(f.get(), ctx.max_file_bytes, p.display()),
-                                     ctx.max_file_bytes, p.display(), count);
-  if (::ftruncate(f.get(), 0) != 0) throw_errno(errno, p.display(), "edit");
-  if (::lseek(f.get(), 0, SEEK_SET) < 0) throw_errno(errno, p.display(), "edit");
-  write_all_fd(f.get(), out, p.display());
+  std::string out;
+  {
+    Fd f = ctx.resolver.open_file(p, O_RDONLY, "edit");
+    out = edit.apply(read_all(f.get(), ctx.max_file_bytes, p.display()), ctx.max_file_bytes,
+                     p.display(), count);
+  }
+  write_file(ctx, p, out, WriteMode{.overwrite = true, .must_exist = true}, "edit");
   return Result::ok({{"path", p.display()}, {"occurrences", count}});
 }
 
 Result op_upload(const FileContext& ctx, sdk::Call& call) {
   return sdk::upload_files(call, [&](const SandboxPath& p, std::string_view content, int mode) {
-    write_file(ctx, p, content, true, mode);
+    write_file(ctx, p, content, WriteMode{.overwrite = true, .mode = mode}, "upload");
   });
 }
 
 Result op_download(const FileContext& ctx, sdk::Call& call) {
   return sdk::download_files(call.request(), [&](const SandboxPath& p) {
-    Fd f = ctx.resolver.open(p, O_RDONLY | O_NOCTTY | O_NONBLOCK, "download");
+    Fd f = ctx.resolver.open_file(p, O_RDONLY, "download");
     struct stat st {};
     if (::fstat(f.get(), &st) != 0) throw_errno(errno, p.display(), "download");
     return sdk::DownloadedFile{read_all(f.get(), ctx.max_file_bytes, p.display()),

@@ -160,7 +160,7 @@ Result op_grep(const FileContext& ctx, sdk::Call& call) {
     return true;
   };
 
-  Fd target = ctx.resolver.open(base, O_RDONLY | O_NONBLOCK, "grep");
+  Fd target = ctx.resolver.open_file(base, O_RDONLY, "grep");
   struct stat st {};
   if (::fstat(target.get(), &st) != 0) throw_errno(errno, base.display(), "grep");
   if (S_ISREG(st.st_mode)) {
