@@ -1,5 +1,7 @@
 #include "file_ops.hpp"
 
+#include "walk.hpp"
+
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -12,11 +14,6 @@ namespace agent_runner::fs_plugin {
 namespace json = boost::json;
 using sdk::Error;
 using sdk::Result;
-
-json::object file_info(const std::string& display_path, const struct stat& st) {
-  return sdk::file_entry(display_path, S_ISDIR(st.st_mode), static_cast<int64_t>(st.st_size),
-                         sdk::iso_time_utc(st.st_mtime));
-}
 
 std::string read_all(int fd, uint64_t max, const std::string& path) {
   struct stat st {};
@@ -63,22 +60,24 @@ Result op_ls(const FileContext& ctx, sdk::Call& call) {
   const auto& req = call.request();
   SandboxPath p = parse_sandbox_path(sdk::json_get::opt_string(req, "path").value_or("/"));
   Fd dir = ctx.resolver.open(p, O_RDONLY | O_DIRECTORY, "ls");
-  DIR* d = ::fdopendir(dir.get());
-  if (!d) throw_errno(errno, p.display(), "ls");
-  dir.release();
+  std::vector<DirEntry> names;
+  if (!list_dir(dir.get(), names)) throw_errno(errno, p.display(), "ls");
+  // Sorting the names sorts the paths: they share the directory's prefix.
+  std::sort(names.begin(), names.end(),
+            [](const DirEntry& a, const DirEntry& b) { return a.name < b.name; });
+  const std::string prefix = p.is_root() ? "/" : p.display() + "/";
   json::array entries;
-  std::vector<std::pair<std::string, json::object>> rows;
-  while (dirent* e = ::readdir(d)) {
-    std::string name = e->d_name;
-    if (name == "." || name == "..") continue;
-    struct stat st {};
-    if (::fstatat(::dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
-    std::string shown = p.child(name).display();
-    rows.emplace_back(shown, file_info(sdk::utf8_sanitize(shown), st));
+  entries.reserve(names.size());
+  for (const auto& e : names) {
+    // Only what the entry shows (type, size, mtime), and no waiting on a remote filesystem.
+    struct statx sx {};
+    if (::statx(dir.get(), e.name.c_str(), AT_SYMLINK_NOFOLLOW | AT_STATX_DONT_SYNC,
+                STATX_TYPE | STATX_SIZE | STATX_MTIME, &sx) != 0)
+      continue;  // gone since it was listed
+    entries.push_back(sdk::file_entry(prefix + e.name, S_ISDIR(sx.stx_mode),
+                                      static_cast<int64_t>(sx.stx_size),
+                                      sdk::iso_time_utc(sx.stx_mtime.tv_sec)));
   }
-  ::closedir(d);
-  std::sort(rows.begin(), rows.end(), [](auto& a, auto& b) { return a.first < b.first; });
-  for (auto& r : rows) entries.push_back(std::move(r.second));
   return Result::ok({{"path", p.display()}, {"entries", std::move(entries)}});
 }
 

@@ -14,6 +14,8 @@ namespace agent_runner::fs_plugin {
 struct FileContext {
   const Resolver& resolver;
   uint64_t max_file_bytes;
+  // Entries glob and grep look at before they stop and say truncated (sandbox.max_search_entries).
+  uint64_t max_search_entries = 1000000;
 };
 
 sdk::Result op_ls(const FileContext& ctx, sdk::Call& call);
@@ -27,7 +29,6 @@ sdk::Result op_glob(const FileContext& ctx, sdk::Call& call);
 sdk::Result op_grep(const FileContext& ctx, sdk::Call& call);
 
 // Helpers shared by the operations.
-boost::json::object file_info(const std::string& display_path, const struct stat& st);
 // Reads a whole regular file from `fd`, at most `max` bytes (else too_large).
 std::string read_all(int fd, uint64_t max, const std::string& path);
 // Removes everything inside the directory `dfd` (not `dfd` itself), never following a symlink.
