@@ -9,6 +9,9 @@ namespace agent_runner::fs_plugin {
 
 namespace {
 
+// A shorter common prefix finds too many places to check to be worth it.
+constexpr size_t kMinPrefix = 3;
+
 // Whether the pattern uses \A or \z, which mean the start and end of the text searched: a line
 // when lines are matched one by one.
 bool anchors_text(std::string_view pattern) {
@@ -59,6 +62,16 @@ LineMatcher::LineMatcher(const std::string& pattern, bool literal, bool ignore_c
     throw sdk::Error(AR_ERR_INVALID_ARGUMENT,
                      "grep: invalid regular expression '" + pattern + "': " + re_->error() +
                          " (RE2 syntax; pass literal: true to search for the text as is)");
+  // Every anchored match s has min <= s <= max, so it starts with their common prefix.
+  std::string min, max;
+  if (mode_ == Mode::regex && !literal && re_->PossibleMatchRange(&min, &max, 64)) {
+    size_t n = 0;
+    while (n < min.size() && n < max.size() && min[n] == max[n]) ++n;
+    if (n >= kMinPrefix) {
+      mode_ = Mode::prefixed;
+      needle_ = min.substr(0, n);
+    }
+  }
 }
 
 void LineMatcher::for_each(std::string_view text,
@@ -78,22 +91,22 @@ void LineMatcher::for_each(std::string_view text,
     }
     return;
   }
-  // Line numbers are counted lazily, from the last reported line to the next one.
+  // From each place a match may be (a match, or the prefix every match starts with), the line
+  // around it; line numbers are counted lazily, from the last reported line to this one.
   int64_t line = 1;
   size_t counted = 0;
-  size_t pos = 0;
-  while (pos <= size) {
+  for (size_t pos = 0; pos <= size;) {
     size_t at;
-    if (mode_ == Mode::literal) {
+    if (mode_ == Mode::regex) {
+      re2::StringPiece m;
+      if (!re_->Match(text, pos, size, RE2::UNANCHORED, &m, 1)) return;
+      at = static_cast<size_t>(m.data() - base);
+    } else {
       const void* hit = needle_.empty()
                             ? base + pos
                             : ::memmem(base + pos, size - pos, needle_.data(), needle_.size());
       if (!hit) return;
       at = static_cast<size_t>(static_cast<const char*>(hit) - base);
-    } else {
-      re2::StringPiece m;
-      if (!re_->Match(text, pos, size, RE2::UNANCHORED, &m, 1)) return;
-      at = static_cast<size_t>(m.data() - base);
     }
     // An empty match after the last '\n' is on no line ("a\n" has one line).
     if (at == size && (size == 0 || base[size - 1] == '\n')) return;
@@ -102,9 +115,12 @@ void LineMatcher::for_each(std::string_view text,
         prev_nl ? static_cast<size_t>(static_cast<const char*>(prev_nl) - base) + 1 : pos;
     const char* nl = static_cast<const char*>(std::memchr(base + at, '\n', size - at));
     const size_t end = nl ? static_cast<size_t>(nl - base) : size;
-    line += std::count(base + counted, base + start, '\n');
-    counted = start;
-    if (!on_line(line, std::string_view(base + start, end - start))) return;
+    const std::string_view l(base + start, end - start);
+    if (mode_ != Mode::prefixed || RE2::PartialMatch(l, *re_)) {
+      line += std::count(base + counted, base + start, '\n');
+      counted = start;
+      if (!on_line(line, l)) return;
+    }
     if (!nl) return;
     pos = end + 1;
   }

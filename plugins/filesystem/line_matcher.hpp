@@ -2,7 +2,9 @@
 // mode with `never_nl`, so no match crosses a line end, or memmem for a literal) and lines are
 // located only around matches: a file without a match costs one scan, never a call per line.
 // What matches is what matching each line on its own would give: `^` and `$` match at line
-// ends; a pattern with `\A` or `\z` (start and end of the text) is matched line by line.
+// ends; a pattern with `\A` or `\z` (start and end of the text) is matched line by line. A
+// regex whose every match starts with the same few bytes (RE2's PossibleMatchRange) is found by
+// memmem for those bytes, and only the lines holding them are matched.
 #pragma once
 
 #include <re2/re2.h>
@@ -26,9 +28,9 @@ class LineMatcher {
                 const std::function<bool(int64_t, std::string_view)>& on_line) const;
 
  private:
-  enum class Mode { literal, regex, per_line, never };
+  enum class Mode { literal, regex, prefixed, per_line, never };
   Mode mode_;
-  std::string needle_;  // Mode::literal
+  std::string needle_;  // Mode::literal and Mode::prefixed: the bytes to look for
   std::unique_ptr<RE2> re_;
 };
 

@@ -117,12 +117,17 @@ Result op_glob(const FileContext& ctx, sdk::Call& call) {
   for (auto& [key, hits] : found.take()) rows.emplace_back(shown_path(base, key), hits.front());
   std::sort(rows.begin(), rows.end(),
             [](const auto& a, const auto& b) { return a.first < b.first; });
-  json::array entries;
+  const json::storage_ptr sp = json::make_shared_resource<json::monotonic_resource>();
+  json::array entries(sp);
   entries.reserve(rows.size());
+  char when[32];
   for (const auto& [path, hit] : rows)
-    entries.push_back(sdk::file_entry(path, false, hit.size, sdk::iso_time_utc(hit.mtime)));
-  return Result::ok(
-      {{"entries", std::move(entries)}, {"truncated", walked.truncated || found.truncated()}});
+    entries.push_back(
+        sdk::file_entry(path, false, hit.size, sdk::format_iso_time_utc(hit.mtime, when), sp));
+  json::object body(sp);
+  body["entries"] = std::move(entries);
+  body["truncated"] = walked.truncated || found.truncated();
+  return Result::ok(std::move(body));
 }
 
 Result op_grep(const FileContext& ctx, sdk::Call& call) {
@@ -185,15 +190,17 @@ Result op_grep(const FileContext& ctx, sdk::Call& call) {
     walk_truncated = walked.truncated;
   }
 
-  json::array matches;
+  const json::storage_ptr sp = json::make_shared_resource<json::monotonic_resource>();
+  json::array matches(sp);
   for (auto& [key, found] : hits.take()) {
     const std::string path = sdk::utf8_sanitize(shown_path(base, key));
     for (auto& h : found)
-      matches.push_back(
-          json::object{{"path", path}, {"line", h.line}, {"text", std::move(h.text)}});
+      matches.push_back(json::object({{"path", path}, {"line", h.line}, {"text", h.text}}, sp));
   }
-  return Result::ok(
-      {{"matches", std::move(matches)}, {"truncated", walk_truncated || hits.truncated()}});
+  json::object body(sp);
+  body["matches"] = std::move(matches);
+  body["truncated"] = walk_truncated || hits.truncated();
+  return Result::ok(std::move(body));
 }
 
 }  // namespace agent_runner::fs_plugin

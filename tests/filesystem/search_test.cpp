@@ -56,6 +56,13 @@ TEST_F(Search, GrepMatchesLineByLine) {
   EXPECT_EQ(grep_lines(grep({{"pattern", "^$"}, {"path", f}})), (std::vector<int64_t>{3}));
   EXPECT_EQ(grep_lines(grep({{"pattern", "alpha"}, {"path", f}})), (std::vector<int64_t>{1, 4, 5}));
   EXPECT_EQ(grep_lines(grep({{"pattern", "^last$"}, {"path", f}})), (std::vector<int64_t>{6}));
+  // Patterns whose matches all start with the same bytes (found by those bytes first).
+  EXPECT_EQ(grep_lines(grep({{"pattern", "alpha$"}, {"path", f}})), (std::vector<int64_t>{5}));
+  EXPECT_EQ(grep_lines(grep({{"pattern", "alpha beta|alpha$"}, {"path", f}})),
+            (std::vector<int64_t>{1, 5}));
+  EXPECT_EQ(grep_lines(grep({{"pattern", "^alpha"}, {"path", f}})), (std::vector<int64_t>{1, 4}));
+  EXPECT_EQ(grep_lines(grep({{"pattern", "alp(ha|x) a"}, {"path", f}})), (std::vector<int64_t>{5}));
+  EXPECT_EQ(grep_lines(grep({{"pattern", "las[t]\\b"}, {"path", f}})), (std::vector<int64_t>{6}));
   // An empty pattern matches every line, and "a\n" has one line, not two.
   EXPECT_EQ(grep_lines(grep({{"pattern", ""}, {"path", f}})).size(), 6u);
   ASSERT_TRUE(box.write("/one.txt", "x\n").ok());
