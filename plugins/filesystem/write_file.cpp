@@ -7,12 +7,16 @@
 #include "file_ops.hpp"
 
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
+#include <ctime>
 
 namespace agent_runner::fs_plugin {
 using sdk::Error;
@@ -33,18 +37,29 @@ void write_all_fd(int fd, std::string_view data, const std::string& path, std::s
   }
 }
 
+// A number for a temporary name: random per process (a command cannot guess and pre-create it),
+// different for every call.
+uint64_t unique_number() {
+  static const uint64_t seed = [] {
+    uint64_t r = 0;
+    if (::getrandom(&r, sizeof r, 0) != sizeof r)
+      r = static_cast<uint64_t>(::getpid()) << 32 ^ static_cast<uint64_t>(::time(nullptr));
+    return r;
+  }();
+  static std::atomic<uint64_t> counter{0};
+  // An odd multiplier spreads consecutive counts over all the bits.
+  return seed ^ (counter.fetch_add(1) * 0x9E3779B97F4A7C15ull);
+}
+
 // A new, empty, uniquely named file in the directory `dirfd`, removed again unless keep().
 class TempFile {
  public:
   TempFile(int dirfd, mode_t mode, const std::string& shown, std::string_view action)
       : dirfd_(dirfd) {
     for (int attempt = 0;; ++attempt) {
-      uint64_t r = 0;
-      if (::getrandom(&r, sizeof r, 0) != sizeof r)
-        r = (static_cast<uint64_t>(::getpid()) << 32) ^ static_cast<uint64_t>(attempt);
       char name[64];
       std::snprintf(name, sizeof name, ".agent-runner-write-%016llx.tmp",
-                    static_cast<unsigned long long>(r));
+                    static_cast<unsigned long long>(unique_number()));
       const int fd =
           ::openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
       if (fd >= 0) {
@@ -62,6 +77,11 @@ class TempFile {
   TempFile& operator=(const TempFile&) = delete;
 
   int fd() const { return fd_.get(); }
+  // Closes the file; the errno close(2) reports, or 0.
+  int close() {
+    const int fd = fd_.release();
+    return ::close(fd) == 0 || errno == EINTR ? 0 : errno;
+  }
   const std::string& name() const { return name_; }
   void keep() { name_.clear(); }
 
@@ -70,6 +90,35 @@ class TempFile {
   Fd fd_;
   std::string name_;
 };
+
+// Whether the filesystem of `fd` reserves space as write(2) is called, so that a full disk shows
+// there and not only when the data is flushed later.
+bool reserves_on_write(int fd) {
+  struct statfs sf {};
+  if (::fstatfs(fd, &sf) != 0) return false;
+  switch (static_cast<unsigned long>(sf.f_type)) {
+    case EXT4_SUPER_MAGIC:  // also ext2 and ext3
+    case XFS_SUPER_MAGIC:
+    case BTRFS_SUPER_MAGIC:
+    case F2FS_SUPER_MAGIC:
+    case TMPFS_MAGIC:
+    case OVERLAYFS_SUPER_MAGIC:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// Makes sure everything written to the temporary file is accounted for before it replaces
+// anything: on a filesystem that may only report a full disk (or an I/O error) at writeback
+// (NFS, FUSE, ...), fsync; everywhere, the error close(2) reports. The local filesystems that
+// reserve space at write(2) are not fsync'ed: a flush per write costs milliseconds (ten times
+// the write itself on a busy disk), and the rename is atomic without it; what is given up is
+// only that a power cut right after the rename may lose the new content there.
+void finish(TempFile& tmp, const std::string& shown, std::string_view action) {
+  if (!reserves_on_write(tmp.fd()) && ::fsync(tmp.fd()) != 0) throw_errno(errno, shown, action);
+  if (const int err = tmp.close(); err != 0) throw_errno(err, shown, action);
+}
 
 // Where a write lands: the directory and the name in it, after following a symlink at the leaf,
 // and what is there now.
@@ -152,16 +201,17 @@ bool write_file(const FileContext& ctx, const SandboxPath& p, std::string_view c
   try {
     TempFile tmp(dir, how.mode >= 0 ? static_cast<mode_t>(how.mode & 0777) : 0644, shown, action);
     write_all_fd(tmp.fd(), content, shown, action);
-    if (t.exists && (t.st.st_uid != ::geteuid() || t.st.st_gid != ::getegid()))
+    // The host's credentials do not change while it runs.
+    static const uid_t euid = ::geteuid();
+    static const gid_t egid = ::getegid();
+    if (t.exists && (t.st.st_uid != euid || t.st.st_gid != egid))
       (void)::fchown(tmp.fd(), t.st.st_uid, t.st.st_gid);  // best effort: root can, others not
     const mode_t mode = how.mode >= 0 ? static_cast<mode_t>(how.mode & 0777)
                         : t.exists    ? t.st.st_mode & 07777
                                       : 0;
     if ((how.mode >= 0 || t.exists) && ::fchmod(tmp.fd(), mode) != 0)
       throw_errno(errno, shown, "chmod");
-    // Some filesystems only report a full disk when the data is flushed; and a crash right after
-    // the rename must not leave an empty file where the old one was.
-    if (::fsync(tmp.fd()) != 0) throw_errno(errno, shown, action);
+    finish(tmp, shown, action);
     bool created = !t.exists;
     if (t.exists) {
       if (::renameat(dir, tmp.name().c_str(), dir, leaf.c_str()) != 0)
