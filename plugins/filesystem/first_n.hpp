@@ -45,8 +45,8 @@ class FirstN {
     }
   }
 
-  // Whether nothing under `key` (a file, or a directory: its files' keys all sort after it) can
-  // be kept any more.
+  // Whether nothing under `key` (a file, or a directory: its files' keys "dir/..." all sort after
+  // it) can be kept any more.
   bool past(std::string_view key) const {
     if (!bounded_.load(std::memory_order_acquire)) return false;
     std::lock_guard<std::mutex> lock(m_);

@@ -31,7 +31,7 @@ constexpr size_t kBinaryProbeBytes = 8000;
 // The display path of a walk key below `base`.
 std::string shown_path(const SandboxPath& base, std::string_view key) {
   std::string s = base.is_root() ? std::string() : base.display();
-  if (!key.empty()) (s += '/') += display_key(key);
+  if (!key.empty()) (s += '/') += key;
   return s.empty() ? "/" : s;
 }
 

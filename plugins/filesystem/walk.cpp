@@ -19,12 +19,6 @@
 
 namespace agent_runner::fs_plugin {
 
-std::string display_key(std::string_view key) {
-  std::string out(key);
-  std::replace(out.begin(), out.end(), '\0', '/');
-  return out;
-}
-
 bool list_dir(int fd, std::vector<DirEntry>& out) {
   alignas(8) char buf[32768];
   for (;;) {
@@ -78,7 +72,7 @@ struct Item {
 std::string child_key(const std::string& parent, std::string_view name) {
   std::string k;
   k.reserve(parent.size() + 1 + name.size());
-  if (!parent.empty()) (k += parent) += '\0';
+  if (!parent.empty()) (k += parent) += '/';
   k += name;
   return k;
 }

@@ -2,8 +2,9 @@
 // never follow a symlink (a link cannot lead the walk outside the workspace or into a loop).
 // Entry types come from getdents (d_type), so nothing is stat'ed unless the filesystem does not
 // say (DT_UNKNOWN). A small fixed pool of threads shares the directories; each directory's
-// entries are taken in sorted order and handed out depth first, so one thread visits files in
-// the order results are reported (see `key`), and several visit them roughly so.
+// entries are taken in sorted order and handed out depth first, so the walk visits files roughly
+// in the order results are reported (see `key`), and a search that has all it needs early can
+// pass over the rest.
 #pragma once
 
 #include "paths.hpp"
@@ -19,17 +20,14 @@
 
 namespace agent_runner::fs_plugin {
 
-// A file the walk found. `key` is its path below the walk's root with the components joined by
-// '\0': comparing keys as strings orders files component by component ("a/b" before "a.txt"),
-// the order results are reported in. display_key() turns one into "a/b".
+// A file the walk found. `key` is its path below the walk's root ("a/b.txt"); results are reported
+// in the order of their keys as strings, as glob's are and as the daytona plugin reports them.
 struct WalkFile {
   int dirfd;  // the directory holding it, for *at() calls on `name`
   std::string_view name;
   const std::string& key;
   unsigned worker;  // which walking thread, 0 .. walk_thread_count() - 1 (for scratch space)
 };
-
-std::string display_key(std::string_view key);
 
 struct WalkOptions {
   // Entries looked at (files, directories and everything else) before the walk stops and says

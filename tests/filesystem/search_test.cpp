@@ -101,8 +101,8 @@ TEST_F(Search, GrepLineNumbersInALongFile) {
   }
 }
 
-// Whatever thread finds them, the result is the first max_matches in path order (component by
-// component, then by line), and says truncated.
+// Whatever thread finds them, the result is the first max_matches in path order (then by line),
+// and says truncated.
 TEST_F(Search, GrepKeepsTheFirstMatchesInPathOrder) {
   std::vector<std::string> want;
   for (int d = 0; d < 30; ++d)
@@ -136,16 +136,21 @@ TEST_F(Search, GrepKeepsTheFirstMatchesInPathOrder) {
   EXPECT_EQ(grep_lines(cap), (std::vector<int64_t>{1, 2, 3, 4, 5}));
 }
 
-// Path order is component by component: "a/b" before "a.txt" (as the walk visits them).
-TEST_F(Search, GrepOrderIsComponentByComponent) {
+// Matches come in the order of their paths as strings, as glob's entries do (and as the daytona
+// plugin sorts them), although the walk visits "a/b" before "a.txt".
+TEST_F(Search, GrepOrderIsPathOrder) {
   ASSERT_TRUE(box.write("/a/b", "x\n").ok());
   ASSERT_TRUE(box.write("/a.txt", "x\n").ok());
   ASSERT_TRUE(box.write("/a-z", "x\n").ok());
   auto rows = grep_rows(grep({{"pattern", "x"}}));
   ASSERT_EQ(rows.size(), 3u);
-  EXPECT_EQ(std::get<0>(rows[0]), "/a/b");
-  EXPECT_EQ(std::get<0>(rows[1]), "/a-z");
-  EXPECT_EQ(std::get<0>(rows[2]), "/a.txt");
+  EXPECT_EQ(std::get<0>(rows[0]), "/a-z");
+  EXPECT_EQ(std::get<0>(rows[1]), "/a.txt");
+  EXPECT_EQ(std::get<0>(rows[2]), "/a/b");
+  // The first two in that order, whatever was visited first.
+  auto two = grep_rows(grep({{"pattern", "x"}, {"max_matches", 2}}));
+  ASSERT_EQ(two.size(), 2u);
+  EXPECT_EQ(std::get<0>(two[1]), "/a.txt");
 }
 
 TEST_F(Search, GrepGlobFilterByNameOrPath) {
