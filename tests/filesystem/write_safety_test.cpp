@@ -141,7 +141,7 @@ TEST_F(FileWrites, SpecialFilesAreRefusedWithoutBlocking) {
                 "invalid_path");
       EXPECT_EQ(box.call(Op::grep, {{"pattern", "a"}, {"path", path}}).code(), "invalid_path");
       agent_runner::CallOptions o;
-      o.inputs = {std::string("data")};
+      o.inputs = {std::string_view("data")};
       auto u = box.sb->call(Op::upload, {{"files", json::array{json::object{{"path", path}}}}}, o);
       ASSERT_TRUE(u.ok()) << u.message();
       EXPECT_EQ(error_code_of_row(u), "invalid_path");
@@ -189,7 +189,7 @@ TEST_F(FileWrites, ReplaceKeepsSymlinksAndModes) {
   EXPECT_EQ(ar_test::read_file(box.ws() / "dir/fresh.txt"), "new");
   // An upload's mode wins over the old one.
   agent_runner::CallOptions o;
-  o.inputs = {std::string("five")};
+  o.inputs = {std::string_view("five")};
   auto u = box.sb->call(
       Op::upload, {{"files", json::array{json::object{{"path", "/dir/real.txt"}, {"mode", 0600}}}}},
       o);
