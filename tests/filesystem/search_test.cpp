@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <string>
 #include <utility>
 #include <vector>
@@ -167,6 +168,19 @@ TEST_F(Search, GrepGlobFilterByNameOrPath) {
   auto below = grep_rows(grep({{"pattern", "x"}, {"path", "/src"}, {"glob", "deep/*.c"}}));
   ASSERT_EQ(below.size(), 1u);
   EXPECT_EQ(std::get<0>(below[0]), "/src/deep/b.c");
+}
+
+// A search of a big tree stops when the host cancels the call.
+TEST_F(Search, CancelledSearchesStop) {
+  for (int d = 0; d < 20; ++d) ASSERT_TRUE(box.write("/d" + std::to_string(d) + "/f", "x\n").ok());
+  std::atomic<bool> cancel{true};
+  agent_runner::CallOptions o;
+  o.cancelled = &cancel;
+  EXPECT_EQ(box.sb->call(Op::grep, {{"pattern", "x"}}, o).code(), "cancelled");
+  EXPECT_EQ(box.sb->call(Op::glob, {{"pattern", "**/f"}}, o).code(), "cancelled");
+  cancel = false;
+  EXPECT_EQ(box.sb->call(Op::grep, {{"pattern", "x"}}, o).body.at("matches").as_array().size(),
+            20u);
 }
 
 // A 40-level chain a/a/.../a and a pattern with many `**`: the old matcher tried every way of
