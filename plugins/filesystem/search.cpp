@@ -140,6 +140,7 @@ Result op_grep(const FileContext& ctx, sdk::Call& call) {
   const int64_t max_matches = sdk::json_get::integer(req, "max_matches", 1000);
   if (max_matches < 1) throw Error(AR_ERR_INVALID_ARGUMENT, "grep: max_matches must be >= 1");
   const LineMatcher matcher(pattern, literal, icase);
+  if (glob) sdk::check_glob_pattern(*glob, "grep", "glob", true);
   // A glob with a '/' is matched against the path below `path`, one without against the name.
   std::optional<sdk::PathGlob> path_glob;
   std::optional<sdk::ComponentGlob> name_glob;

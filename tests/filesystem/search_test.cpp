@@ -165,6 +165,7 @@ TEST_F(Search, GrepGlobFilterByNameOrPath) {
   ASSERT_EQ(by_path.size(), 2u);
   EXPECT_EQ(std::get<0>(by_path[0]), "/src/a.c");
   EXPECT_EQ(std::get<0>(by_path[1]), "/src/deep/b.c");
+  EXPECT_EQ(grep({{"pattern", "x"}, {"glob", std::string(5000, '*')}}).code(), "invalid_argument");
   auto below = grep_rows(grep({{"pattern", "x"}, {"path", "/src"}, {"glob", "deep/*.c"}}));
   ASSERT_EQ(below.size(), 1u);
   EXPECT_EQ(std::get<0>(below[0]), "/src/deep/b.c");
