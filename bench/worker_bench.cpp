@@ -7,11 +7,16 @@
 //   worker_jobs_per_s   jobs per second of a trivial workload (`execute: true`) with 1, 2 and 4
 //                       workers (concurrency 1 each), relative to 1 worker.
 //
-// Usage: agent_runner_worker_bench [--jobs N] [--rounds N]
+// Usage: agent_runner_worker_bench [--case dispatch|jobs|all] [--rounds N] [--jobs N]
+//                                  [--batches N] [--json]
+// bench/run's cases worker_dispatch and worker_jobs_per_s run it with --json (samples in seconds
+// and jobs per second).
 // Shared machines are noisy: read the ratios, not the milliseconds.
 #include "worker/job.hpp"
 #include "worker/redis_client.hpp"
 #include "workload.hpp"
+
+#include <boost/json.hpp>
 
 #include <boost/uuid/uuid.hpp>
 #include <boost/uuid/uuid_generators.hpp>
@@ -126,6 +131,7 @@ struct Bench {
                                "REDIS_HOST=127.0.0.1",
                                "REDIS_PORT=" + std::to_string(port),
                                "TEMPORAL_AGENT_EXECUTION_RUNNER_TASK_QUEUE=" + kQueue};
+    if (const char* tmp = std::getenv("TMPDIR")) e.push_back(std::string("TMPDIR=") + tmp);
     return e;
   }
   pid_t worker(int i) const {
@@ -181,18 +187,30 @@ double median(std::vector<double> v) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  int jobs = 40, rounds = 20;
-  for (int i = 1; i + 1 < argc; i += 2) {
+  int jobs = 40, rounds = 20, batches = 1;
+  std::string which = "all";
+  bool as_json = false;
+  for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
-    if (a == "--jobs") jobs = std::max(4, std::atoi(argv[i + 1]));
-    if (a == "--rounds") rounds = std::max(3, std::atoi(argv[i + 1]));
+    if (a == "--json") as_json = true;
+    if (i + 1 >= argc) continue;
+    if (a == "--jobs") jobs = std::max(4, std::atoi(argv[++i]));
+    if (a == "--rounds") rounds = std::max(3, std::atoi(argv[++i]));
+    if (a == "--batches") batches = std::max(1, std::atoi(argv[++i]));
+    if (a == "--case") which = argv[++i];
   }
   Bench b;
   auto c = b.client();
   c->command({"XGROUP", "CREATE", kQueue, kGroup, "0", "MKSTREAM"});
+  boost::json::object out;
+  auto seconds = [](const std::vector<double>& ms) {
+    boost::json::array a;
+    for (double v : ms) a.push_back(v / 1000.0);
+    return a;
+  };
 
   // ---- worker_dispatch -----------------------------------------------------------------------
-  {
+  if (which == "all" || which == "dispatch") {
     const std::string empty = b.job_json("empty", "ls: {}");
     pid_t w = b.worker(0);
     wait_done(*c, submit(*c, empty));  // warm: the worker is up, caches are hot
@@ -220,39 +238,49 @@ int main(int argc, char** argv) {
       job.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t2).count());
     }
     stop(w);
+    out["dispatch"] = {{"raw", seconds(raw)}, {"run", seconds(run)}, {"job", seconds(job)}};
     const double base = median(raw), one_run = median(run), cand = median(job);
-    std::printf(
-        "%-18s raw queue %8.3f ms  run process %8.3f ms  job %8.3f ms  ratio to raw %7.1f"
-        "  ratio to run %5.2f\n",
-        "worker_dispatch", base, one_run, cand, cand / base, cand / one_run);
-    std::printf(
-        "%-18s (an empty workload: one `ls` step; job = submit to result hash, via one "
-        "worker)\n",
-        "");
+    if (!as_json)
+      std::printf(
+          "%-18s raw queue %8.3f ms  run process %8.3f ms  job %8.3f ms  ratio to raw %7.1f"
+          "  ratio to run %5.2f\n%-18s (an empty workload: one `ls` step; job = submit to result "
+          "hash, via one worker)\n",
+          "worker_dispatch", base, one_run, cand, cand / base, cand / one_run, "");
   }
 
   // ---- worker_jobs_per_s -----------------------------------------------------------------------
-  {
+  if (which == "all" || which == "jobs") {
     const std::string trivial = b.job_json("trivial", "execute: {command: \"true\"}");
+    boost::json::object rates;
     double one = 0;
     for (int workers : {1, 2, 4}) {
       std::vector<pid_t> ws;
       for (int i = 0; i < workers; ++i) ws.push_back(b.worker(10 + workers * 10 + i));
-      wait_done(*c, submit(*c, trivial));  // every worker is up once one job ran... nearly: warm
-      auto t0 = Clock::now();
-      std::vector<std::string> ids;
-      for (int i = 0; i < jobs; ++i) ids.push_back(submit(*c, trivial));
-      for (const auto& id : ids)
-        while (!finished(*c, id)) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-      double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+      wait_done(*c, submit(*c, trivial));  // warm
+      boost::json::array samples;
+      std::vector<double> got;
+      for (int batch = 0; batch < batches; ++batch) {
+        auto t0 = Clock::now();
+        std::vector<std::string> ids;
+        for (int i = 0; i < jobs; ++i) ids.push_back(submit(*c, trivial));
+        for (const auto& id : ids)
+          while (!finished(*c, id)) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        double rate = jobs / std::chrono::duration<double>(Clock::now() - t0).count();
+        samples.push_back(rate);
+        got.push_back(rate);
+      }
       for (pid_t w : ws) stop(w);
-      double rate = jobs / secs;
+      rates[std::to_string(workers)] = samples;
+      const double rate = median(got);
       if (workers == 1) one = rate;
-      std::printf(
-          "%-22s workers %d  %7.1f jobs/s  ratio to 1 worker %5.2f  (%d jobs of "
-          "`execute: true`, concurrency 1 each)\n",
-          "worker_jobs_per_s", workers, rate, rate / one, jobs);
+      if (!as_json)
+        std::printf(
+            "%-18s workers %d  %7.1f jobs/s  ratio to 1 worker %5.2f  (%d jobs of "
+            "`execute: true`, concurrency 1 each)\n",
+            "worker_jobs_per_s", workers, rate, rate / one, jobs);
     }
+    out["jobs_per_s"] = rates;
   }
+  if (as_json) std::cout << boost::json::serialize(out) << "\n";
   return 0;
 }
