@@ -29,6 +29,10 @@ constexpr milliseconds kMaxWait{1000};        // longest wait of one poll
 constexpr milliseconds kStreamAfter{100};     // a poll returns with new output after this long
 constexpr double kScriptMarginS = 30;         // daemon-side bound of one script beyond its wait
 constexpr size_t kKeptAfterRead = 64 * 1024;  // output kept after it was read (see prelude)
+// Unread output beyond this, with the head of the capture full, is skipped up to the last tail's
+// worth: those bytes would be dropped from the result anyway, and a command that writes faster
+// than the network carries must not hold the call (nor the drain after a kill) for ever.
+constexpr uint64_t kSkipBacklog = 64ull << 20;
 
 std::string steps(milliseconds wait) {
   return std::to_string(wait.count() / kStep.count());
@@ -196,10 +200,19 @@ Result DaytonaSandbox::execute(sdk::Call& call) {
       throw Error(AR_ERR_UNAVAILABLE,
                   "execute: the command's output in the sandbox (/tmp/agent-runner-" + id +
                       ".out) is gone; an answer was probably lost on the way");
-    if (!p.data.empty()) {
-      out.append(p.data);
-      call.emit(AR_STREAM_STDOUT, p.data);
-      offset += p.data.size();
+    if (p.kind != Poll::running) return p;
+    if (p.data.empty() && offset < p.size)
+      throw Error(AR_ERR_UNAVAILABLE, "execute: the sandbox sent no output from byte " +
+                                          std::to_string(offset) + " of " + std::to_string(p.size) +
+                                          " (are tail and head there?)");
+    out.append(p.data);
+    call.emit(AR_STREAM_STDOUT, p.data);
+    offset += p.data.size();
+    if (out.head_full() && p.size > offset + out.tail_cap() + kSkipBacklog) {
+      const uint64_t skip = p.size - out.tail_cap() - offset;
+      out.skip(skip);
+      offset += skip;
+      call.emit(AR_STREAM_STDOUT, "\n... [" + std::to_string(skip) + " bytes not streamed] ...\n");
     }
     return p;
   };
@@ -213,17 +226,19 @@ Result DaytonaSandbox::execute(sdk::Call& call) {
   const auto deadline = t0 + duration_cast<steady_clock::duration>(duration<double>(timeout_s));
   while (!(p.exit_code && offset >= p.size)) {
     milliseconds w{0};
+    const auto now = steady_clock::now();
+    if (call.cancelled()) {
+      cancelled = true;
+      break;
+    }
+    // A finished command's output is read to the end; a running one is stopped at the deadline,
+    // even while its output keeps us busy.
+    if (!p.exit_code && timeout_s > 0 && now >= deadline) {
+      timed_out = true;
+      break;
+    }
     if (!p.exit_code && offset >= p.size) {
       // Nothing left to read: wait in the sandbox (not here) for the exit or more output.
-      const auto now = steady_clock::now();
-      if (call.cancelled()) {
-        cancelled = true;
-        break;
-      }
-      if (timeout_s > 0 && now >= deadline) {
-        timed_out = true;
-        break;
-      }
       w = wait;
       if (timeout_s > 0)
         w = std::min(w, duration_cast<milliseconds>(deadline - now) + milliseconds(1));
