@@ -11,14 +11,6 @@ using sdk::Error;
 using sdk::Result;
 namespace json = boost::json;
 
-namespace {
-
-std::string op_s(std::string_view op, const SandboxPath& p) {
-  return std::string(op) + " " + p.display();
-}
-
-}  // namespace
-
 Result DaytonaSandbox::ls(sdk::Call& call) {
   const auto& req = call.request();
   SandboxPath p = path(sdk::json_get::opt_string(req, "path").value_or("."));
@@ -139,14 +131,8 @@ Result DaytonaSandbox::remove(sdk::Call& call) {
   if (info->is_dir) {
     if (!recursive) {
       // The daemon refuses any directory without recursive=true; locally an empty one goes.
-      DaytonaApi::ToolboxCall lc;
-      lc.path = "/files?path=" + q(p);
-      lc.idempotent = true;
-      auto lr = tb(lc);
-      if (!lr.ok()) fs_fail(p, "delete", lc, lr);
-      boost::system::error_code ec;
-      auto v = json::parse(lr.body, ec);
-      if (!ec && v.is_array() && !v.as_array().empty())
+      const auto v = files_get(p, "delete", "/files?path=" + q(p));
+      if (v->is_array() && !v->as_array().empty())
         throw Error(
             AR_ERR_INVALID_ARGUMENT,
             op_s("delete", p) + ": directory is not empty (pass recursive: true to delete it)");

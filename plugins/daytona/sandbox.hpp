@@ -26,6 +26,9 @@ struct RemoteInfo {
 };
 RemoteInfo to_info(const boost::json::object& file_info);
 
+// "read /a/b": the operation and path that open an error message.
+std::string op_s(std::string_view op, const SandboxPath& p);
+
 // Result of a short script run with POST /process/execute.
 struct ShortExec {
   int64_t exit_code = -1;
@@ -90,6 +93,11 @@ class DaytonaSandbox : public sdk::Sandbox {
   // else the API error naming the request).
   [[noreturn]] void fs_fail(const SandboxPath& p, std::string_view op,
                             const DaytonaApi::ToolboxCall& call, const HttpResponse& resp);
+  // GET of a /files endpoint about `p` ("/files/search?path=...&pattern=..."): its parsed JSON
+  // answer (null when it is not JSON), or nullopt for a 404 when `missing_ok`; other failures
+  // throw as fs_fail does.
+  std::optional<boost::json::value> files_get(const SandboxPath& p, std::string_view op,
+                                              const std::string& path, bool missing_ok = false);
   std::string fetch(const SandboxPath& p, std::string_view op, const RemoteInfo& info);
   void put(const SandboxPath& p, std::string_view op, std::string_view content);
   void check_file_size(const SandboxPath& p, std::string_view op, uint64_t size) const;

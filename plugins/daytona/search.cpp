@@ -16,10 +16,6 @@ namespace json = boost::json;
 
 namespace {
 
-std::string op_s(std::string_view op, const SandboxPath& p) {
-  return std::string(op) + " " + p.display();
-}
-
 // A path the daemon reported (absolute; relative ones are below `base`), or nullopt when it is
 // not a usable path.
 std::optional<SandboxPath> reported(std::string_view remote, const SandboxPath& base) {
@@ -61,16 +57,12 @@ Result DaytonaSandbox::glob(sdk::Call& call) {
   std::string last =
       pattern.substr(pattern.rfind('/') == std::string::npos ? 0 : pattern.rfind('/') + 1);
   if (last.empty() || last == "**") last = "*";
-  DaytonaApi::ToolboxCall c;
-  c.path = "/files/search?path=" + q(base) + "&pattern=" + url_encode(last);
-  c.idempotent = true;
-  auto r = tb(c);
-  if (!r.ok()) fs_fail(base, "glob", c, r);
-  boost::system::error_code ec;
-  auto v = json::parse(r.body, ec);
+  const auto v =
+      files_get(base, "glob", "/files/search?path=" + q(base) + "&pattern=" + url_encode(last));
   const json::array* files = nullptr;
-  if (!ec && v.is_object())
-    if (auto it = v.as_object().find("files"); it != v.as_object().end() && it->value().is_array())
+  if (v->is_object())
+    if (auto it = v->as_object().find("files");
+        it != v->as_object().end() && it->value().is_array())
       files = &it->value().as_array();
   if (!files) throw Error(AR_ERR_UNAVAILABLE, "glob: GET /files/search answered no {files}");
   std::map<std::string, std::set<std::string>> by_dir;  // parent display path -> names
@@ -93,15 +85,9 @@ Result DaytonaSandbox::glob(sdk::Call& call) {
   std::vector<std::pair<std::string, json::object>> rows;
   for (const auto& [shown, names] : by_dir) {
     const SandboxPath& dir = dirs[shown];
-    DaytonaApi::ToolboxCall lc;
-    lc.path = "/files?path=" + q(dir);
-    lc.idempotent = true;
-    auto lr = tb(lc);
-    if (lr.status == 404) continue;  // vanished meanwhile
-    if (!lr.ok()) fs_fail(dir, "glob", lc, lr);
-    auto lv = json::parse(lr.body, ec);
-    if (ec || !lv.is_array()) continue;
-    for (const auto& it : lv.as_array()) {
+    const auto lv = files_get(dir, "glob", "/files?path=" + q(dir), true);
+    if (!lv || !lv->is_array()) continue;  // vanished meanwhile
+    for (const auto& it : lv->as_array()) {
       if (!it.is_object()) continue;
       const std::string name = str_member(it.as_object(), "name");
       if (!names.count(name)) continue;
@@ -158,15 +144,10 @@ Result DaytonaSandbox::grep(sdk::Call& call) {
   const SandboxPath dir = binfo->is_dir ? base : base.parent();
   const std::string target = binfo->is_dir ? "." : base.parts.back();
   if (literal && !icase && !pattern.empty()) {
-    DaytonaApi::ToolboxCall c;
-    c.path = "/files/find?path=" + q(base) + "&pattern=" + url_encode(pattern);
-    c.idempotent = true;
-    auto r = tb(c);
-    if (!r.ok()) fs_fail(base, "grep", c, r);
-    boost::system::error_code ec;
-    auto v = json::parse(r.body, ec);
-    if (!ec && v.is_array()) {
-      for (const auto& m : v.as_array()) {
+    const auto v =
+        files_get(base, "grep", "/files/find?path=" + q(base) + "&pattern=" + url_encode(pattern));
+    if (v->is_array()) {
+      for (const auto& m : v->as_array()) {
         if (!m.is_object()) continue;
         const auto& o = m.as_object();
         const auto sp = reported(str_member(o, "file"), base);

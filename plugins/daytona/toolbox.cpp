@@ -10,13 +10,9 @@ namespace agent_runner::daytona {
 using sdk::Error;
 namespace json = boost::json;
 
-namespace {
-
 std::string op_s(std::string_view op, const SandboxPath& p) {
   return std::string(op) + " " + p.display();
 }
-
-}  // namespace
 
 RemoteInfo to_info(const json::object& o) {
   RemoteInfo i;
@@ -99,6 +95,19 @@ void DaytonaSandbox::fs_fail(const SandboxPath& p, std::string_view op,
   if (resp.status == 403)
     throw Error(AR_ERR_PERMISSION_DENIED, op_s(op, p) + ": permission denied");
   api_->fail(request_for(call.method, toolbox_ + call.path), resp, op_s(op, p));
+}
+
+std::optional<json::value> DaytonaSandbox::files_get(const SandboxPath& p, std::string_view op,
+                                                     const std::string& path, bool missing_ok) {
+  DaytonaApi::ToolboxCall c;
+  c.path = path;
+  c.idempotent = true;
+  auto r = tb(c);
+  if (missing_ok && r.status == 404) return std::nullopt;
+  if (!r.ok()) fs_fail(p, op, c, r);
+  boost::system::error_code ec;
+  auto v = json::parse(r.body, ec);
+  return ec ? json::value(nullptr) : std::move(v);
 }
 
 void DaytonaSandbox::check_file_size(const SandboxPath& p, std::string_view op,
