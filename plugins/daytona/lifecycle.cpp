@@ -333,9 +333,13 @@ void DaytonaSandbox::connect_toolbox(const json::object& sb) {
     c.path = "/files/folder?path=" + url_encode(dir) + "&mode=755";
     c.idempotent = true;
     auto r = tb(c);
+    if (r.status == 403)
+      throw Error(AR_ERR_PERMISSION_DENIED, "sandbox.workdir " + dir +
+                                                ": the sandbox's user may not create it; choose "
+                                                "a directory it can write");
     if (!r.ok()) {
       HttpRequest req = request_for(c.method, toolbox_ + c.path);
-      api_->fail(req, r, "creating sandbox.workdir");
+      api_->fail(req, r, "creating sandbox.workdir " + dir);
     }
   } else {
     for (const char* ep : {"/work-dir", "/user-home-dir", "/project-dir"}) {

@@ -112,6 +112,11 @@ TEST(Config, WorkdirAndItsOldName) {
     o.inputs = {"x"};
     EXPECT_EQ(sb->call(Op::write, {{"path", "a.txt"}}, o).body.at("path"), "/workspace/a.txt");
   }
+  // One the sandbox cannot make (below the read-only /usr) is refused with the reason.
+  auto r = try_open(config(srv, {{"workdir", "/usr/work"}}));
+  EXPECT_EQ(r.status, AR_ERR_PERMISSION_DENIED);
+  EXPECT_NE(r.message().find("sandbox.workdir /usr/work"), std::string::npos) << r.message();
+  EXPECT_TRUE(srv.sandboxes().empty());
 }
 
 TEST(Lifecycle, EphemeralSandboxIsCreatedFromTheSnapshotAndDeletedOnRelease) {
