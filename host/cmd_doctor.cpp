@@ -1,76 +1,51 @@
-// `agent-runner doctor`: what this machine supports for confining commands (Landlock, namespaces,
-// rlimits, openat2), which plugins were found, and what is wrong with the configuration. The host
-// does not know how a sandbox works; it only asks the kernel the same questions a local sandbox
-// plugin would, so a user can see why `isolation: workspace-write` or `network: false` would fail.
+// `agent-runner doctor`: what this machine lets each sandbox plugin enforce, which plugins were
+// found, and what is wrong with the configuration. The host does not know how a sandbox works:
+// it asks every loaded plugin through the ABI 1.1 `probe` slot and prints the answer (a summary
+// and a list of checks); a 1.0 plugin shows "no probe".
 #include "app.hpp"
 
-#include <fcntl.h>
-#include <linux/openat2.h>
-#include <sched.h>
-#include <sys/syscall.h>
 #include <sys/utsname.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <cerrno>
-#include <cstring>
 #include <iostream>
-
-#ifndef LANDLOCK_CREATE_RULESET_VERSION
-#define LANDLOCK_CREATE_RULESET_VERSION (1U << 0)
-#endif
+#include <optional>
 
 namespace agent_runner {
 namespace {
 
 constexpr const char* kDoctorHelp = R"(Usage: agent-runner doctor [--json]
 
-Reports what this machine supports for local sandboxes (Landlock ABI version, user, PID and
-network namespaces, rlimits, openat2), every plugin file found with why it was or was not loaded,
-and every configuration problem. Exit code 0 when nothing is wrong, 1 when a problem was found.
+Reports what this machine lets each loaded sandbox plugin enforce, as the plugin itself probes
+it (for the filesystem plugin: Landlock ABI, user/PID/mount/network/UTS namespaces, read-only
+mounts, seccomp, capabilities, which limits apply to the whole command tree, openat2), every
+plugin file found with why it was or was not loaded, and every configuration problem. Exit code 0
+when nothing is wrong, 1 when a problem was found.
 )";
 
-// Result of trying a namespace in a throwaway child: "" when it worked, else the reason.
-std::string try_namespaces(int flags) {
-  int pipefd[2];
-  if (::pipe2(pipefd, O_CLOEXEC) != 0) return std::strerror(errno);
-  pid_t pid = ::fork();
-  if (pid < 0) {
-    ::close(pipefd[0]);
-    ::close(pipefd[1]);
-    return std::strerror(errno);
-  }
-  if (pid == 0) {
-    int err = ::unshare(flags) == 0 ? 0 : errno;
-    (void)!::write(pipefd[1], &err, sizeof err);
-    ::_exit(0);
-  }
-  ::close(pipefd[1]);
-  int err = -1;
-  ssize_t n = ::read(pipefd[0], &err, sizeof err);
-  ::close(pipefd[0]);
-  int st = 0;
-  while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {
-  }
-  if (n != static_cast<ssize_t>(sizeof err)) return "probe failed";
-  return err == 0 ? "" : std::strerror(err);
-}
-
-struct Check {
-  std::string name;
-  bool ok;
-  std::string detail;
+// One plugin's probe answer, or why there is none.
+struct Probe {
+  std::string sandbox_type;
+  std::optional<boost::json::object> report;
+  std::string note;  // "no probe" (ABI 1.0) or the error
 };
 
-std::string read_first_line(const char* path) {
-  int fd = ::open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return "";
-  char buf[256];
-  ssize_t n = ::read(fd, buf, sizeof buf - 1);
-  ::close(fd);
-  if (n <= 0) return "";
-  std::string s(buf, static_cast<size_t>(n));
-  return s.substr(0, s.find('\n'));
+std::vector<Probe> probe_plugins(PluginRegistry& reg, const Config* cfg) {
+  std::vector<Probe> out;
+  for (const auto& type : reg.sandbox_types()) {
+    auto plugin = reg.find(type);
+    if (!plugin) continue;
+    // The generated sandbox config goes to the configured plugin; the others get none.
+    const boost::json::object config =
+        cfg && cfg->sandbox_type == type ? cfg->sandbox_config() : boost::json::object{};
+    OpResult r = call_plugin(*plugin, PluginFn::probe, config, {});
+    Probe p{type, std::nullopt, ""};
+    if (r.ok())
+      p.report = std::move(r.body);
+    else
+      p.note = r.status == AR_ERR_UNSUPPORTED ? "no probe" : r.code() + ": " + r.message();
+    out.push_back(std::move(p));
+  }
+  return out;
 }
 
 }  // namespace
@@ -89,65 +64,9 @@ int cmd_doctor(App& app, const std::vector<std::string>& args) {
     }
   }
 
-  // --- kernel ---
-  std::vector<Check> checks;
   utsname u{};
   ::uname(&u);
   const bool root = ::geteuid() == 0;
-
-  long ll = ::syscall(SYS_landlock_create_ruleset, nullptr, 0, LANDLOCK_CREATE_RULESET_VERSION);
-  const int landlock_abi = ll < 0 ? 0 : static_cast<int>(ll);
-  std::string ll_detail;
-  if (landlock_abi > 0) {
-    ll_detail = "ABI " + std::to_string(landlock_abi);
-    if (landlock_abi >= 6) ll_detail += " (filesystem, TCP, signal and abstract-socket scoping)";
-  } else {
-    ll_detail = errno == EOPNOTSUPP ? "built into the kernel but not enabled (add landlock to lsm=)"
-                                    : "not available (needs Linux >= 5.13 with Landlock)";
-  }
-  checks.push_back({"landlock", landlock_abi > 0, ll_detail});
-
-  const std::string userns = root ? "" : try_namespaces(CLONE_NEWUSER);
-  std::string userns_detail =
-      root ? "running as root: not needed"
-           : (userns.empty() ? "unprivileged user namespaces work" : "refused: " + userns);
-  if (!root) {
-    const std::string max = read_first_line("/proc/sys/user/max_user_namespaces");
-    if (max == "0") userns_detail += " (user.max_user_namespaces is 0)";
-  }
-  checks.push_back({"user_namespace", userns.empty(), userns_detail});
-  const int userflag = root ? 0 : CLONE_NEWUSER;
-  const std::string pidns = try_namespaces(userflag | CLONE_NEWPID);
-  checks.push_back({"pid_namespace", pidns.empty(),
-                    pidns.empty() ? "whole-tree kill by PID namespace"
-                                  : "refused (" + pidns +
-                                        "); tree kill falls back to process group + subreaper"});
-  const std::string netns = try_namespaces(userflag | CLONE_NEWNET);
-  checks.push_back({"network_namespace", netns.empty(),
-                    netns.empty() ? "network: false is enforceable" : "refused: " + netns});
-
-  open_how how{};
-  how.flags = O_PATH | O_CLOEXEC;
-  how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
-  long fd = ::syscall(SYS_openat2, AT_FDCWD, ".", &how, sizeof how);
-  const bool has_openat2 = fd >= 0 || errno != ENOSYS;
-  if (fd >= 0) ::close(static_cast<int>(fd));
-  checks.push_back({"openat2", has_openat2,
-                    has_openat2 ? "paths resolved by the kernel (RESOLVE_BENEATH)"
-                                : "missing (Linux < 5.6): plugins fall back to an fd-by-fd walk"});
-
-  checks.push_back(
-      {"rlimits", true,
-       std::string("memory (RLIMIT_AS), cpu, open files, file size") +
-           (root ? "; processes: RLIMIT_NPROC is not enforced for root, a writable pids cgroup "
-                   "is used instead"
-                 : "; processes (RLIMIT_NPROC, per user namespace)")});
-
-  std::vector<std::string> levels = {"none"};
-  if (landlock_abi > 0) {
-    levels.push_back("workspace-write");
-    levels.push_back("read-only");
-  }
 
   // --- configuration and plugins ---
   std::vector<std::string> problems;
@@ -160,20 +79,42 @@ int cmd_doctor(App& app, const std::vector<std::string>& args) {
                        std::string(mode_name(cfg->mode)) +
                        "): no loaded plugin provides it; see `agent-runner plugins`");
   for (const auto& w : reg.warnings()) problems.push_back(w);
+  const std::vector<Probe> probes = probe_plugins(reg, cfg);
+
+  // What the probes say about the machine: every check by name (kernel.<name>), the isolation
+  // levels and whether network isolation is possible.
+  boost::json::object kernel{{"release", u.release}, {"root", root}};
+  boost::json::array levels{"none"};
+  bool network_isolation = false;
+  for (const auto& p : probes) {
+    if (!p.report) continue;
+    if (const auto* checks = p.report->if_contains("checks"); checks && checks->is_array())
+      for (const auto& c : checks->as_array()) {
+        if (!c.is_object() || !c.as_object().contains("name")) continue;
+        boost::json::object entry = c.as_object();
+        const std::string name(entry.at("name").as_string());
+        entry.erase("name");
+        kernel[name] = std::move(entry);
+      }
+    if (const auto* lv = p.report->if_contains("isolation_levels"); lv && lv->is_array())
+      levels = lv->as_array();
+    if (const auto* ni = p.report->if_contains("network_isolation"); ni && ni->is_bool())
+      network_isolation = network_isolation || ni->as_bool();
+  }
 
   const bool healthy = problems.empty();
   if (json) {
-    boost::json::object kernel{{"release", u.release}, {"root", root}};
-    for (const auto& c : checks)
-      kernel[c.name] = boost::json::object{{"ok", c.ok}, {"detail", c.detail}};
-    kernel["landlock"].as_object()["abi"] = landlock_abi;
-    boost::json::array lv, plugins, probs;
-    for (const auto& l : levels) lv.push_back(boost::json::string(l));
+    boost::json::array plugins, probs;
+    boost::json::object by_type;
     for (const auto& r : reg.reports()) plugins.push_back(r.to_json());
     for (const auto& p : problems) probs.push_back(boost::json::string(p));
+    for (const auto& p : probes)
+      by_type[p.sandbox_type] =
+          p.report ? boost::json::value(*p.report) : boost::json::value({{"error", p.note}});
     boost::json::object out{
-        {"kernel", kernel},   {"isolation_levels", lv},   {"network_isolation", netns.empty()},
-        {"plugins", plugins}, {"config_problems", probs}, {"ok", healthy}};
+        {"kernel", kernel},  {"isolation_levels", levels}, {"network_isolation", network_isolation},
+        {"probes", by_type}, {"plugins", plugins},         {"config_problems", probs},
+        {"ok", healthy}};
     if (cfg) {
       out["mode"] = mode_name(cfg->mode);
       out["sandbox_type"] = cfg->sandbox_type;
@@ -183,11 +124,32 @@ int cmd_doctor(App& app, const std::vector<std::string>& args) {
   }
 
   std::cout << "Kernel " << u.release << (root ? " (running as root)" : "") << "\n";
-  for (const auto& c : checks)
-    std::cout << "  " << (c.ok ? "[ok]  " : "[no]  ") << c.name << ": " << c.detail << "\n";
+  for (const auto& p : probes) {
+    if (!p.report) {
+      std::cout << "Sandbox type " << p.sandbox_type << ": " << p.note << "\n";
+      continue;
+    }
+    const auto* summary = p.report->if_contains("summary");
+    std::cout << "Sandbox type " << p.sandbox_type << ": "
+              << (summary && summary->is_string() ? std::string(summary->as_string()) : "") << "\n";
+    if (const auto* checks = p.report->if_contains("checks"); checks && checks->is_array())
+      for (const auto& c : checks->as_array()) {
+        if (!c.is_object()) continue;
+        const auto& o = c.as_object();
+        const bool ok = o.contains("ok") && o.at("ok").is_bool() && o.at("ok").as_bool();
+        auto text = [&](const char* k) {
+          const auto* v = o.if_contains(k);
+          return v && v->is_string() ? std::string(v->as_string()) : std::string();
+        };
+        std::cout << "  " << (ok ? "[ok]  " : "[no]  ") << text("name") << ": " << text("detail")
+                  << "\n";
+      }
+  }
   std::cout << "Isolation levels available: ";
-  for (size_t i = 0; i < levels.size(); ++i) std::cout << (i ? ", " : "") << levels[i];
-  std::cout << "\nNetwork isolation (network: false): " << (netns.empty() ? "yes" : "no") << "\n";
+  for (size_t i = 0; i < levels.size(); ++i)
+    std::cout << (i ? ", " : "") << std::string(levels[i].as_string());
+  std::cout << "\nNetwork isolation (network: false): " << (network_isolation ? "yes" : "no")
+            << "\n";
   std::cout << "Plugins:\n";
   if (reg.reports().empty()) std::cout << "  (none found)\n";
   for (const auto& r : reg.reports()) {

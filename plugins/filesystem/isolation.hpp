@@ -1,8 +1,9 @@
-// What the kernel offers for confining a command, and the plan a sandbox makes from its config:
-// Landlock (filesystem), namespaces (PID for whole-tree kill, network, user when not root),
-// no_new_privs, rlimits and a pids cgroup for the process limit.
+// The plan a sandbox makes from its config and what the kernel offers (kernel_features.hpp):
+// which namespaces each command gets, whether its mounts are read-only outside the workspace,
+// Landlock, the seccomp filter, capabilities, and how limits are enforced. Decided once at create.
 #pragma once
 
+#include "cgroup.hpp"
 #include "fs_config.hpp"
 #include "paths.hpp"
 
@@ -13,30 +14,28 @@
 
 namespace agent_runner::fs_plugin {
 
-struct KernelFeatures {
-  int landlock_abi = 0;  // 0 = no Landlock
-  bool is_root = false;
-  bool user_ns = false;  // an unprivileged process can create a user namespace
-  bool pid_ns = false;   // a PID namespace can be created (as root, or inside a user namespace)
-  bool net_ns = false;
-  bool openat2 = false;
-  std::string pids_cgroup;  // a writable pids-controller cgroup directory, or empty
-};
+// How a limit is enforced: on the command's whole tree (cgroup) or per process (rlimit).
+enum class LimitScope { none, cgroup, rlimit };
+const char* limit_scope_name(LimitScope s);
 
-// Probed once per process (forks throwaway children for the namespace checks).
-const KernelFeatures& kernel_features();
-
-// How commands of one sandbox are confined. Decided at create; the Landlock ruleset is built once.
 struct IsolationPlan {
   Isolation level = Isolation::workspace_write;
   bool pid_ns = false;   // command tree in its own PID namespace (kill is atomic)
   bool user_ns = false;  // needed for namespaces when not root
   bool net_ns = false;   // network: false
+  bool mnt_ns = false;   // own mount namespace (private /proc, read-only mounts)
+  bool uts_ns = false;   // hostname changes stay inside
+  // Every mount read-only and nosuid except `writable` (bind-mounted nodev, nosuid).
+  bool read_only_root = false;
+  std::vector<std::string> writable;
   bool no_new_privs = false;
+  bool seccomp = false;    // the filter of seccomp_filter.hpp
+  bool drop_caps = false;  // no capabilities at all (capabilities.hpp)
   int landlock_abi = 0;
-  Fd landlock_ruleset;                // applied in the child
-  std::string pids_cgroup;            // parent directory for a per-command pids cgroup
-  bool nproc_rlimit = false;          // RLIMIT_NPROC (effective only when not root)
+  Fd landlock_ruleset;  // applied in the supervisor
+  CgroupPlaces cgroups;
+  LimitScope processes = LimitScope::none;
+  LimitScope memory = LimitScope::none;
   std::vector<std::string> degraded;  // what best_effort had to leave out
 
   boost::json::object to_json() const;

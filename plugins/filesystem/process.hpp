@@ -1,24 +1,13 @@
-// Running one command: a supervisor process per call owns the command's whole process tree.
-//
-//   plugin thread ──clone──> supervisor S ──clone──> /bin/sh -c CMD ──> ...
-//
-// S is PID 1 of a fresh PID namespace when the kernel allows it (as root, or inside a user
-// namespace): every descendant, including ones that called setsid() or double-forked, lives in
-// that namespace and `kill(-1, SIGKILL)` from S (or S's own death) kills them all atomically — the
-// kernel even refuses new forks in a dying namespace. Without PID namespaces S is a child
-// subreaper that kills the command's process group and walks /proc/<pid>/task/*/children.
-//
-// S returns as soon as the shell itself exits: it then kills whatever the shell left running
-// (a background job holding the output pipe) and exits, so the call does not wait for it.
-// Timeout and cancellation: the plugin sends S SIGTERM; S forwards TERM to the tree, waits a
-// short grace, then SIGKILLs it. The plugin SIGKILLs S itself if S does not finish in time.
+// Running one command (the plugin side): builds the supervisor's setup from the sandbox's plan
+// (isolation.hpp), puts the supervisor in the command's cgroup (cgroup.hpp), enforces the
+// timeout and cancellation, captures the output (output_capture.hpp) and collects the exit
+// status. What runs in the supervisor and the command is in supervisor.hpp.
 #pragma once
 
 #include "fs_config.hpp"
 #include "isolation.hpp"
 
 #include <agent_runner/plugin.hpp>
-#include <agent_runner/sandbox_ops.hpp>
 
 #include <cstdint>
 #include <string>
@@ -29,9 +18,11 @@ namespace agent_runner::fs_plugin {
 struct ExecSpec {
   std::string shell;
   std::string command;
-  std::vector<std::string> env;  // "K=V"
-  int cwd_fd = -1;               // directory fd (borrowed)
-  double timeout_s = 0;          // 0 = none
+  std::vector<std::string> env;    // "K=V"
+  int cwd_fd = -1;                 // directory fd (borrowed)
+  std::string workspace;           // host path of the workspace
+  std::string cwd_relative = ".";  // the working directory below it (for a mount namespace)
+  double timeout_s = 0;            // 0 = none
   uint64_t max_output_bytes = 102400;
   const IsolationPlan* plan = nullptr;
   const Limits* limits = nullptr;
@@ -51,8 +42,5 @@ struct ExecOutcome {
 // Runs the command; streams chunks through call.emit(); throws sdk::Error when the command could
 // not be started (the message names the step and errno).
 ExecOutcome run_command(const ExecSpec& spec, sdk::Call& call);
-
-// The head/tail capture of each stream (sdk/include/agent_runner/sandbox_ops.hpp).
-using sdk::HeadTail;
 
 }  // namespace agent_runner::fs_plugin

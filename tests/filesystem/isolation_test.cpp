@@ -8,6 +8,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <mutex>
+#include <thread>
+
 using namespace fs_test;
 namespace json = boost::json;
 
@@ -116,10 +120,69 @@ TEST(Isolation, RlimitsApply) {
   EXPECT_EQ(str(b.exec("ulimit -t"), "stdout"), "7\n");
   auto mem = b.exec("python3 -c 'x = bytearray(512 * 1024 * 1024)'");
   EXPECT_NE(num(mem, "exit_code"), 0);
-  EXPECT_NE(str(mem, "stderr").find("MemoryError"), std::string::npos) << str(mem, "stderr");
+  if (b.sb->info().at("isolation").at("memory_limit") == "cgroup") {
+    // The tree's cgroup: the allocation is OOM-killed, and no per-process address space limit.
+    EXPECT_EQ(num(mem, "exit_code"), 137) << str(mem, "stderr");
+    EXPECT_EQ(str(b.exec("ulimit -v"), "stdout"), "unlimited\n");
+  } else {
+    EXPECT_NE(str(mem, "stderr").find("MemoryError"), std::string::npos) << str(mem, "stderr");
+    EXPECT_EQ(str(b.exec("ulimit -v"), "stdout"), "262144\n");
+  }
   auto big = b.exec("head -c 2000000 /dev/zero > big");
   EXPECT_NE(num(big, "exit_code"), 0);
   EXPECT_LE(fs::file_size(b.ws() / "big"), 1u << 20);
+}
+
+// memory_mb bounds the command's tree as a whole (a memory cgroup), not each process: three
+// processes that each hold 40 MiB cannot all hold it at once under 64 MiB. Each one allocates and
+// touches 40 MiB, says "held N", then keeps it until the test creates `stop`; the test waits until
+// every one has either said "held" or died, so all that reach "kept N" held their memory at the
+// same moment.
+TEST(Isolation, MemoryLimitBoundsTheTreeAsAWhole) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root (a memory cgroup per command tree)";
+  Box b(json::object{{"limits", {{"memory_mb", 64}, {"processes", 8}}}});
+  ASSERT_TRUE(b.sb) << b.create_error.message();
+  const auto* scope = b.sb->info().at("isolation").as_object().if_contains("memory_limit");
+  if (scope && *scope != "cgroup")
+    GTEST_SKIP() << "no writable memory cgroup on this machine (see agent-runner doctor)";
+  const std::string script =
+      "$| = 1; for $i (1..3) { my $p = fork(); if (!$p) {"
+      " vec(my $x, (40 << 20) - 1, 8) = 1; print \"held $i\\n\";"
+      " sleep 1 until -e \"stop\"; print \"kept $i\\n\"; exit 0 } $pid{$p} = $i }"
+      " while ((my $p = wait()) > 0) { print \"exit $pid{$p} $?\\n\" }";
+  std::mutex m;
+  std::string seen;
+  agent_runner::CallOptions o;
+  o.on_output = [&](ar_stream, std::string_view d) {
+    std::lock_guard l(m);
+    seen.append(d);
+  };
+  std::thread stopper([&] {
+    // Every child has either held its 40 MiB or died (bounded: the command also has a timeout).
+    for (int i = 0; i < 600; ++i) {
+      {
+        std::lock_guard l(m);
+        int reported = 0;
+        for (int k = 1; k <= 3; ++k) {
+          const std::string n = std::to_string(k);
+          if (seen.find("held " + n) != std::string::npos ||
+              seen.find("exit " + n + " ") != std::string::npos)
+            ++reported;
+        }
+        if (reported == 3) break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    ar_test::write_file(b.ws() / "stop", "");
+  });
+  auto r = b.exec("perl -e '" + script + "'", {{"timeout_s", 120}}, o);
+  stopper.join();
+  ASSERT_TRUE(r.ok()) << r.message();
+  const std::string out = str(r, "stdout");
+  int kept = 0;
+  for (int k = 1; k <= 3; ++k)
+    if (out.find("kept " + std::to_string(k)) != std::string::npos) ++kept;
+  EXPECT_LE(kept, 1) << "more than 64 MiB held by the tree at once:\n" << out;
 }
 
 TEST(Isolation, ConfigErrorsNameTheKey) {

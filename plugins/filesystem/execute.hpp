@@ -1,0 +1,25 @@
+// The execute operation: the request (command, cwd, env, timeout_s) turned into an ExecSpec, the
+// command's environment built (never inherited unless inherit_env), and the result object.
+#pragma once
+
+#include "fs_config.hpp"
+#include "isolation.hpp"
+#include "paths.hpp"
+
+#include <agent_runner/plugin.hpp>
+
+#include <string>
+
+namespace agent_runner::fs_plugin {
+
+struct ExecContext {
+  const FsConfig& cfg;
+  const Resolver& resolver;
+  const IsolationPlan& plan;
+  const std::string& workspace;
+  const std::string& tmp_dir;
+};
+
+sdk::Result op_execute(const ExecContext& ctx, sdk::Call& call);
+
+}  // namespace agent_runner::fs_plugin

@@ -1,0 +1,92 @@
+#include "kernel_features.hpp"
+
+#include "capabilities.hpp"
+#include "paths.hpp"
+#include "seccomp_filter.hpp"
+
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <mutex>
+
+#ifndef LANDLOCK_CREATE_RULESET_VERSION
+#define LANDLOCK_CREATE_RULESET_VERSION (1U << 0)
+#endif
+
+namespace agent_runner::fs_plugin {
+namespace {
+
+int landlock_abi_version() {
+  long v = ::syscall(SYS_landlock_create_ruleset, nullptr, 0, LANDLOCK_CREATE_RULESET_VERSION);
+  return v < 0 ? 0 : static_cast<int>(v);
+}
+
+// Clones a throwaway child with `flags`; it runs `test` (raw syscalls only: it is a clone of a
+// multi-threaded process) and the result is whether both the clone and the test succeeded.
+template <typename Test>
+bool in_child(unsigned long flags, Test test) {
+  long pid = ::syscall(SYS_clone, flags | SIGCHLD, 0, 0, 0, 0);
+  if (pid < 0) return false;
+  if (pid == 0) ::syscall(SYS_exit_group, test() ? 0 : 1);
+  int st = 0;
+  while (::waitpid(static_cast<pid_t>(pid), &st, 0) < 0 && errno == EINTR) {
+  }
+  return WIFEXITED(st) && WEXITSTATUS(st) == 0;
+}
+
+bool can_clone(unsigned long flags) {
+  return in_child(flags, [] { return true; });
+}
+
+// The whole mount tree of a new namespace turned read-only at once, as every command's is.
+bool read_only_root_works(unsigned long userns) {
+  return in_child(userns | CLONE_NEWNS, [] {
+    if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) return false;
+    mount_attr attr{};
+    attr.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID;
+    return ::syscall(SYS_mount_setattr, AT_FDCWD, "/", AT_RECURSIVE, &attr, sizeof attr) == 0;
+  });
+}
+
+int read_int(const char* path) {
+  int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  char buf[16] = {};
+  ssize_t n = ::read(fd, buf, sizeof buf - 1);
+  ::close(fd);
+  return n > 0 ? std::atoi(buf) : -1;
+}
+
+}  // namespace
+
+const KernelFeatures& kernel_features() {
+  static std::once_flag once;
+  static KernelFeatures f;
+  std::call_once(once, [] {
+    f.landlock_abi = landlock_abi_version();
+    f.is_root = ::geteuid() == 0;
+    f.openat2 = Resolver::openat2_available();
+    const unsigned long userns = f.is_root ? 0 : CLONE_NEWUSER;
+    f.user_ns = f.is_root || can_clone(CLONE_NEWUSER);
+    f.pid_ns = can_clone(userns | CLONE_NEWPID);
+    f.mnt_ns = can_clone(userns | CLONE_NEWNS);
+    f.net_ns = can_clone(userns | CLONE_NEWNET);
+    f.uts_ns = can_clone(userns | CLONE_NEWUTS);
+    f.read_only_root = f.mnt_ns && read_only_root_works(userns);
+    f.seccomp = seccomp_available() && seccomp_program() != nullptr;
+    f.drop_caps = f.is_root || f.user_ns;
+    f.legacy_tiocsti = read_int("/proc/sys/dev/tty/legacy_tiocsti");
+    (void)last_capability();  // read before any clone needs it
+    if (f.is_root) f.cgroups = find_cgroup_places();
+  });
+  return f;
+}
+
+}  // namespace agent_runner::fs_plugin

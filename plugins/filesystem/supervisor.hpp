@@ -1,0 +1,80 @@
+// The supervisor: one process per execute call that owns the command's whole process tree.
+//
+//   plugin thread ──clone──> supervisor S ──clone──> /bin/sh -c CMD ──> ...
+//
+// S leaves agent-runner's controlling terminal, if it has one, by starting a new session
+// (nothing of the command can open /dev/tty of the terminal agent-runner runs in), sets up its
+// namespaces (namespaces.hpp), applies rlimits, no_new_privs and Landlock, then clones the shell,
+// which installs the seccomp filter, drops every capability and executes the command with stdin
+// from /dev/null.
+//
+// S is PID 1 of a fresh PID namespace when the kernel allows it (as root, or inside a user
+// namespace): every descendant, including ones that called setsid() or double-forked, lives in
+// that namespace and `kill(-1, SIGKILL)` from S (or S's own death) kills them all atomically — the
+// kernel even refuses new forks in a dying namespace. Without PID namespaces S is a child
+// subreaper that kills the command's process group and walks /proc/<pid>/task/*/children.
+//
+// S returns as soon as the shell itself exits: it then kills whatever the shell left running
+// (a background job holding the output pipe) and exits, so the call does not wait for it.
+// Timeout and cancellation: the plugin sends S SIGTERM; S forwards TERM to the tree, waits a
+// short grace, then SIGKILLs it. When agent-runner itself dies (even by SIGKILL) S learns it from
+// its parent-death signal: with a PID namespace that signal is SIGKILL and the kernel kills the
+// tree with S; without one it is kParentDied, on which S kills the tree before exiting.
+//
+// Everything here runs after clone() in a copy of a multi-threaded process: raw syscalls only, no
+// allocation, no locks.
+#pragma once
+
+#include <linux/filter.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/types.h>
+
+#include <cstdint>
+
+namespace agent_runner::fs_plugin {
+
+// The parent-death signal of a supervisor without a PID namespace.
+constexpr int kParentDied = SIGUSR1;
+
+// What S reports on its status pipe.
+enum RecordKind : int32_t { kFinished = 1, kSetupFailed = 2 };
+struct Record {
+  int32_t kind;
+  int32_t wstatus;
+  int32_t err;
+  int32_t step;
+};
+// "applying the Landlock ruleset", ... for a kSetupFailed record's step.
+const char* step_name(int32_t step);
+bool is_exec_step(int32_t step);
+
+struct RLimit {
+  int resource;
+  rlim_t value;
+};
+
+struct ChildSetup {
+  const char* shell;
+  char* const* argv;
+  char* const* envp;
+  int stdin_fd, out_w, err_w, status_w, go_r, go_w, cwd_fd, ruleset_fd;
+  bool pid_ns, user_ns, net_ns, mnt_ns, no_new_privs, drop_caps;
+  // Mount namespace: the read-only view, and the working directory looked up again inside it.
+  bool read_only_root;
+  const char* const* writable;
+  int n_writable;
+  const char* workspace;
+  const char* cwd_relative;
+  const sock_fprog* seccomp;  // null: no filter
+  int last_cap;
+  char uid_map[64], gid_map[64];
+  RLimit rlimits[6];
+  int n_rlimits;
+  long grace_ms;
+};
+
+// The body of S (the entry point of the clone). Never returns.
+[[noreturn]] void supervise(const ChildSetup& cs);
+
+}  // namespace agent_runner::fs_plugin
