@@ -6,7 +6,7 @@
 set -eu
 
 build_pkgs="cmake g++ make pkg-config ccache libboost1.81-dev libboost-json1.81-dev libyaml-cpp-dev
-libspdlog-dev libcurl4-openssl-dev libre2-dev"
+libspdlog-dev libcurl4-openssl-dev libre2-dev libcli11-dev"
 test_pkgs="libgtest-dev libgmock-dev python3 nodejs npm binutils dpkg-dev fakeroot lintian file
 iproute2 procps"
 
