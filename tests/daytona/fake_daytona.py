@@ -32,8 +32,8 @@ Test control (no auth): {base}/_admin/...
                           "toolbox_host": "127.0.0.1",   (the host name in toolboxProxyUrl)
                           "daemon_version": "0.190.0"}   (daemonVersion in the sandbox DTO)
   POST /_admin/sandbox/<id>/state {"state": "stopped"}
-  GET  /_admin/state    {"sandboxes": [...], "requests": [{"method","path","status","host",
-                          "auth"}], "auth_failures": n, "executions": n, "wrapped": n}
+  GET  /_admin/state    {"sandboxes": [...], "requests": [{"method","path","status","bytes",
+                          "host","auth"}], "auth_failures": n, "executions": n, "wrapped": n}
   POST /_admin/reset
 
 Prints "PORT <n>" on stdout once listening (with --tls-cert also "ADMIN <m>": the admin
@@ -183,7 +183,7 @@ class Handler(BaseHTTPRequestHandler):
             else:
                 return self.send_fault(after)
         # Recorded before answering: a client that reads the state right after its answer sees it.
-        self.record(status)
+        self.record(status, len(data))
         self.send_response(status)
         if data or ctype != "application/json":
             self.send_header("Content-Type", ctype)
@@ -194,11 +194,11 @@ class Handler(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(data)
 
-    def record(self, status):
+    def record(self, status, size=0):
         if not self.path.startswith("/_admin/"):
             with LOCK:
                 STATE.requests.append({
-                    "method": self.command, "path": self.path, "status": status,
+                    "method": self.command, "path": self.path, "status": status, "bytes": size,
                     "host": (self.headers.get("Host") or "").rsplit(":", 1)[0],
                     "auth": self.headers.get("Authorization") is not None})
 
