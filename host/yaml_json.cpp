@@ -289,8 +289,27 @@ YamlDocument parse_yaml_file(const std::string& path, const InputLimits& limits)
 json::value parse_json_bounded(std::string_view text, const InputLimits& limits) {
   if (text.size() > limits.max_bytes)
     throw YamlError("is larger than the limit of " + size_text(limits.max_bytes), {});
-  // Boost.JSON's parser keeps its own stack (no recursion) and stops at max_depth; without
-  // aliases the number of values is bounded by the size.
+  // Every value but the first follows a '[', '{' or ','; counting them outside strings bounds the
+  // number of values before the parser allocates one (a 16 MiB "[[],[],...]" is 5 M values).
+  size_t nodes = 1;
+  bool in_string = false, escaped = false;
+  for (char c : text) {
+    if (in_string) {
+      if (escaped)
+        escaped = false;
+      else if (c == '\\')
+        escaped = true;
+      else if (c == '"')
+        in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{' || c == ',') {
+      ++nodes;
+    }
+  }
+  if (nodes > limits.max_nodes)
+    throw YamlError("has more than " + std::to_string(limits.max_nodes) + " values", {});
+  // Boost.JSON's parser keeps its own stack (no recursion) and stops at max_depth.
   json::parse_options opts;
   opts.max_depth = limits.max_depth;
   json::error_code ec;

@@ -3,15 +3,23 @@
 # machine. Idempotent; quiet when everything is already there. Run as root (or with sudo).
 #   scripts/install-deps.sh          build + test dependencies
 #   scripts/install-deps.sh --build  only what building needs
+#   scripts/install-deps.sh --bench  what building needs plus the baselines of bench/run
 set -eu
 
 build_pkgs="cmake g++ make pkg-config ccache libboost1.81-dev libboost-json1.81-dev libyaml-cpp-dev
-libspdlog-dev libcurl4-openssl-dev libre2-dev libcli11-dev"
+libspdlog-dev libcurl4-openssl-dev libre2-dev libcli11-dev libhiredis-dev"
 test_pkgs="libgtest-dev libgmock-dev python3 nodejs npm binutils dpkg-dev fakeroot lintian file
-iproute2 procps clang libclang-rt-14-dev"
+iproute2 procps redis-server clang libclang-rt-14-dev"
+# bench/run's baselines: ripgrep, Node (server-filesystem and the MCP client, pinned in
+# bench/node/package-lock.json, which bench/run installs with npm ci), python3 (bench/run itself),
+# redis-server (the worker cases).
+bench_pkgs="ripgrep python3 nodejs npm redis-server"
 
-pkgs="$build_pkgs"
-[ "${1:-}" = "--build" ] || pkgs="$pkgs $test_pkgs"
+case "${1:-}" in
+  --build) pkgs="$build_pkgs" ;;
+  --bench) pkgs="$build_pkgs $bench_pkgs" ;;
+  *) pkgs="$build_pkgs $test_pkgs" ;;
+esac
 
 missing=""
 for p in $pkgs; do

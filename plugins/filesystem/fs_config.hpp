@@ -37,6 +37,7 @@ struct FsConfig {
   double timeout_s = 120;
   uint64_t max_output_bytes = 102400;
   uint64_t max_file_bytes = 10ull << 20;
+  uint64_t max_search_entries = 1000000;  // glob/grep look at no more entries (truncated)
 };
 
 // Parses and validates the generated sandbox config; throws sdk::Error(AR_ERR_INVALID_CONFIG)

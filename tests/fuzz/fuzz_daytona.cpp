@@ -1,6 +1,6 @@
 // The Daytona plugin's parsing of what a Daytona server (or anything pretending to be one) sends:
-// error bodies turned into messages, Retry-After values, the command-log stream demultiplexer,
-// sandbox objects, and the plugin config. The plugin's own sources are compiled into this target.
+// error bodies turned into messages, Retry-After values, paths and timestamps, sandbox objects,
+// and the plugin config. The plugin's own sources are compiled into this target.
 //
 // What is not reachable from here: the toolbox answers (file info, listings, search matches,
 // command status) are parsed inline in the functions that make the HTTP calls (files.cpp,
@@ -8,7 +8,7 @@
 #include "api.hpp"
 #include "config.hpp"
 #include "http.hpp"
-#include "output.hpp"
+#include "paths.hpp"
 
 #include <agent_runner/plugin.hpp>
 
@@ -50,15 +50,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     case 1:  // Retry-After
       (void)daytona::parse_retry_after(rest);
       break;
-    case 2: {  // the command log, fed in pieces of the sizes the next bytes say
-      daytona::Demuxer d;
-      size_t pos = 0, step = 1 + status_byte % 7;
-      while (pos < rest.size()) {
-        (void)d.feed(rest.substr(pos, step));
-        pos += step;
-        step = 1 + (step * 5 + 3) % 11;
+    case 2: {  // a path the agent gave, resolved against the sandbox's workdir; a timestamp
+      try {
+        (void)daytona::resolve_path(rest, daytona::parse_sandbox_path("/home/daytona"));
+      } catch (const agent_runner::sdk::Error&) {
       }
-      (void)d.finish();
+      (void)daytona::normalize_time(rest);
       break;
     }
     case 3: {  // a sandbox object (or anything) from the control plane

@@ -58,11 +58,8 @@ struct Result {
   boost::json::object body;
   std::vector<std::string> buffers;
 
-  static Result ok(boost::json::object body = {}) {
-    Result r;
-    r.body = std::move(body);
-    return r;
-  }
+  // Moves `body` in with its memory resource (an assignment would copy it into the default one).
+  static Result ok(boost::json::object body = {}) { return Result{AR_OK, std::move(body), {}}; }
   static Result error(ar_status status, std::string_view message) {
     Result r;
     r.status = status;
@@ -117,16 +114,6 @@ inline std::string utf8_sanitize(std::string_view in) {
     }
   }
   return out;
-}
-
-// A portable environment variable name: [A-Za-z_][A-Za-z0-9_]*. A plain loop on purpose: names
-// come from requests, and std::regex's recursive matcher overflows the stack on a long one.
-inline bool is_env_name(std::string_view s) noexcept {
-  if (s.empty() || (s[0] >= '0' && s[0] <= '9')) return false;
-  for (char c : s)
-    if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'))
-      return false;
-  return true;
 }
 
 // Typed access to request and config members; a wrong type or a missing required member throws

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstring>
 #include <ctime>
 #include <limits>
 #include <string>
@@ -17,23 +18,62 @@
 namespace agent_runner::sdk {
 inline namespace v1 {
 
-// A time as the operations report it: ISO-8601 UTC to the second, "2026-11-24T12:00:00Z".
+// A time as the operations report it: ISO-8601 UTC to the second, "2026-11-24T12:00:00Z",
+// written into `out` (NUL-terminated); returns the text. No locale, no time zone, no lock: ls of a
+// big directory formats one per entry.
+inline std::string_view format_iso_time_utc(time_t t, char (&out)[32]) {
+  // The civil date of a day count (days since 1970-01-01), in eras of 400 years that start on
+  // 1 March, so that the leap day is the last day of a year.
+  const int64_t secs = static_cast<int64_t>(t);
+  int64_t days = secs / 86400, rem = secs % 86400;
+  if (rem < 0) {
+    rem += 86400;
+    --days;
+  }
+  const int64_t z = days + 719468;  // days from 0000-03-01
+  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  const int64_t doe = z - era * 146097;                                       // [0, 146096]
+  const int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;  // [0, 399]
+  const int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);                // [0, 365]
+  const int64_t mp = (5 * doy + 2) / 153;                                     // [0, 11] from March
+  const int64_t day = doy - (153 * mp + 2) / 5 + 1;
+  const int64_t month = mp < 10 ? mp + 3 : mp - 9;
+  const int64_t year = yoe + era * 400 + (month <= 2 ? 1 : 0);
+  if (year < 1000 || year > 9999) {  // not four digits: as strftime writes it
+    struct tm tm {};
+    gmtime_r(&t, &tm);
+    const size_t n = std::strftime(out, sizeof out, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return std::string_view(out, n);
+  }
+  const auto put = [&out](size_t at, int64_t v, int width) {
+    for (int i = width - 1; i >= 0; --i, v /= 10) out[at + static_cast<size_t>(i)] = '0' + v % 10;
+  };
+  std::memcpy(out, "0000-00-00T00:00:00Z", 21);
+  put(0, year, 4);
+  put(5, month, 2);
+  put(8, day, 2);
+  put(11, rem / 3600, 2);
+  put(14, rem / 60 % 60, 2);
+  put(17, rem % 60, 2);
+  return std::string_view(out, 20);
+}
+
 inline std::string iso_time_utc(time_t t) {
-  struct tm tm {};
-  gmtime_r(&t, &tm);
   char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
+  return std::string(format_iso_time_utc(t, buf));
 }
 
 // One entry of ls and glob: {path, is_dir, size, modified_at}; a directory's size is 0. `path` is
-// the display path, made valid UTF-8 here.
+// the display path, made valid UTF-8 here. `sp`: where the object's memory comes from (a
+// monotonic resource for a big listing).
 inline boost::json::object file_entry(std::string_view path, bool is_dir, int64_t size,
-                                      std::string modified_at) {
-  return {{"path", utf8_sanitize(path)},
-          {"is_dir", is_dir},
-          {"size", is_dir ? int64_t{0} : size},
-          {"modified_at", std::move(modified_at)}};
+                                      std::string_view modified_at,
+                                      boost::json::storage_ptr sp = {}) {
+  return boost::json::object({{"path", utf8_sanitize(path)},
+                              {"is_dir", is_dir},
+                              {"size", is_dir ? int64_t{0} : size},
+                              {"modified_at", modified_at}},
+                             std::move(sp));
 }
 
 // The per-item error of upload and download rows: {code, message}.
@@ -144,9 +184,11 @@ struct TextEdit {
 // int mode)` (mode -1 = not given, else at most 07777): checks the request's `files` array
 // against the input buffers (one per file, invalid_argument otherwise), then writes each file and
 // answers {files: [{path, ok, error}]}. An sdk::Error for one file goes into its row and the others
-// go on, except unauthorized (bad credentials fail the whole call).
-template <class Write>
-Result upload_files(Call& call, Write&& write) {
+// go on, except unauthorized (bad credentials fail the whole call). `resolve` turns each
+// requested path into a SandboxPath (the overload without it uses parse_sandbox_path); rows show
+// the resolved path.
+template <class Resolve, class Write>
+Result upload_files(Call& call, Resolve&& resolve, Write&& write) {
   const auto* files = json_get::find(call.request(), "files");
   if (!files || !files->is_array())
     throw Error(AR_ERR_INVALID_ARGUMENT, "upload: 'files' must be an array of {path, mode?}");
@@ -164,7 +206,7 @@ Result upload_files(Call& call, Write&& write) {
       const auto& fo = arr[i].as_object();
       const std::string raw = json_get::string(fo, "path");
       row["path"] = raw;
-      const SandboxPath p = parse_sandbox_path(raw);
+      const SandboxPath p = resolve(std::string_view(raw));
       row["path"] = p.display();
       const int64_t mode = json_get::integer(fo, "mode", -1);
       if (mode > 07777) throw Error(AR_ERR_INVALID_ARGUMENT, "upload: mode must be <= 07777");
@@ -181,6 +223,11 @@ Result upload_files(Call& call, Write&& write) {
   }
   return Result::ok({{"files", std::move(out)}});
 }
+template <class Write>
+Result upload_files(Call& call, Write&& write) {
+  return upload_files(
+      call, [](std::string_view raw) { return parse_sandbox_path(raw); }, write);
+}
 
 // What a plugin's download reader returns for one file.
 struct DownloadedFile {
@@ -190,9 +237,9 @@ struct DownloadedFile {
 
 // The download operation around a plugin's `read(const SandboxPath&) -> DownloadedFile`: answers
 // {files: [{path, ok, size, mode, buffer, error}]} with each file's content as one buffer (`buffer`
-// is its index). Per-file errors as in upload_files.
-template <class Read>
-Result download_files(const boost::json::object& req, Read&& read) {
+// is its index). Per-file errors and `resolve` as in upload_files.
+template <class Resolve, class Read>
+Result download_files(const boost::json::object& req, Resolve&& resolve, Read&& read) {
   const auto* paths = json_get::find(req, "paths");
   if (!paths || !paths->is_array())
     throw Error(AR_ERR_INVALID_ARGUMENT, "download: 'paths' must be an array of strings");
@@ -204,7 +251,7 @@ Result download_files(const boost::json::object& req, Read&& read) {
     try {
       if (!v.is_string())
         throw Error(AR_ERR_INVALID_ARGUMENT, "download: every path must be a string");
-      const SandboxPath p = parse_sandbox_path(v.as_string());
+      const SandboxPath p = resolve(std::string_view(v.as_string()));
       row["path"] = p.display();
       DownloadedFile f = read(p);
       row["ok"] = true;
@@ -225,6 +272,11 @@ Result download_files(const boost::json::object& req, Read&& read) {
   }
   r.body["files"] = std::move(out);
   return r;
+}
+template <class Read>
+Result download_files(const boost::json::object& req, Read&& read) {
+  return download_files(
+      req, [](std::string_view raw) { return parse_sandbox_path(raw); }, read);
 }
 
 // One grep match line as results show it: at most `max_bytes` bytes of the line, a trailing '\r'
@@ -258,7 +310,17 @@ class HeadTail {
     // Trim in bulk so appends stay amortised O(1).
     if (tail_.size() > 2 * tail_cap_) tail_.erase(0, tail_.size() - tail_cap_);
   }
-  // Bytes appended in all.
+  // Counts `n` bytes that were produced but are not looked at (a reader that can seek, e.g. a
+  // remote file, skips what would be dropped anyway). Only for a full head and when at least
+  // tail_cap() more bytes follow: they make the whole tail, so what was kept of it goes.
+  void skip(uint64_t n) {
+    if (head_.size() < head_cap_ || n == 0) return;
+    total_ += n;
+    tail_.clear();
+  }
+  bool head_full() const { return head_.size() >= head_cap_; }
+  size_t tail_cap() const { return tail_cap_; }
+  // Bytes appended (or skipped) in all.
   uint64_t total() const { return total_; }
   // Whether bytes were dropped.
   bool truncated() const { return total_ > head_cap_ + tail_cap_; }
