@@ -1,5 +1,7 @@
 #include "mcp_server.hpp"
 
+#include "operations.hpp"
+
 #include "logging.hpp"
 #include "redact.hpp"
 
@@ -531,18 +533,14 @@ OpResult Server::download(const PreparedCall& prepared, const CallOptions& opts)
     }
     OpResult one = runner_(Op::download, json::object{{"paths", json::array{path}}}, opts);
     if (!one.ok()) return one;  // the whole call failed (cancelled, unavailable, ...)
+    const auto outcomes = file_outcomes(one.body);
     const json::value* fr = one.body.if_contains("files");
-    if (!fr || !fr->is_array() || fr->get_array().empty() || !fr->get_array()[0].is_object()) {
+    if (outcomes.empty() || !fr || !fr->is_array() || !fr->get_array()[0].is_object()) {
       left_out("the plugin's answer had no entry for this file");
       continue;
     }
     json::object f = fr->get_array()[0].get_object();
-    const json::value* b = f.if_contains("buffer");
-    const auto index = b ? b->if_uint64() : nullptr;
-    const auto sindex = b ? b->if_int64() : nullptr;
-    const size_t at = index                    ? static_cast<size_t>(*index)
-                      : sindex && *sindex >= 0 ? static_cast<size_t>(*sindex)
-                                               : SIZE_MAX;
+    const size_t at = outcomes[0].buffer.value_or(SIZE_MAX);
     f["buffer"] = nullptr;  // renumbered below, into the merged result's buffers
     if (at < one.buffers.size()) {
       std::string& bytes = one.buffers[at];

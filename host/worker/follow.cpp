@@ -1,6 +1,7 @@
 #include "worker/follow.hpp"
 
 #include "app.hpp"
+#include "local_files.hpp"
 #include "worker/job.hpp"
 
 #include <agent_runner/text.hpp>

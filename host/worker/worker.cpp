@@ -95,8 +95,6 @@ struct Worker::Impl {
     std::string partial;
     Clock::time_point started;
     std::string started_at;
-    std::set<int64_t> tolerant_steps;  // continue_on_error
-    int tolerated = 0;
     std::optional<json::object> finished;  // the child's workload.finished
     bool cancel_requested = false;
     bool drain_cancelled = false;
@@ -423,11 +421,6 @@ struct Worker::Impl {
     job.attempt = d.deliveries;
     job.started = Clock::now();
     job.started_at = started_at;
-    const auto& steps = parsed.job->document.at("steps").get_array();
-    for (size_t i = 0; i < steps.size(); ++i)
-      if (const auto* c = steps[i].get_object().if_contains("continue_on_error");
-          c && c->is_bool() && c->get_bool())
-        job.tolerant_steps.insert(static_cast<int64_t>(i));
     std::string error;
     if (!spawn(job, field("workload"), error)) {
       log->error("job {}: cannot start its process: {}", id, error);
@@ -535,13 +528,7 @@ struct Worker::Impl {
     const auto& e = v->get_object();
     const auto* kind = e.if_contains("event");
     const std::string k = kind && kind->is_string() ? std::string(kind->get_string()) : "";
-    if (k == "step.finished") {
-      const auto* ok = e.if_contains("ok");
-      const auto* index = e.if_contains("index");
-      if (ok && ok->is_bool() && !ok->get_bool() && index && index->is_number() &&
-          job.tolerant_steps.count(index->to_number<int64_t>()))
-        ++job.tolerated;
-    } else if (k == "workload.finished") {
+    if (k == "workload.finished") {
       job.finished = e;
     }
     add_event(job.id, std::move(line), k == "step.output");
@@ -668,7 +655,7 @@ struct Worker::Impl {
                                  "steps_failed",
                                  num("steps_failed"),
                                  "steps_tolerated",
-                                 std::to_string(job.tolerated),
+                                 num("steps_tolerated"),
                                  "worker",
                                  o.consumer,
                                  "attempt",
