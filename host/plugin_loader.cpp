@@ -148,7 +148,8 @@ LoadedPlugin::LoadedPlugin(std::unique_ptr<boost::dll::shared_library> lib,
                            const ar_plugin_descriptor& desc, std::string path)
     : lib_(std::move(lib)), desc_(desc), path_(std::move(path)) {}
 
-// The library is unmapped here, after the last sandbox released its reference.
+// Closing the handle does not unmap an accepted library: it was pinned (RTLD_NODELETE) when it was
+// accepted and stays mapped until the process exits.
 LoadedPlugin::~LoadedPlugin() = default;
 
 fs::path executable_dir() {

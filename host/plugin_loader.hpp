@@ -39,8 +39,9 @@ struct PluginReport {
 // Names of the capability bits set in `caps`, in bit order.
 std::vector<std::string> capability_names(uint64_t caps);
 
-// A loaded plugin. Shared: every sandbox it creates holds a reference, so the library stays
-// mapped while any of them lives.
+// A loaded plugin. Shared: every sandbox it creates holds a reference, so its descriptor stays
+// valid while any of them lives. The library itself stays mapped until the process exits (it is
+// pinned with RTLD_NODELETE when accepted; see load_file).
 class LoadedPlugin {
  public:
   LoadedPlugin(std::unique_ptr<boost::dll::shared_library> lib, const ar_plugin_descriptor& desc,
