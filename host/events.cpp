@@ -91,7 +91,10 @@ std::string Utf8Stream::flush() {
 }
 
 std::string iso8601_now() {
-  auto now = std::chrono::system_clock::now();
+  return iso8601(std::chrono::system_clock::now());
+}
+
+std::string iso8601(std::chrono::system_clock::time_point now) {
   auto secs = std::chrono::system_clock::to_time_t(now);
   auto ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;

@@ -1,5 +1,7 @@
 #include "local_files.hpp"
 
+#include <agent_runner/fd.hpp>
+
 #include <fcntl.h>
 #include <openssl/evp.h>
 #include <sys/stat.h>
@@ -92,17 +94,10 @@ std::string write_local_atomically(const fs::path& target, std::string_view data
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
                   static_cast<mode_t>(mode & 0777));
   if (fd < 0) return "cannot create " + tmp + ": " + std::strerror(errno);
-  size_t off = 0;
-  while (off < data.size()) {
-    ssize_t n = ::write(fd, data.data() + off, data.size() - off);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      std::string err = std::strerror(errno);
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      return "cannot write " + target.string() + ": " + err;
-    }
-    off += static_cast<size_t>(n);
+  if (const int err = sdk::write_all(fd, data)) {
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    return "cannot write " + target.string() + ": " + std::strerror(err);
   }
   if (::close(fd) != 0 || ::rename(tmp.c_str(), target.c_str()) != 0) {
     std::string err = std::strerror(errno);

@@ -1,5 +1,7 @@
 #include "mcp_server.hpp"
 
+#include <agent_runner/fd.hpp>
+
 #include "operations.hpp"
 
 #include "logging.hpp"
@@ -165,16 +167,10 @@ bool MessageWriter::send(const json::object& message) {
   line += '\n';
   std::lock_guard lock(mutex_);
   if (broken_.load()) return false;
-  std::string_view rest = line;
-  while (!rest.empty()) {
-    ssize_t n = ::write(fd_, rest.data(), rest.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      logger()->warn("cannot write to the MCP client (stdout): {}; stopping", std::strerror(errno));
-      broken_.store(true);
-      return false;
-    }
-    rest.remove_prefix(static_cast<size_t>(n));
+  if (const int err = sdk::write_all(fd_, line)) {
+    logger()->warn("cannot write to the MCP client (stdout): {}; stopping", std::strerror(err));
+    broken_.store(true);
+    return false;
   }
   return true;
 }

@@ -1,41 +1,8 @@
 // Typed views of the plugins' results: each member read once, leniently.
 #include "operations.hpp"
 
-#include <cmath>
-
 namespace agent_runner {
 namespace json = boost::json;
-
-std::optional<int64_t> exact_int(const json::value& v) {
-  if (v.is_int64()) return v.get_int64();
-  if (v.is_uint64()) {
-    if (v.get_uint64() > static_cast<uint64_t>(INT64_MAX)) return std::nullopt;
-    return static_cast<int64_t>(v.get_uint64());
-  }
-  if (v.is_double()) {
-    const double d = v.get_double();
-    // 2^63 is exactly representable; every double below it converts.
-    if (!(d >= -9223372036854775808.0 && d < 9223372036854775808.0) || d != std::trunc(d))
-      return std::nullopt;
-    return static_cast<int64_t>(d);
-  }
-  return std::nullopt;
-}
-
-std::optional<std::string> string_member(const json::object& o, std::string_view key) {
-  if (const auto* v = o.if_contains(key); v && v->is_string()) return std::string(v->get_string());
-  return std::nullopt;
-}
-
-std::optional<int64_t> int_member(const json::object& o, std::string_view key) {
-  if (const auto* v = o.if_contains(key)) return exact_int(*v);
-  return std::nullopt;
-}
-
-std::optional<bool> bool_member(const json::object& o, std::string_view key) {
-  if (const auto* v = o.if_contains(key); v && v->is_bool()) return v->get_bool();
-  return std::nullopt;
-}
 
 ar_status status_from_code(std::string_view code) {
   for (int s = 1; s < AR_STATUS_COUNT_; ++s)

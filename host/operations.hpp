@@ -7,6 +7,8 @@
 
 #include "sandbox.hpp"
 
+#include <agent_runner/json_member.hpp>
+
 #include <boost/json.hpp>
 #include <boost/system/result.hpp>
 
@@ -160,12 +162,11 @@ std::vector<FileOutcome> file_outcomes(const boost::json::object& body);
 // The status an error code names ("file_not_found" -> AR_ERR_FILE_NOT_FOUND); internal if none.
 ar_status status_from_code(std::string_view code);
 
-// Lenient member readers (a missing member or one of another type gives nullopt), shared by the
-// views and the front ends that read their own JSON (events, expectations).
-std::optional<std::string> string_member(const boost::json::object& o, std::string_view key);
-std::optional<int64_t> int_member(const boost::json::object& o, std::string_view key);
-std::optional<bool> bool_member(const boost::json::object& o, std::string_view key);
-// The value as an int64_t when it is a whole number that fits.
-std::optional<int64_t> exact_int(const boost::json::value& v);
+// Lenient member readers (agent_runner/json_member.hpp), shared by the views and the front ends
+// that read their own JSON (events, expectations).
+using sdk::bool_member;
+using sdk::exact_int;
+using sdk::int_member;
+using sdk::string_member;
 
 }  // namespace agent_runner

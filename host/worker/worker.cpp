@@ -1,5 +1,7 @@
 #include "worker/worker.hpp"
 
+#include <agent_runner/fd.hpp>
+
 #include "events.hpp"
 #include "logging.hpp"
 #include "worker/job.hpp"
@@ -440,15 +442,10 @@ struct Worker::Impl {
       error = std::string("memfd_create: ") + std::strerror(errno);
       return false;
     }
-    for (size_t off = 0; off < payload.size();) {
-      ssize_t n = ::write(memfd, payload.data() + off, payload.size() - off);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) {
-        error = std::string("writing the job: ") + std::strerror(errno);
-        ::close(memfd);
-        return false;
-      }
-      off += static_cast<size_t>(n);
+    if (const int err = sdk::write_all(memfd, payload)) {
+      error = std::string("writing the job: ") + std::strerror(err);
+      ::close(memfd);
+      return false;
     }
     ::lseek(memfd, 0, SEEK_SET);
     int p[2];

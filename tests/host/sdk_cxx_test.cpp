@@ -84,3 +84,10 @@ TEST(Sdk, JsonGetIntegerChecksTheRangeBeforeConverting) {
                         "limit", 0),
             INT64_MIN);
 }
+
+// The SDK's version is written once (the three numbers); the string is spelled from them.
+TEST(SdkVersion, TheStringIsSpelledFromTheNumbers) {
+  EXPECT_EQ(std::string(AR_SDK_VERSION), std::to_string(AR_ABI_VERSION_MAJOR) + "." +
+                                             std::to_string(AR_ABI_VERSION_MINOR) + "." +
+                                             std::to_string(AR_SDK_VERSION_PATCH));
+}
