@@ -14,7 +14,7 @@
 
 namespace agent_runner {
 
-// Exit codes of DESIGN.md "Command line".
+// Exit codes of docs/DESIGN.md "Command line".
 inline constexpr int kExitOk = 0;
 inline constexpr int kExitFailure = 1;
 inline constexpr int kExitUsage = 2;

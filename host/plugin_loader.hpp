@@ -69,7 +69,7 @@ struct SearchDir {
   bool required = false;  // --plugin-dir: a missing directory is reported
 };
 
-// The search order of DESIGN.md: beside the binary, the system drop-in directory, the config
+// The search order of docs/DESIGN.md: beside the binary, the system drop-in directory, the config
 // file's plugin_dirs, AGENT_RUNNER_PLUGIN_PATH, then --plugin-dir.
 std::vector<SearchDir> default_search_dirs(const std::vector<std::string>& config_dirs,
                                            const std::optional<std::string>& env_path,
