@@ -26,24 +26,12 @@ std::shared_ptr<spdlog::logger> logger() {
 }
 
 // Registered secret values never reach the client. Bytes that travel base64-encoded were redacted
-// before encoding (mcp_tools.cpp); a "match" inside base64 text would only corrupt them. Members
+// before encoding (mcp_render.cpp); a "match" inside base64 text would only corrupt them. Members
 // that carry the protocol's own vocabulary are left alone, so a secret that happens to be a
 // common word cannot break a message.
 bool protocol_member(std::string_view key) {
   return key == "content_base64" || key == "jsonrpc" || key == "method" || key == "id" ||
          key == "type" || key == "progressToken";
-}
-
-void redact_strings(json::value& v, const Redactor& r) {
-  if (v.is_string()) {
-    std::string s = r.redact(v.get_string());
-    if (s != v.get_string()) v = s;
-  } else if (v.is_array()) {
-    for (auto& e : v.get_array()) redact_strings(e, r);
-  } else if (v.is_object()) {
-    for (auto& kv : v.get_object())
-      if (!protocol_member(kv.key())) redact_strings(kv.value(), r);
-  }
 }
 
 // Sends notifications/progress for one running command: at least every `interval`, and sooner
@@ -161,7 +149,7 @@ bool MessageWriter::send(const json::object& message) {
     line = json::serialize(message);
   } else {
     json::value copy = message;
-    redact_strings(copy, redactor);
+    redactor.redact_json(copy, protocol_member);
     line = json::serialize(copy);
   }
   line += '\n';

@@ -42,6 +42,19 @@ std::vector<std::string> Redactor::values() const {
   return secrets_;
 }
 
+void Redactor::redact_json(boost::json::value& v,
+                           const std::function<bool(std::string_view)>& keep) const {
+  if (v.is_string()) {
+    std::string s = redact(v.get_string());
+    if (s != v.get_string()) v = s;
+  } else if (v.is_array()) {
+    for (auto& e : v.get_array()) redact_json(e, keep);
+  } else if (v.is_object()) {
+    for (auto& kv : v.get_object())
+      if (!keep || !keep(kv.key())) redact_json(kv.value(), keep);
+  }
+}
+
 std::string Redactor::redact(std::string_view text) const {
   std::lock_guard lock(registry_mutex());
   std::string out(text);
