@@ -57,8 +57,15 @@ class Loader {
     for (const auto& s : settings()) load_setting(c, s);  // mode first: the rest follow it
     for (const auto& s : settings()) {
       if (!s.required_if || !s.required_if(c) || !setting_json(c, s).is_null()) continue;
+      // The plugin's own key in the file's `sandbox:` section (e.g. sandbox.api_key) counts too:
+      // that is where the plugin reads it from.
+      if (s.sandbox_key) {
+        const auto* v = sandbox_section_.if_contains(s.sandbox_key);
+        if (v && !v->is_null() && !(v->is_string() && v->get_string().empty())) continue;
+      }
       problem(s.name, "not set",
               std::string("required ") + s.required_when + ": set " + s.env_var + " (or " + s.name +
+                  (s.sandbox_key ? std::string(", or sandbox.") + s.sandbox_key : std::string()) +
                   " in the config file)");
     }
     c.sandbox_section = sandbox_section_;

@@ -107,8 +107,7 @@ TEST(Config, LocalModeNeedsNothingAndNullsWhatItDoesNotUse) {
   EXPECT_EQ(o.at("sandbox_type"), "filesystem");
   EXPECT_EQ(o.at("stigmer_backend_endpoint"), "localhost:50051");
   EXPECT_EQ(o.at("stigmer_api_key"), "***");  // the dummy-local-key default, set
-  for (auto k : {"redis_host", "redis_password", "env"})
-    EXPECT_TRUE(o.at(k).is_null()) << k;
+  for (auto k : {"redis_host", "redis_password", "env"}) EXPECT_TRUE(o.at(k).is_null()) << k;
   EXPECT_EQ(o.at("redis_port"), 6379);  // used once REDIS_HOST is set
   auto sc = o.at("sandbox_config").as_object();
   EXPECT_EQ(sc.at("type"), "filesystem");
@@ -439,6 +438,18 @@ TEST(Config, DaytonaSettingsReachTheDaytonaPluginInEitherMode) {
   EXPECT_NE(missing.err.find("daytona_api_key (not set): required when sandbox_type is daytona"),
             std::string::npos)
       << missing.err;
+  EXPECT_NE(missing.err.find("or sandbox.api_key in the config file"), std::string::npos)
+      << missing.err;
+  // The plugin's own key in the file's sandbox section satisfies the requirement (the Daytona
+  // README documents it) and reaches the plugin, masked in the output.
+  ar_test::TempDir tmp;
+  const auto file = tmp.path() / "agent-runner.yaml";
+  ar_test::write_file(file, "sandbox:\n  api_key: daytona-key-in-file\n");
+  auto in_file = host({"--config", file.string(), "config", "--json"},
+                      {{"MODE", "local"}, {"SANDBOX_TYPE", "daytona"}});
+  EXPECT_EQ(in_file.exit_code, 0) << in_file.err;
+  EXPECT_EQ(in_file.out.find("daytona-key-in-file"), std::string::npos) << in_file.out;
+  EXPECT_NE(in_file.out.find("\"api_key\":\"***\""), std::string::npos) << in_file.out;
   // Other local plugins still get the workspace and none of the Daytona settings.
   auto fs_sc = config_json({}, {{"MODE", "local"}, {"DAYTONA_API_KEY", "daytona-key-5678"}})
                    .at("sandbox_config")
@@ -491,11 +502,12 @@ TEST(Config, OneTableDrivesTheFlagsHelpJsonAndExplain) {
   // Every setting: its variable, its default per mode in `config --help`, its source in
   // --explain; the settings with a flag take it before or after the command.
   auto help = host({"config", "--help"}).out;
-  for (auto s : {"local: default localhost:50051; cloud: default localhost:8080",
-                 "local: default dummy-local-key; cloud: required",
-                 "local: default ./workspace; cloud: unused", "local: optional; cloud: default localhost",
-                 "required when sandbox_type is daytona", "--sandbox-root-dir DIR",
-                 "--mode local|cloud", "--sandbox-type TYPE"})
+  for (auto s :
+       {"local: default localhost:50051; cloud: default localhost:8080",
+        "local: default dummy-local-key; cloud: required",
+        "local: default ./workspace; cloud: unused", "local: optional; cloud: default localhost",
+        "required when sandbox_type is daytona", "--sandbox-root-dir DIR", "--mode local|cloud",
+        "--sandbox-type TYPE"})
     EXPECT_NE(help.find(s), std::string::npos) << s;
   auto r = host({"config", "--json", "--explain", "--sandbox-type", "fixture-good",
                  "--sandbox-root-dir", "/srv/ws", "--mode", "local"});
