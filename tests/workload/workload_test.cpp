@@ -531,6 +531,19 @@ steps:
   EXPECT_EQ(err.find("417"), std::string::npos) << "never the value: " << err;
 }
 
+TEST(Workload, ASecretFromAnEmptyVariableIsMissingNotTooShort) {
+  Fixture f;
+  expect_refused(f, "s.yaml", R"Y(name: empty
+secrets:
+  TOKEN: {env: HOST_TOKEN}
+steps:
+  - execute: {command: "true"}
+)Y",
+                 "secrets.TOKEN: the host environment has no variable HOST_TOKEN (it is empty, "
+                 "which counts as unset)",
+                 {{"HOST_TOKEN", ""}});
+}
+
 TEST(Workload, ASecretThatIsACommonWordLeavesEventNamesAndKeysAlone) {
   Fixture f;
   auto wl = f.file("w.yaml", R"Y(name: words
