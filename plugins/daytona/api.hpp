@@ -50,6 +50,7 @@ class DaytonaApi {
     std::optional<std::chrono::milliseconds> timeout;
     size_t max_response_bytes = 64 * 1024 * 1024;
     std::function<bool()> cancelled;
+    std::vector<std::string> headers;  // "Name: value"
   };
   // Performs a toolbox call and returns the response whatever its status (the caller maps
   // file-level statuses itself); transport failures throw.
@@ -80,5 +81,7 @@ int64_t int_member(const boost::json::object& o, std::string_view key);
 // Sandbox DTO accessors.
 std::string sandbox_state(const boost::json::object& sb);
 std::string sandbox_id(const boost::json::object& sb);
+// The value of label `key` ("" when absent).
+std::string sandbox_label(const boost::json::object& sb, std::string_view key);
 
 }  // namespace agent_runner::daytona
