@@ -34,6 +34,8 @@ class DaytonaApi {
   // change in progress, e.g. still creating) after `attempts` tries spaced 250 ms, 500 ms, 1 s,
   // 2 s... Other failures throw.
   Deleted delete_sandbox(const std::string& id, int attempts);
+  // The attempts of a delete that must not wait long (under 4 s in all).
+  static constexpr int kDeleteAttempts = 5;
   // The toolbox base URL of a sandbox: its toolboxProxyUrl, else
   // GET /sandbox/{id}/toolbox-proxy-url, else GET /config proxyToolboxUrl, else the deprecated
   // {api_url}/toolbox/{id}/toolbox route.

@@ -15,11 +15,6 @@ using sdk::Result;
 namespace json = boost::json;
 using namespace std::chrono;
 
-namespace {
-// DELETE tries after a failed creation (spaced 250 ms, 500 ms, 1 s, 2 s: under 4 s in all).
-constexpr int kCleanupDeletes = 5;
-}  // namespace
-
 DaytonaSandbox::DaytonaSandbox(Config cfg, sdk::Host host, std::optional<std::string> session)
     : cfg_(std::move(cfg)), host_(host), session_(std::move(session)) {
   HttpSettings s;
@@ -103,7 +98,7 @@ json::object DaytonaSandbox::create_once(std::map<std::string, std::string> labe
     for (size_t i = 1; i < found.size(); ++i) {
       const std::string extra = sandbox_id(found[i]);
       host_.warn("deleting sandbox " + extra + ", a second copy of one creation");
-      if (api_->delete_sandbox(extra, kCleanupDeletes) == DaytonaApi::Deleted::busy)
+      if (api_->delete_sandbox(extra, DaytonaApi::kDeleteAttempts) == DaytonaApi::Deleted::busy)
         host_.error("could not delete sandbox " + extra + " yet (Daytona: state change in " +
                     "progress); delete it in Daytona");
     }
@@ -248,7 +243,7 @@ void DaytonaSandbox::create_ephemeral() {
 
 std::string DaytonaSandbox::discard_created(const std::string& why) {
   try {
-    if (api_->delete_sandbox(id_, kCleanupDeletes) == DaytonaApi::Deleted::yes) {
+    if (api_->delete_sandbox(id_, DaytonaApi::kDeleteAttempts) == DaytonaApi::Deleted::yes) {
       host_.info("deleted sandbox " + id_ + " because " + why);
       return " (sandbox " + id_ + " was deleted)";
     }
@@ -390,7 +385,7 @@ json::object DaytonaSandbox::info() const {
 Result DaytonaSandbox::release() {
   if (!owned_) return Result::ok({{"sandbox_id", id_}, {"deleted", false}});
   try {
-    if (api_->delete_sandbox(id_, kCleanupDeletes) == DaytonaApi::Deleted::busy)
+    if (api_->delete_sandbox(id_, DaytonaApi::kDeleteAttempts) == DaytonaApi::Deleted::busy)
       return Result::error(AR_ERR_CONFLICT,
                            "deleting ephemeral sandbox " + id_ +
                                ": Daytona still reports a state change in progress; its "

@@ -22,9 +22,6 @@ using namespace std::chrono;
 
 namespace {
 
-// DELETE tries of a session's sandbox while Daytona reports a state change (spaced 250 ms, 500 ms,
-// 1 s, 2 s: under 4 s in all).
-constexpr int kDeletes = 5;
 // How long --force waits for the polling host processes to see their call cancelled: more than
 // their longest poll (1 s in the sandbox plus a round trip).
 constexpr milliseconds kCancelAckWait{5000};
@@ -225,7 +222,7 @@ Result DaytonaSandbox::destroy_session(sdk::PluginCall& call) {
     const std::string id = sandbox_id(sb);
     // Daytona deletes a sandbox in any settled state (no stop needed); during a state change it
     // answers 409, retried for a few seconds.
-    if (d.api_->delete_sandbox(id, kDeletes) == DaytonaApi::Deleted::busy)
+    if (d.api_->delete_sandbox(id, DaytonaApi::kDeleteAttempts) == DaytonaApi::Deleted::busy)
       throw Error(AR_ERR_CONFLICT, "sandbox " + id + " of session '" + session +
                                        "': Daytona still reports a state change in progress; "
                                        "try again in a moment");

@@ -2,8 +2,7 @@
 // sandboxes labelled agent-runner.session; list, show, rm, prune by Daytona's lastActivityAt, a
 // session in use refused, and --force cancelling the command another host process runs in it.
 #include "fake_server.hpp"
-#include "redis_fixture.hpp"
-#include "test_util.hpp"
+#include "sessions_test_util.hpp"
 
 #include <gtest/gtest.h>
 
@@ -12,15 +11,8 @@ using dt_test::FakeDaytona;
 
 namespace {
 
-ar_test::Env cloud_env(const FakeDaytona& srv) {
-  auto env = ar_test::base_env();
-  env["MODE"] = "cloud";
-  env["DAYTONA_API_URL"] = srv.api_url();
-  env["DAYTONA_API_KEY"] = dt_test::kKey;
-  env["STIGMER_API_KEY"] = "stigmer-test-key";
-  env["AGENT_RUNNER_PLUGIN_PATH"] = AR_TEST_PLUGIN_DIR;
-  return env;
-}
+using sessions_test::cloud_env;
+using sessions_test::find;
 
 ar_test::RunResult host(const FakeDaytona& srv, std::vector<std::string> args) {
   args.insert(args.begin(), AR_TEST_HOST_BIN);
@@ -39,17 +31,7 @@ std::map<std::string, std::string> by_session(FakeDaytona& srv) {
 }
 
 json::array listed(const FakeDaytona& srv) {
-  auto r = host(srv, {"sessions", "--json"});
-  EXPECT_EQ(r.exit_code, 0) << r.err;
-  auto v = json::parse(r.out).as_object();
-  EXPECT_EQ(v.at("sandbox_type"), "daytona");
-  return v.at("sessions").as_array();
-}
-
-const json::object* find(const json::array& sessions, const std::string& key) {
-  for (const auto& s : sessions)
-    if (s.as_object().at("session").as_string() == key) return &s.as_object();
-  return nullptr;
+  return sessions_test::listing(host(srv, {"sessions", "--json"}), "daytona");
 }
 
 TEST(DaytonaSessions, ListShowRemoveAndPruneByLastActivity) {

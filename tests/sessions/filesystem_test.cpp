@@ -2,8 +2,7 @@
 // SANDBOX_ROOT_DIR/<key>; list, show, rm, prune by the last use (an old mtime of
 // .sessions/use-<key>), a session open in another process refused, --force cancelling the
 // command that process runs in it, and session_ttl with two workers on a real redis-server.
-#include "redis_fixture.hpp"
-#include "test_util.hpp"
+#include "sessions_test_util.hpp"
 
 #include <gtest/gtest.h>
 
@@ -31,18 +30,10 @@ ar_test::RunResult host(const ar_test::TempDir& dir, std::vector<std::string> ar
 }
 
 json::array listed(const ar_test::TempDir& dir) {
-  auto r = host(dir, {"sessions", "--json"});
-  EXPECT_EQ(r.exit_code, 0) << r.err;
-  auto v = json::parse(r.out).as_object();
-  EXPECT_EQ(v.at("sandbox_type"), "filesystem");
-  return v.at("sessions").as_array();
+  return sessions_test::listing(host(dir, {"sessions", "--json"}), "filesystem");
 }
 
-const json::object* find(const json::array& sessions, const std::string& key) {
-  for (const auto& s : sessions)
-    if (s.as_object().at("session").as_string() == key) return &s.as_object();
-  return nullptr;
-}
+using sessions_test::find;
 
 // The session's last use, `ago_s` seconds in the past.
 void age(const ar_test::TempDir& dir, const std::string& key, long ago_s) {
@@ -182,40 +173,16 @@ TEST(FsSessionTtl, TwoWorkersRemoveAnIdleSessionExactlyOnce) {
   age(dir, "old", 2 * 3600);
   env["AGENT_RUNNER_SESSION_TTL"] = "1h";
   env["AGENT_RUNNER_SESSION_CHECK_S"] = "1";
-  std::vector<std::unique_ptr<ar_test::Background>> workers;
-  for (int i = 0; i < 2; ++i)
-    workers.push_back(std::make_unique<ar_test::Background>(
-        std::vector<std::string>{AR_TEST_HOST_BIN, "--log-level", "debug", "worker", "--consumer",
-                                 "w" + std::to_string(i)},
-        env, dir.path(), "worker" + std::to_string(i)));
-  auto count = [](const std::string& text, const std::string& what) {
-    size_t n = 0;
-    for (size_t p = text.find(what); p != std::string::npos; p = text.find(what, p + 1)) ++n;
-    return n;
-  };
-  auto logs = [&] { return workers[0]->err() + workers[1]->err(); };
+  sessions_test::TwoWorkers workers(env, dir.path());
   ASSERT_TRUE(ar_test::eventually([&] { return !fs::exists(dir.path() / "ws" / "old"); },
                                   std::chrono::seconds(120)))
-      << logs();
-  // Two more sweeps of each worker after the removal.
-  const size_t after0 = count(workers[0]->err(), "session sweep: ");
-  const size_t after1 = count(workers[1]->err(), "session sweep: ");
-  ASSERT_TRUE(ar_test::eventually(
-      [&] {
-        return count(workers[0]->err(), "session sweep: ") >= after0 + 2 &&
-               count(workers[1]->err(), "session sweep: ") >= after1 + 2;
-      },
-      std::chrono::seconds(120)))
-      << logs();
-  EXPECT_EQ(count(logs(), "session old (sandbox "), 1u) << logs();
-  EXPECT_EQ(count(logs(), "session fresh"), 0u) << logs();
+      << workers.logs();
+  ASSERT_TRUE(workers.sweep_more(2)) << workers.logs();  // none removes it again
+  const std::string logs = workers.logs();
+  EXPECT_EQ(sessions_test::count(logs, "session old (sandbox "), 1u) << logs;
+  EXPECT_EQ(sessions_test::count(logs, "session fresh"), 0u) << logs;
   EXPECT_TRUE(fs::exists(dir.path() / "ws" / "fresh"));
-  for (auto& w : workers) {
-    w->signal(SIGTERM);
-    auto code = w->wait(std::chrono::seconds(60));
-    ASSERT_TRUE(code);
-    EXPECT_EQ(*code, 0) << w->err();
-  }
+  workers.stop();
 }
 
 }  // namespace

@@ -1,8 +1,6 @@
 // The worker's session_ttl: two workers sweep the same Daytona sessions (the test server) with a
 // real redis-server; an idle session is removed exactly once, a fresh one is kept.
-#include "fake_server.hpp"
-#include "redis_fixture.hpp"
-#include "test_util.hpp"
+#include "sessions_test_util.hpp"
 
 #include <gtest/gtest.h>
 
@@ -11,22 +9,13 @@ using dt_test::FakeDaytona;
 
 namespace {
 
-size_t count(const std::string& text, const std::string& what) {
-  size_t n = 0;
-  for (size_t p = text.find(what); p != std::string::npos; p = text.find(what, p + 1)) ++n;
-  return n;
-}
+using sessions_test::count;
 
 TEST(SessionTtl, TwoWorkersRemoveAnIdleSessionExactlyOnce) {
   FakeDaytona srv;
   ar_test::RedisServer redis;
   ar_test::TempDir dir;
-  auto env = ar_test::base_env();
-  env["MODE"] = "cloud";
-  env["DAYTONA_API_URL"] = srv.api_url();
-  env["DAYTONA_API_KEY"] = dt_test::kKey;
-  env["STIGMER_API_KEY"] = "stigmer-test-key";
-  env["AGENT_RUNNER_PLUGIN_PATH"] = AR_TEST_PLUGIN_DIR;
+  auto env = sessions_test::cloud_env(srv);
   env["REDIS_HOST"] = "127.0.0.1";
   env["REDIS_PORT"] = std::to_string(redis.port());
   for (const char* key : {"old", "fresh"})
@@ -48,13 +37,7 @@ TEST(SessionTtl, TwoWorkersRemoveAnIdleSessionExactlyOnce) {
 
   env["AGENT_RUNNER_SESSION_TTL"] = "1h";
   env["AGENT_RUNNER_SESSION_CHECK_S"] = "1";
-  std::vector<std::unique_ptr<ar_test::Background>> workers;
-  for (int i = 0; i < 2; ++i)
-    workers.push_back(std::make_unique<ar_test::Background>(
-        std::vector<std::string>{AR_TEST_HOST_BIN, "--log-level", "debug", "worker", "--consumer",
-                                 "w" + std::to_string(i)},
-        env, dir.path(), "worker" + std::to_string(i)));
-  auto sweeps = [&](size_t i) { return count(workers[i]->err(), "session sweep: "); };
+  sessions_test::TwoWorkers workers(env, dir.path());
   ASSERT_TRUE(ar_test::eventually(
       [&] {
         for (const auto& sb : srv.sandboxes())
@@ -62,27 +45,17 @@ TEST(SessionTtl, TwoWorkersRemoveAnIdleSessionExactlyOnce) {
         return true;
       },
       std::chrono::seconds(120)))
-      << workers[0]->err() << workers[1]->err();
-  // Both workers keep sweeping after the removal (two more sweeps each), and none removes it
-  // again.
-  const size_t after0 = sweeps(0), after1 = sweeps(1);
-  ASSERT_TRUE(
-      ar_test::eventually([&] { return sweeps(0) >= after0 + 2 && sweeps(1) >= after1 + 2; },
-                          std::chrono::seconds(120)))
-      << workers[0]->err() << workers[1]->err();
-  const std::string logs = workers[0]->err() + workers[1]->err();
+      << workers.logs();
+  // Both workers keep sweeping after the removal, and none removes it again.
+  ASSERT_TRUE(workers.sweep_more(2)) << workers.logs();
+  const std::string logs = workers.logs();
   EXPECT_EQ(srv.count_requests("DELETE", "^/api/sandbox/" + ids["old"] + "$"), 1u) << logs;
   EXPECT_EQ(count(logs, "session old (sandbox " + ids["old"] + ") removed: unused for 2h"), 1u)
       << logs;
   EXPECT_EQ(count(logs, "session fresh"), 0u) << logs;
   EXPECT_EQ(srv.sandboxes().size(), 1u);
   EXPECT_EQ(srv.count_requests("DELETE", "^/api/sandbox/" + ids["fresh"] + "$"), 0u);
-  for (auto& w : workers) {
-    w->signal(SIGTERM);
-    auto code = w->wait(std::chrono::seconds(60));
-    ASSERT_TRUE(code);
-    EXPECT_EQ(*code, 0) << w->err();
-  }
+  workers.stop();
 }
 
 }  // namespace
