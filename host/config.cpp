@@ -3,10 +3,12 @@
 // once, each with the field, where its value came from and what would be valid.
 #include "config.hpp"
 
+#include "duration.hpp"
 #include "yaml_json.hpp"
 
 #include <charconv>
 #include <filesystem>
+#include <limits>
 
 extern char** environ;
 
@@ -154,6 +156,14 @@ class Loader {
         return "'" + value +
                "' is not a sandbox type; use the type of an installed plugin (lowercase letters, "
                "digits, '_', '-', '.'; see `agent-runner plugins`)";
+      case SettingType::duration: {
+        auto v = parse_duration(value, /*bare_seconds=*/true);
+        if (v && *v <= std::numeric_limits<int>::max()) {
+          value = std::to_string(*v);
+          return "";
+        }
+        return "'" + value + "' is not " + kDurationHelp + ", nor a whole number of seconds";
+      }
       case SettingType::directory: {
         std::error_code ec;
         auto abs = std::filesystem::absolute(value, ec);

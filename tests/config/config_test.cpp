@@ -56,6 +56,8 @@ TEST(Config, JsonHasExactlyTheContractMembers) {
                                    "job_expiry_s",
                                    "drain_timeout_s",
                                    "job_max_bytes",
+                                   "session_ttl",
+                                   "session_check_s",
                                    "stigmer_backend_endpoint",
                                    "stigmer_api_key",
                                    "sandbox_type",
