@@ -15,6 +15,8 @@
 #include "signals.hpp"
 #include "worker/queue_client.hpp"
 
+#include <unistd.h>
+
 #include <iostream>
 
 namespace agent_runner {
@@ -26,10 +28,16 @@ struct ExpireArgs {
   long long lock_ms = 60000;
 };
 
-// The lock of one session's removal.
+// The lock of one session's removal. A sandbox id that is an absolute path names a directory of
+// this machine (the filesystem plugin's workspaces): the same path on another worker's machine is
+// another session, so the machine's name is part of its key.
 std::string lock_key(const SessionsApi& api, const SessionInfo& s) {
-  return "agent-runner:session-expiry:" + api.plugin().sandbox_type() + ":" +
-         (s.sandbox_id.empty() ? s.session : s.sandbox_id);
+  std::string where = s.sandbox_id.empty() ? s.session : s.sandbox_id;
+  if (where.starts_with('/')) {
+    char host[256] = {};
+    if (gethostname(host, sizeof host - 1) == 0) where = std::string(host) + ":" + where;
+  }
+  return "agent-runner:session-expiry:" + api.plugin().sandbox_type() + ":" + where;
 }
 
 int expire_command(App& app, const ExpireArgs& a) {
