@@ -39,6 +39,10 @@ class App {
   const Config* config(bool report = true);
   // The plugins found in every search location, loaded once.
   PluginRegistry& plugins();
+  // The configured plugin and its generated sandbox config, checked against the plugin's schema.
+  // On failure prints the reason to stderr, sets exit_code (2 config, 3 plugin) and returns null.
+  std::shared_ptr<LoadedPlugin> selected_plugin(boost::json::object& sandbox_config,
+                                                int& exit_code);
   // Opens the configured sandbox (attaching to `session` when given). On failure prints the
   // reason to stderr, sets exit_code (2 config, 3 plugin, 1 sandbox creation) and returns null.
   std::unique_ptr<Sandbox> open_sandbox(const std::optional<std::string>& session, int& exit_code);

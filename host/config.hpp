@@ -46,6 +46,9 @@ struct Config {
   int job_expiry_s = 86400;              // events and result expire this long after the end
   int drain_timeout_s = 600;             // SIGTERM: how long running jobs may finish
   int job_max_bytes = 16 * 1024 * 1024;  // a job entry, inlined files included
+  // Sessions idle longer than this are removed by a worker (README "Sessions"); unset or 0: never.
+  std::optional<int> session_ttl_s;
+  int session_check_s = 60;  // how often a worker looks for them
   std::string stigmer_backend_endpoint;
   std::optional<std::string> stigmer_api_key;
   std::string sandbox_type;
@@ -82,6 +85,7 @@ enum class SettingType {
   port,          // a whole number from 1 to 65535
   sandbox_type,  // a plugin's sandbox type: lowercase letters, digits, '_', '-', '.'
   directory,     // a path, made absolute and normal
+  duration,      // "7d", "12h", "30m", "45s" or whole seconds; stored as seconds
 };
 
 // The Config member a setting fills.
