@@ -15,7 +15,7 @@ bool valid_id(const json::value& id) {
   return id.is_string() || id.is_int64() || id.is_uint64();
 }
 
-Parsed fail(const json::value& id, int code, std::string message) {
+Parsed fail(const json::value& id, int code, const std::string& message) {
   Parsed p;
   p.error = make_error(id, code, message);
   return p;

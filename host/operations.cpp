@@ -75,7 +75,7 @@ std::string shape_name(Op op, Shape shape, Front front) {
   const std::string tool(operation(op).tool);
   if (shape == Shape::arguments) {
     // A front's own form, where it has one.
-    const std::string own = tool + (front == Front::step ? ".step" : ".tool");
+    std::string own = tool + (front == Front::step ? ".step" : ".tool");
     if (defs().contains(own)) return own;
   }
   if (shape == Shape::output && !defs().contains(tool + ".output"))

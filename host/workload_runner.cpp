@@ -383,7 +383,7 @@ class Runner {
                                from + " is " + std::to_string(content.size()) +
                                    " bytes; a job's download brings back at most " +
                                    std::to_string(*opts_.inline_downloads) + " base64 bytes");
-      ok.body["content_base64"] = std::move(b64);
+      ok.body["content_base64"] = b64;
       ok.body["mode"] = mode;
       return ok;
     }

@@ -42,8 +42,8 @@ struct YamlDocument {
 
 // A file that cannot be read or parsed, or that exceeds a limit: what, and where.
 struct YamlError : std::runtime_error {
-  YamlError(std::string message, TextPosition where)
-      : std::runtime_error(std::move(message)), position(where) {}
+  YamlError(const std::string& message, TextPosition where)
+      : std::runtime_error(message), position(where) {}
   TextPosition position;
 };
 

@@ -106,7 +106,7 @@ std::vector<int> follow_jobs(RedisClient& redis, const std::vector<FollowedJob>&
   auto read = [&](std::optional<milliseconds> block) {
     std::vector<std::string> cmd{"XREAD", "COUNT", "500"};
     if (block) cmd.insert(cmd.end(), {"BLOCK", std::to_string(block->count())});
-    cmd.push_back("STREAMS");
+    cmd.emplace_back("STREAMS");
     std::vector<Follower*> open;
     for (auto& f : fs)
       if (!f.done) open.push_back(&f);

@@ -31,8 +31,8 @@ struct RedisReply {
 // What went wrong talking to Redis. `connection` errors (unreachable, reset, timeout) are worth
 // retrying after a reconnect; the others (wrong password, a refused command) are not.
 struct RedisError : std::runtime_error {
-  RedisError(std::string message, bool connection_lost)
-      : std::runtime_error(std::move(message)), connection(connection_lost) {}
+  RedisError(const std::string& message, bool connection_lost)
+      : std::runtime_error(message), connection(connection_lost) {}
   bool connection;
 };
 

@@ -36,7 +36,7 @@ DaytonaApi::DaytonaApi(std::string api_url, HttpSettings settings, HttpClient::L
     : api_url_(std::move(api_url)),
       http_(std::make_unique<HttpClient>(std::move(settings), std::move(logger))) {}
 
-HttpResponse DaytonaApi::call(HttpRequest req) {
+HttpResponse DaytonaApi::call(const HttpRequest& req) {
   return http_->perform(req);
 }
 

@@ -70,7 +70,7 @@ class DaytonaApi {
   const std::string& api_url() const { return api_url_; }
 
  private:
-  HttpResponse call(HttpRequest req);
+  HttpResponse call(const HttpRequest& req);
   boost::json::value parse_json(const HttpRequest& req, const HttpResponse& resp) const;
 
   std::string api_url_;

@@ -81,6 +81,15 @@ TEST(Loader, RejectsATooSmallDescriptor) {
   expect_rejected(r, kFixtures / "too_small.so", "needs at least");
 }
 
+// Fail closed: a config schema the validator could check only in part is refused, the keyword
+// named; the real plugins' schemas use none (they load in every other test).
+TEST(Loader, RejectsAConfigSchemaWithAKeywordTheValidatorDoesNotImplement) {
+  auto r = load_one(kFixtures / "schema_keyword.so");
+  expect_rejected(r, kFixtures / "schema_keyword.so",
+                  "uses a JSON Schema keyword agent-runner does not implement, at "
+                  "/properties/env: 'patternProperties'");
+}
+
 TEST(Loader, RejectsASecondFileWithTheSameSandboxTypeNamingBoth) {
   PluginRegistry reg;
   reg.load_file(kFixtures / "good.so", "test");
