@@ -8,6 +8,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -55,6 +56,22 @@ bool read_only_root_works(unsigned long userns) {
   });
 }
 
+// What building the container view needs, tried in a throwaway child: a tmpfs over /tmp of a
+// private copy of the mounts, a bind into it, and pivot_root into it (refused where the root is
+// not a mount point, as in some chroots and initramfs).
+bool view_works(unsigned long userns) {
+  return in_child(userns | CLONE_NEWNS, [] {
+    if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) return false;
+    if (::mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=64k") != 0)
+      return false;
+    if (::mkdir("/tmp/dev", 0755) != 0 ||
+        ::mount("/dev", "/tmp/dev", nullptr, MS_BIND | MS_REC, nullptr))
+      return false;
+    return ::chdir("/tmp") == 0 && ::syscall(SYS_pivot_root, ".", ".") == 0 &&
+           ::umount2(".", MNT_DETACH) == 0;
+  });
+}
+
 int read_int(const char* path) {
   int fd = ::open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) return -1;
@@ -79,7 +96,9 @@ const KernelFeatures& kernel_features() {
     f.mnt_ns = can_clone(userns | CLONE_NEWNS);
     f.net_ns = can_clone(userns | CLONE_NEWNET);
     f.uts_ns = can_clone(userns | CLONE_NEWUTS);
+    f.ipc_ns = can_clone(userns | CLONE_NEWIPC);
     f.read_only_root = f.mnt_ns && read_only_root_works(userns);
+    f.view = f.read_only_root && f.uts_ns && f.ipc_ns && view_works(userns);
     f.seccomp = seccomp_available() && seccomp_program() != nullptr;
     f.drop_caps = f.is_root || f.user_ns;
     f.legacy_tiocsti = read_int("/proc/sys/dev/tty/legacy_tiocsti");

@@ -41,6 +41,15 @@ struct Box {
   OpResult call(Op op, boost::json::object req) { return sb->call(op, req); }
 };
 
+// A string member of the sandbox's info().
+std::string info_str(const Box& b, const char* key);
+// Where commands start and relative paths lead (info().workdir).
+std::string workdir(const Box& b);
+// The sandbox path of its /tmp: "/tmp" in the container view, the directory's host path else.
+std::string tmp_path(const Box& b);
+// Whether the sandbox got the container view (info().view).
+bool container_view(const Box& b);
+
 std::unique_ptr<Sandbox> open_sandbox(boost::json::object config,
                                       std::optional<std::string> session, OpResult& err);
 
