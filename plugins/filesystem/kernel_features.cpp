@@ -1,6 +1,7 @@
 #include "kernel_features.hpp"
 
 #include "capabilities.hpp"
+#include "namespaces.hpp"
 #include "paths.hpp"
 #include "seccomp_filter.hpp"
 
@@ -8,12 +9,14 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <mutex>
 
@@ -60,7 +63,14 @@ bool read_only_root_works(unsigned long userns) {
 // private copy of the mounts, a bind into it, and pivot_root into it (refused where the root is
 // not a mount point, as in some chroots and initramfs).
 bool view_works(unsigned long userns) {
-  return in_child(userns | CLONE_NEWNS, [] {
+  // In a user namespace nothing can be created before the id maps are written (EOVERFLOW).
+  char uid_map[64], gid_map[64];
+  std::snprintf(uid_map, sizeof uid_map, "%u %u 1\n", ::geteuid(), ::geteuid());
+  std::snprintf(gid_map, sizeof gid_map, "%u %u 1\n", ::getegid(), ::getegid());
+  return in_child(userns | CLONE_NEWNS, [&] {
+    // (agent-runner is non-dumpable, which makes /proc/self/*_map root's: dumpable for a moment)
+    if (userns && (::prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) != 0 || !write_id_maps(uid_map, gid_map)))
+      return false;
     if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) return false;
     if (::mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=64k") != 0)
       return false;

@@ -34,6 +34,29 @@ TEST(FsCli, ExecJsonPrintsTheResult) {
   EXPECT_TRUE(fs::is_empty(root.path())) << "the ephemeral workspace was left behind";
 }
 
+// Issue 14: `exec -- pwd` prints the sandbox's workdir (the container view's /workspace), and
+// write order survives the two streams.
+TEST(FsCli, ExecPwdPrintsTheWorkdir) {
+  ar_test::TempDir root;
+  auto r = exec(root.path(), {"--json", "--", "pwd; echo 1; echo 2 >&2; echo 3"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto v = boost::json::parse(r.out).as_object();
+  const std::string pwd(
+      v.at("output").as_string().subview().substr(0, v.at("output").as_string().find('\n')));
+  EXPECT_EQ(pwd.front(), '/');
+  auto probe = ar_test::run({AR_TEST_HOST_BIN, "doctor", "--json"}, [] {
+    auto env = ar_test::base_env();
+    env["MODE"] = "local";
+    return env;
+  }());
+  const auto doctor = boost::json::parse(probe.out).as_object();
+  if (doctor.at("probes").at("filesystem").at("view") == "container") {
+    EXPECT_EQ(pwd, "/workspace");
+  }
+  EXPECT_EQ(v.at("output").as_string().subview().substr(pwd.size()), "\n1\n2\n3\n");
+  EXPECT_EQ(exec(root.path(), {"--", "pwd"}).out, pwd + "\n");
+}
+
 TEST(FsCli, ExitCodeTimeoutAndSecrets) {
   ar_test::TempDir root;
   EXPECT_EQ(exec(root.path(), {"--", "exit 7"}).exit_code, 7);
