@@ -31,9 +31,8 @@ PluginRegistry& App::plugins() {
     std::vector<std::string> config_dirs;
     std::vector<std::string> flag_dirs = options_.cli.plugin_dirs;
     if (config_ && config_->config) config_dirs = config_->config->plugin_dirs;
-    std::optional<std::string> env_path;
-    if (auto it = env_.find("AGENT_RUNNER_PLUGIN_PATH"); it != env_.end()) env_path = it->second;
-    plugins_ = PluginRegistry::discover(default_search_dirs(config_dirs, env_path, flag_dirs));
+    plugins_ = PluginRegistry::discover(
+        default_search_dirs(config_dirs, env_value(env_, "AGENT_RUNNER_PLUGIN_PATH"), flag_dirs));
     for (const auto& w : plugins_->warnings()) spdlog::warn("{}", w);
   }
   return *plugins_;

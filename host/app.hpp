@@ -42,29 +42,18 @@ class App {
   // Opens the configured sandbox (attaching to `session` when given). On failure prints the
   // reason to stderr, sets exit_code (2 config, 3 plugin, 1 sandbox creation) and returns null.
   std::unique_ptr<Sandbox> open_sandbox(const std::optional<std::string>& session, int& exit_code);
-
- private:
   // Validates the generated sandbox config against the plugin's schema; prints every problem.
+  // Opening a sandbox and `agent-runner config` both run this, so `config` accepts exactly what
+  // `exec` does.
   bool check_sandbox_config(const Config& cfg, const LoadedPlugin& plugin,
                             const boost::json::object& sandbox_config);
 
+ private:
   GlobalOptions options_;
   EnvMap env_;
   std::optional<ConfigLoad> config_;
   std::optional<PluginRegistry> plugins_;
 };
-
-// Commands. Each parses its own arguments (everything after the command name) and handles
-// --help itself.
-int cmd_plugins(App& app, const std::vector<std::string>& args);
-int cmd_config(App& app, const std::vector<std::string>& args);
-int cmd_exec(App& app, const std::vector<std::string>& args);
-int cmd_run(App& app, const std::vector<std::string>& args);
-int cmd_serve(App& app, const std::vector<std::string>& args);
-int cmd_doctor(App& app, const std::vector<std::string>& args);
-
-// Entry point of the executable.
-int cli_main(int argc, char** argv);
 
 // Writes all of `data` to a file descriptor (stdout for results), retrying on partial writes.
 void write_all(int fd, std::string_view data);

@@ -1,10 +1,17 @@
-// Global option parsing and command dispatch.
+// Global options, the command table and dispatch. Every command and option is declared once
+// (CLI11); help, usage errors and completion are generated from the declarations.
+#include "cli.hpp"
+
 #include "app.hpp"
+#include "cli_help.hpp"
 
 #include <agent_runner/plugin.h>
 
-#include <cstring>
+#include <charconv>
+#include <cmath>
 #include <iostream>
+#include <limits>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -13,146 +20,245 @@
 #endif
 
 namespace agent_runner {
+namespace cli {
+
 namespace {
 
-constexpr const char* kUsage = R"(Usage: agent-runner [GLOBAL OPTIONS] COMMAND [ARGS]
+std::vector<std::string> split_choices(std::string_view choices) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= choices.size()) {
+    size_t end = std::min(choices.find('|', start), choices.size());
+    out.emplace_back(choices.substr(start, end - start));
+    start = end + 1;
+  }
+  return out;
+}
 
-Runs what an AI agent does (shell commands and file operations) inside a sandbox provided by a
+std::string join(const std::vector<std::string>& words, const char* sep) {
+  std::string out;
+  for (size_t i = 0; i < words.size(); ++i) out += (i ? sep : "") + words[i];
+  return out;
+}
+
+}  // namespace
+
+CLI::Option* choice(CLI::Option* opt, std::string_view choices) {
+  auto words = split_choices(choices);
+  opt->type_name(std::string(choices));
+  opt->check(CLI::Validator(
+      [words](std::string& value) -> std::string {
+        for (const auto& w : words)
+          if (value == w) return "";
+        return "'" + value + "' is not allowed; use " + join(words, ", ");
+      },
+      "", "choice"));
+  return opt;
+}
+
+CLI::Option* repeatable(CLI::Option* opt) {
+  return opt->allow_extra_args(false)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+}
+
+CLI::Validator whole_number(long long min, long long max) {
+  return CLI::Validator(
+      [min, max](std::string& value) -> std::string {
+        long long v = 0;
+        auto r = std::from_chars(value.data(), value.data() + value.size(), v);
+        if (r.ec == std::errc() && r.ptr == value.data() + value.size() && !value.empty() &&
+            v >= min && v <= max)
+          return "";
+        const std::string range =
+            max == std::numeric_limits<long long>::max()
+                ? ">= " + std::to_string(min)
+                : "from " + std::to_string(min) + " to " + std::to_string(max);
+        return "takes a whole number " + range + ", got '" + value + "'";
+      },
+      "", "whole number");
+}
+
+CLI::Validator seconds() {
+  return CLI::Validator(
+      [](std::string& value) -> std::string {
+        try {
+          size_t used = 0;
+          double t = std::stod(value, &used);
+          if (used == value.size() && t >= 0 && !std::isnan(t)) return "";
+        } catch (const std::exception&) {
+        }
+        return "takes a number of seconds >= 0, got '" + value + "'";
+      },
+      "", "seconds");
+}
+
+std::vector<const CLI::App*> listed_commands(const CLI::App& root) {
+  std::vector<const CLI::App*> out;
+  for (const CLI::App* sub : root.get_subcommands([](const CLI::App*) { return true; }))
+    if (!sub->get_group().empty()) out.push_back(sub);
+  return out;
+}
+
+std::string help(const CLI::App& app) {
+  return app.get_formatter()->make_help(&app, app.get_name(), CLI::AppFormatMode::Normal);
+}
+
+std::string summary(const CLI::App& cmd) {
+  const std::string& d = cmd.get_description();
+  return d.substr(0, d.find('\n'));
+}
+
+}  // namespace cli
+
+namespace {
+
+constexpr const char* kDescription =
+    R"(Runs what an AI agent does (shell commands and file operations) inside a sandbox provided by a
 plugin: `filesystem` (a confined workspace on this machine, MODE=local) or `daytona` (remote
-Daytona sandboxes, MODE=cloud), or any plugin dropped into a plugins directory.
+Daytona sandboxes, MODE=cloud), or any plugin dropped into a plugins directory.)";
 
-Commands:
-  plugins [--json]                    every plugin file found, loaded or rejected with the reason
-  config  [--json] [--explain]        effective configuration (secrets as "***") and the
-                                      generated sandbox config
-  exec [--session ID] [--timeout S] [--json] -- CMD...
-                                      run one command in the sandbox; exit code = the command's
-  run WORKLOAD... [--session ID] [--events FILE|-] [--parallel N]
-                                      run workload files; 0 succeeded, 1 failed
-  serve --mcp [--session ID]          Model Context Protocol server on stdio
-  doctor                              what this machine supports (isolation, plugins, config)
-
-Global options:
-  --config FILE          YAML configuration file (also AGENT_RUNNER_CONFIG)
-  --mode local|cloud     execution infrastructure (also MODE; default cloud)
-  --sandbox-type TYPE    sandbox plugin type (also SANDBOX_TYPE)
-  --sandbox-root-dir DIR local workspace root (also SANDBOX_ROOT_DIR; default ./workspace)
-  --plugin-dir DIR       also search DIR for plugins (repeatable)
-  --log-level L          trace, debug, info, warn (default), error, off
-  --log-format F         text (default) or json; logs always go to stderr
-  --version              print the version and the plugin ABI, then exit
-  -h, --help             this text; `agent-runner COMMAND --help` for a command
-
-Plugins are searched in: <binary>/../lib/agent-runner/plugins, /usr/local/lib/agent-runner/plugins,
+constexpr const char* kFooter =
+    R"(Plugins are searched in: <binary>/../lib/agent-runner/plugins, /usr/local/lib/agent-runner/plugins,
 the config file's plugin_dirs, AGENT_RUNNER_PLUGIN_PATH (colon-separated), then --plugin-dir.
+An environment variable set to the empty string counts as unset (`MODE= agent-runner ...` is cloud
+mode, the default). `agent-runner config --help` lists every setting.
 
 Exit codes: 0 success; 1 workload or command failure; 2 usage or configuration error;
-3 plugin could not be loaded; 124 command timed out (exec).
-)";
+3 plugin could not be loaded; 124 command timed out (exec).)";
 
-bool take_value(const std::vector<std::string>& args, size_t& i, const std::string& flag,
-                std::string& value) {
-  const std::string& a = args[i];
-  if (a == flag) {
-    if (i + 1 >= args.size()) {
-      std::cerr << "agent-runner: " << flag << " needs a value (see agent-runner --help)\n";
-      throw std::invalid_argument(flag);
+struct Globals {
+  GlobalOptions options;
+  std::string log_level, log_format;
+  bool version = false;
+};
+
+void define_globals(CLI::App& root, Globals& g) {
+  root.add_option_function<std::string>(
+          "--config", [&g](const std::string& v) { g.options.cli.config_file = v; },
+          "YAML configuration file (also AGENT_RUNNER_CONFIG)")
+      ->type_name(cli::kFile);
+  // The settings that have a flag: the same rows the loader and `config --help` read.
+  for (const Setting& s : settings()) {
+    if (!s.flag) continue;
+    root.add_option_function<std::string>(
+            s.flag, [&g, name = s.name](const std::string& v) { g.options.cli.settings[name] = v; },
+            std::string(s.help) + " (also " + s.env_var + "; " + describe_default(s) + ")")
+        ->type_name(s.value_name);
+  }
+  cli::repeatable(root.add_option("--plugin-dir", g.options.cli.plugin_dirs,
+                                  "also search DIR for plugins (repeatable)"))
+      ->type_name(cli::kDir);
+  cli::choice(root.add_option("--log-level", g.log_level, "log level (default warn)"),
+              "trace|debug|info|warn|error|off");
+  cli::choice(root.add_option("--log-format", g.log_format,
+                              "log line format (default text); logs always go to stderr"),
+              "text|json");
+  root.add_flag("--version", g.version, "print the version and the plugin ABI, then exit");
+}
+
+// The command whose options were being parsed (the root when none was reached).
+const CLI::App* selected_command(const CLI::App& root) {
+  auto subs = root.get_subcommands();
+  return subs.empty() ? &root : subs.front();
+}
+
+std::string program(const CLI::App& cmd) {
+  return cmd.get_parent() ? "agent-runner " + cmd.get_name() : "agent-runner";
+}
+
+int usage_error(const CLI::App& root, const CLI::ParseError& e) {
+  const CLI::App* cmd = selected_command(root);
+  std::string what = e.what();
+  if (dynamic_cast<const CLI::ArgumentMismatch*>(&e) &&
+      what.find(" missing") != std::string::npos) {
+    // "--mode: 1 required local|cloud missing"
+    what = what.substr(0, what.find(':')) + " needs a value";
+  } else if (dynamic_cast<const CLI::ExtrasError*>(&e)) {
+    auto extras = root.remaining(true);
+    if (!extras.empty() && cmd == &root && extras.front().rfind('-', 0) != 0) {
+      std::vector<std::string> names;
+      for (const auto* c : cli::listed_commands(root)) names.push_back(c->get_name());
+      std::cerr << "agent-runner: unknown command '" << extras.front()
+                << "'; commands: " << cli::join(names, ", ") << " (see agent-runner --help)\n";
+      return kExitUsage;
     }
-    value = args[++i];
-    return true;
+    if (!extras.empty())
+      what = (extras.front().rfind('-', 0) == 0 ? "unknown option " : "unexpected argument ") +
+             extras.front();
   }
-  if (a.rfind(flag + "=", 0) == 0) {
-    value = a.substr(flag.size() + 1);
-    return true;
-  }
-  return false;
+  std::cerr << program(*cmd) << ": " << what << " (see " << program(*cmd) << " --help)\n";
+  return kExitUsage;
 }
 
 }  // namespace
 
 int cli_main(int argc, char** argv) {
-  std::vector<std::string> args(argv + 1, argv + argc);
-  GlobalOptions opts;
-  size_t i = 0;
-  std::string level_name, format_name;
-  try {
-    for (; i < args.size(); ++i) {
-      const std::string& a = args[i];
-      std::string v;
-      if (a == "-h" || a == "--help") {
-        std::cout << kUsage;
-        return kExitOk;
-      }
-      if (a == "--version") {
-        std::cout << "agent-runner " << AGENT_RUNNER_VERSION << " (plugin ABI "
-                  << AR_ABI_VERSION_MAJOR << "." << AR_ABI_VERSION_MINOR << ", SDK "
-                  << AR_SDK_VERSION << ")\n";
-        return kExitOk;
-      }
-      if (take_value(args, i, "--config", v)) {
-        opts.cli.config_file = v;
-      } else if (take_value(args, i, "--mode", v)) {
-        opts.cli.mode = v;
-      } else if (take_value(args, i, "--sandbox-type", v)) {
-        opts.cli.sandbox_type = v;
-      } else if (take_value(args, i, "--sandbox-root-dir", v)) {
-        opts.cli.sandbox_root_dir = v;
-      } else if (take_value(args, i, "--plugin-dir", v)) {
-        opts.cli.plugin_dirs.push_back(v);
-      } else if (take_value(args, i, "--log-level", v)) {
-        level_name = v;
-      } else if (take_value(args, i, "--log-format", v)) {
-        format_name = v;
-      } else if (!a.empty() && a[0] == '-') {
-        std::cerr << "agent-runner: unknown option " << a << " (see agent-runner --help)\n";
-        return kExitUsage;
-      } else {
-        break;
-      }
-    }
-  } catch (const std::invalid_argument&) {
-    return kExitUsage;
-  }
-  if (!level_name.empty()) {
-    auto l = parse_log_level(level_name);
-    if (!l) {
-      std::cerr << "agent-runner: --log-level " << level_name
-                << " is not a level; use trace, debug, info, warn, error or off\n";
-      return kExitUsage;
-    }
-    opts.log_level = *l;
-  }
-  if (!format_name.empty()) {
-    auto f = parse_log_format(format_name);
-    if (!f) {
-      std::cerr << "agent-runner: --log-format " << format_name
-                << " is not a format; use text or json\n";
-      return kExitUsage;
-    }
-    opts.log_format = *f;
-  }
-  setup_logging(opts.log_level, opts.log_format);
+  CLI::App root(kDescription, "agent-runner");
+  root.footer(kFooter);
+  root.formatter(help_formatter());
+  root.fallthrough();  // global options after the command reach the root
+  root.require_subcommand(0, 1);
+  // A repeated option keeps its last value (`--mode local ... --mode cloud` is cloud).
+  root.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+  root.set_help_flag("-h,--help", "this text; `agent-runner COMMAND --help` for a command");
 
-  if (i >= args.size()) {
-    std::cerr << kUsage;
-    return kExitUsage;
+  Globals g;
+  define_globals(root, g);
+
+  std::map<const CLI::App*, cli::Run> runs;
+#define AGENT_RUNNER_ADD_COMMAND(name)                                 \
+  {                                                                    \
+    CLI::App* cmd = root.add_subcommand(#name);                        \
+    cmd->set_help_flag("-h,--help", "this command's options and use"); \
+    runs[cmd] = cli::define_##name(*cmd);                              \
   }
-  const std::string command = args[i];
-  std::vector<std::string> rest(args.begin() + static_cast<long>(i) + 1, args.end());
-  App app(std::move(opts));
-  if (command == "plugins") return cmd_plugins(app, rest);
-  if (command == "config") return cmd_config(app, rest);
-  if (command == "exec") return cmd_exec(app, rest);
-  if (command == "run") return cmd_run(app, rest);
-  if (command == "serve") return cmd_serve(app, rest);
-  if (command == "doctor") return cmd_doctor(app, rest);
-  if (command == "help") {
-    std::cout << kUsage;
+  AGENT_RUNNER_COMMANDS(AGENT_RUNNER_ADD_COMMAND)
+#undef AGENT_RUNNER_ADD_COMMAND
+
+  // `agent-runner help [COMMAND]`: the same as --help; not listed.
+  std::string help_topic;
+  CLI::App* help = root.add_subcommand("help", "the help of agent-runner or of one command");
+  help->group("");
+  help->add_option("COMMAND", help_topic, "a command");
+
+  try {
+    root.parse(argc, argv);
+  } catch (const CLI::CallForHelp&) {
+    std::cout << cli::help(*selected_command(root));
+    return kExitOk;
+  } catch (const CLI::ParseError& e) {
+    return usage_error(root, e);
+  }
+
+  if (g.version) {
+    std::cout << "agent-runner " << AGENT_RUNNER_VERSION << " (plugin ABI " << AR_ABI_VERSION_MAJOR
+              << "." << AR_ABI_VERSION_MINOR << ", SDK " << AR_SDK_VERSION << ")\n";
     return kExitOk;
   }
-  std::cerr << "agent-runner: unknown command '" << command
-            << "'; commands: plugins, config, exec, run, serve, doctor (see agent-runner --help)\n";
-  return kExitUsage;
+  const CLI::App* cmd = selected_command(root);
+  if (cmd == help) {
+    const CLI::App* topic = &root;
+    if (!help_topic.empty()) {
+      try {
+        topic = root.get_subcommand(help_topic);
+      } catch (const CLI::OptionNotFound&) {
+        std::cerr << "agent-runner help: unknown command '" << help_topic
+                  << "' (see agent-runner --help)\n";
+        return kExitUsage;
+      }
+    }
+    std::cout << cli::help(*topic);
+    return kExitOk;
+  }
+  if (cmd == &root) {
+    std::cerr << cli::help(root);
+    return kExitUsage;
+  }
+
+  if (!g.log_level.empty()) g.options.log_level = *parse_log_level(g.log_level);
+  if (!g.log_format.empty()) g.options.log_format = *parse_log_format(g.log_format);
+  setup_logging(g.options.log_level, g.options.log_format);
+  App app(std::move(g.options));
+  return runs.at(cmd)(app);
 }
 
 }  // namespace agent_runner

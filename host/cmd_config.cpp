@@ -1,6 +1,7 @@
 // `agent-runner config`: the effective configuration (secrets as "***"), where each value came
 // from, and the sandbox config the plugin will receive.
 #include "app.hpp"
+#include "cli.hpp"
 #include "redact.hpp"
 
 #include <iomanip>
@@ -11,57 +12,6 @@ namespace agent_runner {
 namespace {
 
 namespace json = boost::json;
-
-constexpr const char* kConfigHelp =
-    R"(Usage: agent-runner [GLOBAL OPTIONS] config [--json] [--explain]
-
-Prints the effective configuration and the sandbox config the plugin receives. Secrets print as
-"***" when set and null when unset; a field the mode does not use is null.
-  --json      one JSON object: mode, env, temporal_namespace, temporal_service_address, task_queue,
-              max_concurrency, stigmer_backend_endpoint, stigmer_api_key, sandbox_type,
-              sandbox_root_dir, redis_host, redis_port, redis_password, sandbox_config
-  --explain   also say where each value came from (with --json: a "sources" member)
-Exit code 2 on a configuration error; every problem is listed on stderr.
-
-Sources, highest first:
-  1. flags:       --mode, --sandbox-type, --sandbox-root-dir, --config, --plugin-dir
-  2. environment: the variables below
-  3. a YAML file: --config FILE or AGENT_RUNNER_CONFIG=FILE; keys are the field names below,
-                  plus `sandbox:` (a map of plugin settings merged into the sandbox config) and
-                  `plugin_dirs:` (extra plugin directories, relative to the file)
-  4. defaults
-
-MODE chooses the infrastructure; ENV is only a deployment label. Both can be set together
-(MODE=local ENV=development). MODE unset means cloud.
-
-Local mode (MODE=local) needs nothing else: the filesystem plugin, workspaces under
-./workspace, no Redis, no API keys. Cloud mode needs STIGMER_API_KEY, and DAYTONA_API_KEY when
-the sandbox type is daytona.
-
-Settings (field / variable: meaning):
-)";
-
-constexpr const char* kConfigExample = R"(
-Example file (agent-runner --config runner.yaml config):
-  mode: local
-  sandbox_root_dir: /srv/agent-workspaces
-  max_concurrency: 4
-  sandbox:              # plugin settings, checked against the plugin's schema
-    timeout_s: 300
-    isolation: workspace-write
-
-Generated sandbox config: local {"type":"filesystem","root_dir":...}; cloud {"type":"daytona"}
-plus snapshot_id, api_key, api_url and target for daytona; plus the file's `sandbox:` map.
-)";
-
-json::value opt(const std::optional<std::string>& s) {
-  if (s) return json::value(*s);
-  return nullptr;
-}
-json::value secret(const std::optional<std::string>& s) {
-  if (s) return "***";
-  return nullptr;
-}
 
 // Replaces every registered secret and every key a plugin could treat as a credential.
 void mask_sandbox_config(json::object& o) {
@@ -84,48 +34,51 @@ std::string text_value(const json::value& v) {
   return json::serialize(v);
 }
 
-}  // namespace
-
-int cmd_config(App& app, const std::vector<std::string>& args) {
-  bool as_json = false, explain = false;
-  for (const auto& a : args) {
-    if (a == "-h" || a == "--help") {
-      std::ostringstream help;
-      help << kConfigHelp;
-      for (const auto& f : config_fields())
-        help << "  " << std::left << std::setw(26) << f.name << std::setw(44) << f.env_var << "\n"
-             << "      " << f.help << (f.secret ? " [secret]" : "") << "\n";
-      help << kConfigExample;
-      std::cout << help.str();
-      return kExitOk;
-    }
-    if (a == "--json") {
-      as_json = true;
-    } else if (a == "--explain") {
-      explain = true;
-    } else {
-      std::cerr << "agent-runner config: unknown argument '" << a
-                << "' (use --json, --explain or --help)\n";
-      return kExitUsage;
-    }
+// The settings part of `config --help`, from the settings table.
+std::string settings_help() {
+  std::ostringstream out;
+  out << "Settings (field, variable, flag; what it is; default):\n";
+  for (const auto& s : settings()) {
+    out << "  " << std::left << std::setw(26) << s.name;
+    if (s.flag)
+      out << std::setw(44) << s.env_var << s.flag << " " << s.value_name;
+    else
+      out << s.env_var;
+    out << "\n      " << s.help << "; " << describe_default(s) << (s.secret ? " [secret]" : "")
+        << "\n";
   }
+  return out.str();
+}
+
+std::string global_flags() {
+  std::string out;
+  for (const auto& s : settings())
+    if (s.flag) out += std::string(s.flag) + ", ";
+  return out + "--config, --plugin-dir";
+}
+
+std::string json_members() {
+  std::string out;
+  for (const auto& s : settings())
+    if (s.in_json) out += std::string(s.name) + ", ";
+  return out + "sandbox_config";
+}
+
+int config_command(App& app, bool as_json, bool explain) {
   const Config* c = app.config();
   if (!c) return kExitUsage;
-  json::object o;
-  o["mode"] = mode_name(c->mode);
-  o["env"] = opt(c->env);
-  o["temporal_namespace"] = c->temporal_namespace;
-  o["temporal_service_address"] = c->temporal_service_address;
-  o["task_queue"] = c->task_queue;
-  o["max_concurrency"] = c->max_concurrency;
-  o["stigmer_backend_endpoint"] = c->stigmer_backend_endpoint;
-  o["stigmer_api_key"] = secret(c->stigmer_api_key);
-  o["sandbox_type"] = c->sandbox_type;
-  o["sandbox_root_dir"] = opt(c->sandbox_root_dir);
-  o["redis_host"] = opt(c->redis_host);
-  o["redis_port"] = c->redis_port ? json::value(*c->redis_port) : json::value(nullptr);
-  o["redis_password"] = secret(c->redis_password);
   const auto generated = c->sandbox_config();
+  // The check opening a sandbox makes, so that `config` accepts exactly what `exec` does.
+  if (auto plugin = app.plugins().find(c->sandbox_type)) {
+    if (!app.check_sandbox_config(*c, *plugin, generated)) return kExitUsage;
+  } else {
+    std::cerr << "agent-runner config: no loaded plugin provides sandbox type '" << c->sandbox_type
+              << "', so the sandbox config was not checked against a plugin's schema (`exec` "
+                 "would exit 3); `agent-runner plugins` lists what was found\n";
+  }
+  json::object o;
+  for (const auto& s : settings())
+    if (s.in_json) o[s.name] = setting_json(*c, s);
   auto sc = generated;
   mask_sandbox_config(sc);
   o["sandbox_config"] = sc;
@@ -160,6 +113,52 @@ int cmd_config(App& app, const std::vector<std::string>& args) {
   if (explain && c->config_file) out << "config file: " << *c->config_file << "\n";
   write_all(1, redactor.redact(out.str()));
   return kExitOk;
+}
+
+}  // namespace
+
+cli::Run cli::define_config(CLI::App& cmd) {
+  cmd.description(R"(effective configuration (secrets as "***") and the generated sandbox config
+
+Prints the effective configuration and the sandbox config the plugin receives, checked against the
+selected plugin's schema exactly as `exec` checks it. Secrets print as "***" when set and null when
+unset; a field the mode does not use is null.)");
+  cmd.footer(R"(Exit code 2 on a configuration error; every problem is listed on stderr.
+
+Sources, highest first:
+  1. flags:       )" +
+             global_flags() + R"(
+  2. environment: the variables below; a variable set to the empty string counts as unset
+  3. a YAML file: --config FILE or AGENT_RUNNER_CONFIG=FILE; keys are the field names below,
+                  plus `sandbox:` (a map of plugin settings merged into the sandbox config) and
+                  `plugin_dirs:` (extra plugin directories, relative to the file)
+  4. defaults:    per mode, below
+
+MODE chooses the infrastructure; ENV is only a deployment label. Both can be set together
+(MODE=local ENV=development). MODE unset (or empty) means cloud.
+
+Local mode (MODE=local) needs nothing else: the filesystem plugin, workspaces under
+./workspace, no Redis, no API keys. Cloud mode needs STIGMER_API_KEY; DAYTONA_API_KEY is
+needed whenever the sandbox type is daytona, in either mode.
+
+)" + settings_help() +
+             R"(
+Example file (agent-runner --config runner.yaml config):
+  mode: local
+  sandbox_root_dir: /srv/agent-workspaces
+  max_concurrency: 4
+  sandbox:              # plugin settings, checked against the plugin's schema
+    timeout_s: 300
+    isolation: workspace-write
+
+Generated sandbox config: {"type": SANDBOX_TYPE}; plus root_dir in local mode (not for daytona);
+plus api_key, api_url, snapshot_id and target when the type is daytona (in either mode), or
+snapshot_id for any type in cloud mode; plus the file's `sandbox:` map.)");
+  auto a = std::make_shared<std::pair<bool, bool>>(false, false);
+  cmd.add_flag("--json", a->first, "one JSON object: " + json_members());
+  cmd.add_flag("--explain", a->second,
+               "also say where each value came from (with --json: a \"sources\" member)");
+  return [a](App& app) { return config_command(app, a->first, a->second); };
 }
 
 }  // namespace agent_runner

@@ -3,6 +3,7 @@
 // it asks every loaded plugin through the ABI 1.1 `probe` slot and prints the answer (a summary
 // and a list of checks); a 1.0 plugin shows "no probe".
 #include "app.hpp"
+#include "cli.hpp"
 
 #include <sys/utsname.h>
 #include <unistd.h>
@@ -12,15 +13,6 @@
 
 namespace agent_runner {
 namespace {
-
-constexpr const char* kDoctorHelp = R"(Usage: agent-runner doctor [--json]
-
-Reports what this machine lets each loaded sandbox plugin enforce, as the plugin itself probes
-it (for the filesystem plugin: Landlock ABI, user/PID/mount/network/UTS namespaces, read-only
-mounts, seccomp, capabilities, which limits apply to the whole command tree, openat2), every
-plugin file found with why it was or was not loaded, and every configuration problem. Exit code 0
-when nothing is wrong, 1 when a problem was found.
-)";
 
 // One plugin's probe answer, or why there is none.
 struct Probe {
@@ -48,22 +40,7 @@ std::vector<Probe> probe_plugins(PluginRegistry& reg, const Config* cfg) {
   return out;
 }
 
-}  // namespace
-
-int cmd_doctor(App& app, const std::vector<std::string>& args) {
-  bool json = false;
-  for (const auto& a : args) {
-    if (a == "--json") {
-      json = true;
-    } else if (a == "-h" || a == "--help") {
-      std::cout << kDoctorHelp;
-      return kExitOk;
-    } else {
-      std::cerr << "agent-runner doctor: unknown argument " << a << " (see --help)\n";
-      return kExitUsage;
-    }
-  }
-
+int doctor_command(App& app, bool json) {
   utsname u{};
   ::uname(&u);
   const bool root = ::geteuid() == 0;
@@ -171,6 +148,21 @@ int cmd_doctor(App& app, const std::vector<std::string>& args) {
     for (const auto& p : problems) std::cout << "  - " << p << "\n";
   }
   return healthy ? kExitOk : kExitFailure;
+}
+
+}  // namespace
+
+cli::Run cli::define_doctor(CLI::App& cmd) {
+  cmd.description(R"(what this machine supports (isolation, plugins, config)
+
+Reports what this machine lets each loaded sandbox plugin enforce, as the plugin itself probes
+it (for the filesystem plugin: Landlock ABI, user/PID/mount/network/UTS namespaces, read-only
+mounts, seccomp, capabilities, which limits apply to the whole command tree, openat2), every
+plugin file found with why it was or was not loaded, and every configuration problem. Exit code 0
+when nothing is wrong, 1 when a problem was found.)");
+  auto json = std::make_shared<bool>(false);
+  cmd.add_flag("--json", *json, "print one JSON object instead of text");
+  return [json](App& app) { return doctor_command(app, *json); };
 }
 
 }  // namespace agent_runner

@@ -1,5 +1,6 @@
 // `agent-runner exec`: one command in the configured sandbox.
 #include "app.hpp"
+#include "cli.hpp"
 #include "redact.hpp"
 #include "signals.hpp"
 
@@ -12,91 +13,25 @@ namespace agent_runner {
 namespace sdk = agent_runner::sdk;
 namespace {
 
-constexpr const char* kExecHelp =
-    R"(Usage: agent-runner exec [--session ID] [--timeout S] [--cwd DIR] [--env K=V]... [--json] -- CMD...
-
-Runs one shell command in the sandbox the configuration selects (MODE=local: the filesystem
-plugin's workspace under SANDBOX_ROOT_DIR). CMD is given to the sandbox's shell (/bin/sh -c); when
-several words are given they are quoted and joined, so `exec -- ls -l "my dir"` does what it says.
-
-  --session ID   attach to the persistent sandbox of this key (created the first time);
-                 without it the sandbox is ephemeral and removed afterwards
-  --timeout S    seconds before the whole process tree is killed (default: the plugin's, 120;
-                 0 = no timeout); exit code 124 on timeout
-  --cwd DIR      working directory inside the sandbox (sandbox path, e.g. /src)
-  --env K=V      extra environment variable for the command (repeatable)
-  --json         print one JSON object instead of streaming the output:
-                 {"exit_code","output","stdout","stderr","truncated","timed_out","duration_ms",...}
-
-Without --json the command's stdout and stderr stream to this process's stdout and stderr as
-they arrive. The exit code is the command's own; 124 when it timed out; 1 when the sandbox
-failed the call; 2 for a usage or configuration error; 3 when no plugin could be loaded.
-)";
-
-}  // namespace
-
-int cmd_exec(App& app, const std::vector<std::string>& args) {
+struct ExecArgs {
   std::optional<std::string> session;
   std::optional<double> timeout;
   std::optional<std::string> cwd;
-  boost::json::object env;
+  std::vector<std::string> env;  // NAME=VALUE, checked
   bool json = false;
   std::vector<std::string> words;
-  for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    auto value = [&](const char* flag) -> std::optional<std::string> {
-      if (i + 1 >= args.size()) {
-        std::cerr << "agent-runner exec: " << flag << " needs a value (see --help)\n";
-        return std::nullopt;
-      }
-      return args[++i];
-    };
-    if (a == "--") {
-      words.assign(args.begin() + static_cast<long>(i) + 1, args.end());
-      break;
-    } else if (a == "-h" || a == "--help") {
-      std::cout << kExecHelp;
-      return kExitOk;
-    } else if (a == "--json") {
-      json = true;
-    } else if (a == "--session") {
-      auto v = value("--session");
-      if (!v) return kExitUsage;
-      session = *v;
-    } else if (a == "--cwd") {
-      auto v = value("--cwd");
-      if (!v) return kExitUsage;
-      cwd = *v;
-    } else if (a == "--env") {
-      auto v = value("--env");
-      if (!v) return kExitUsage;
-      auto eq = v->find('=');
-      if (eq == std::string::npos || eq == 0) {
-        std::cerr << "agent-runner exec: --env takes NAME=VALUE, got '" << *v << "'\n";
-        return kExitUsage;
-      }
-      env[v->substr(0, eq)] = v->substr(eq + 1);
-    } else if (a == "--timeout") {
-      auto v = value("--timeout");
-      if (!v) return kExitUsage;
-      try {
-        size_t used = 0;
-        double t = std::stod(*v, &used);
-        if (used != v->size() || t < 0) throw std::invalid_argument(*v);
-        timeout = t;
-      } catch (const std::exception&) {
-        std::cerr << "agent-runner exec: --timeout takes a number of seconds >= 0, got '" << *v
-                  << "'\n";
-        return kExitUsage;
-      }
-    } else if (!a.empty() && a[0] == '-') {
-      std::cerr << "agent-runner exec: unknown option " << a
-                << " (put the command after --, see --help)\n";
-      return kExitUsage;
-    } else {
-      words.assign(args.begin() + static_cast<long>(i), args.end());
-      break;
-    }
+};
+
+int exec_command(App& app, const ExecArgs& args) {
+  const auto& words = args.words;
+  const auto& session = args.session;
+  const auto& timeout = args.timeout;
+  const auto& cwd = args.cwd;
+  const bool json = args.json;
+  boost::json::object env;
+  for (const auto& kv : args.env) {
+    auto eq = kv.find('=');
+    env[kv.substr(0, eq)] = kv.substr(eq + 1);
   }
   if (words.empty()) {
     std::cerr
@@ -165,6 +100,52 @@ int cmd_exec(App& app, const std::vector<std::string>& args) {
     exit_code = it->value().as_int64();
   if (exit_code < 0 || exit_code > 255) exit_code = 1;
   return static_cast<int>(exit_code);
+}
+
+}  // namespace
+
+cli::Run cli::define_exec(CLI::App& cmd) {
+  cmd.description(
+      R"(run one command in the sandbox; exit code = the command's
+
+Runs one shell command in the sandbox the configuration selects (MODE=local: the filesystem
+plugin's workspace under SANDBOX_ROOT_DIR). CMD is given to the sandbox's shell (/bin/sh -c); when
+several words are given they are quoted and joined, so `exec -- ls -l "my dir"` does what it says.
+Everything after `--`, or after the first word of CMD, belongs to CMD, options included.)");
+  cmd.footer(
+      R"(Without --json the command's stdout and stderr stream to this process's stdout and stderr as
+they arrive. The exit code is the command's own; 124 when it timed out; 1 when the sandbox
+failed the call; 2 for a usage or configuration error; 3 when no plugin could be loaded.)");
+  auto a = std::make_shared<ExecArgs>();
+  cmd.add_option("--session", a->session,
+                 "attach to the persistent sandbox of this key (created the first time);\n"
+                 "without it the sandbox is ephemeral and removed afterwards")
+      ->type_name("ID");
+  cmd.add_option("--timeout", a->timeout,
+                 "seconds before the whole process tree is killed (default: the plugin's,\n"
+                 "120; 0 = no timeout); exit code 124 on timeout")
+      ->type_name("S")
+      ->check(seconds());
+  cmd.add_option("--cwd", a->cwd, "working directory inside the sandbox (sandbox path, e.g. /src)")
+      ->type_name("PATH");
+  repeatable(
+      cmd.add_option("--env", a->env, "extra environment variable for the command (repeatable)"))
+      ->type_name("K=V")
+      ->check(CLI::Validator(
+          [](std::string& v) -> std::string {
+            auto eq = v.find('=');
+            if (eq != std::string::npos && eq != 0) return "";
+            return "takes NAME=VALUE, got '" + v + "'";
+          },
+          "", "NAME=VALUE"));
+  cmd.add_flag("--json", a->json,
+               "print one JSON object instead of streaming the output:\n"
+               "{\"exit_code\",\"output\",\"stdout\",\"stderr\",\"truncated\",\"timed_out\",\n"
+               " \"duration_ms\",...}");
+  cmd.add_option("CMD", a->words, "the command and its arguments")->type_name(kCommand);
+  // The first word of the command ends option parsing, as `--` does: `exec ls -l` runs `ls -l`.
+  cmd.positionals_at_end();
+  return [a](App& app) { return exec_command(app, *a); };
 }
 
 }  // namespace agent_runner

@@ -1,31 +1,15 @@
 // `agent-runner plugins`: every plugin file found, loaded or rejected with the reason.
 #include "app.hpp"
+#include "cli.hpp"
 
 #include <algorithm>
 #include <iostream>
 
 namespace agent_runner {
 
-int cmd_plugins(App& app, const std::vector<std::string>& args) {
-  bool json = false;
-  for (const auto& a : args) {
-    if (a == "--json") {
-      json = true;
-    } else if (a == "-h" || a == "--help") {
-      std::cout
-          << "Usage: agent-runner plugins [--json]\n\n"
-             "Lists every plugin file found in the search locations, loaded or rejected with\n"
-             "the reason. --json prints a JSON array, one object per file:\n"
-             "  {\"path\", \"name\", \"sandbox_type\", \"version\", \"abi\": \"MAJOR.MINOR\",\n"
-             "   \"status\": \"loaded\"|\"rejected\", \"error\": null|\"reason\", "
-             "\"capabilities\": [names], \"source\"}\n"
-             "Exit code 0 even when some files are rejected.\n";
-      return kExitOk;
-    } else {
-      std::cerr << "agent-runner plugins: unknown argument " << a << " (see --help)\n";
-      return kExitUsage;
-    }
-  }
+namespace {
+
+int list_plugins(App& app, bool json) {
   // The config file may name more plugin directories; a broken or incomplete config (cloud mode
   // without its keys, say) must neither hide plugins nor clutter the listing.
   (void)app.config(/*report=*/false);
@@ -69,6 +53,22 @@ int cmd_plugins(App& app, const std::vector<std::string>& args) {
   }
   write_all(1, out);
   return kExitOk;
+}
+
+}  // namespace
+
+cli::Run cli::define_plugins(CLI::App& cmd) {
+  cmd.description(
+      "every plugin file found, loaded or rejected with the reason\n\n"
+      "Lists every plugin file found in the search locations, loaded or rejected with the\n"
+      "reason. Exit code 0 even when some files are rejected.");
+  auto json = std::make_shared<bool>(false);
+  cmd.add_flag("--json", *json,
+               "print a JSON array, one object per file:\n"
+               "{\"path\", \"name\", \"sandbox_type\", \"version\", \"abi\": \"MAJOR.MINOR\",\n"
+               " \"status\": \"loaded\"|\"rejected\", \"error\": null|\"reason\",\n"
+               " \"capabilities\": [names], \"source\"}");
+  return [json](App& app) { return list_plugins(app, *json); };
 }
 
 }  // namespace agent_runner

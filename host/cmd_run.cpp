@@ -1,5 +1,6 @@
 // `agent-runner run`: workload files, each in its own sandbox, with JSON-lines events.
 #include "app.hpp"
+#include "cli.hpp"
 #include "redact.hpp"
 #include "signals.hpp"
 #include "workload.hpp"
@@ -15,81 +16,17 @@
 namespace agent_runner {
 namespace {
 
-constexpr const char* kRunHelp =
-    R"(Usage: agent-runner run WORKLOAD... [--session ID] [--events FILE|-] [--parallel N]
-
-Runs workload files (YAML or JSON; schema: schemas/workload.schema.json, installed under
-share/agent-runner/) in the sandbox the configuration selects. Every file is validated before any
-step runs. Each workload gets its own sandbox: persistent when it names a `session`, ephemeral
-(removed afterwards) otherwise.
-
-  --session ID      attach every workload to this persistent sandbox (overrides the files')
-  --events FILE|-   write one JSON object per line, flushed per line, to FILE or stdout (-):
-                    workload.started, skill.uploaded, step.started, step.output,
-                    step.finished, workload.finished; every event carries "workload"
-  --parallel N      run up to N workloads at once (default: max_concurrency, 10)
-
-A step fails when its operation returns an error or its `expect` is not met (execute steps
-expect exit_code 0 unless `expect` says otherwise; `expect: {error: file_not_found}` expects an
-error). The workload stops at a failed step unless the step says `continue_on_error: true`.
-Secrets' values print as *** in events, output and logs. SIGINT/SIGTERM cancel running steps
-(their processes are killed), release the sandboxes and end with status "cancelled".
-
-Progress goes to stderr (a live line on a terminal). With one workload and events not on stdout,
-the commands' output streams to stdout/stderr as it arrives.
-
-Exit code: 0 every step of every workload succeeded; 1 a step failed, the deadline passed or the
-run was cancelled; 2 an invalid workload file or configuration; 3 the plugin could not be loaded.
-With several workloads, the worst of them.
-
-Example (examples/hello.yaml):
-  name: hello
-  steps:
-    - write_file: {path: /hello.sh, content: "echo hello from the sandbox\n"}
-    - execute: {command: "sh hello.sh"}
-      expect: {output_contains: "hello"}
-)";
-
-}  // namespace
-
-int cmd_run(App& app, const std::vector<std::string>& args) {
+struct RunArgs {
   std::vector<std::string> files;
   std::optional<std::string> session, events_target;
   std::optional<int> parallel;
-  for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    auto value = [&](const char* flag) -> std::optional<std::string> {
-      if (i + 1 >= args.size()) {
-        std::cerr << "agent-runner run: " << flag << " needs a value (see --help)\n";
-        return std::nullopt;
-      }
-      return args[++i];
-    };
-    if (a == "-h" || a == "--help") {
-      std::cout << kRunHelp;
-      return kExitOk;
-    } else if (a == "--session") {
-      if (!(session = value("--session"))) return kExitUsage;
-    } else if (a == "--events") {
-      if (!(events_target = value("--events"))) return kExitUsage;
-    } else if (a == "--parallel") {
-      auto v = value("--parallel");
-      if (!v) return kExitUsage;
-      char* end = nullptr;
-      long n = std::strtol(v->c_str(), &end, 10);
-      if (v->empty() || *end || n < 1 || n > 1000) {
-        std::cerr << "agent-runner run: --parallel takes an integer from 1 to 1000, got '" << *v
-                  << "'\n";
-        return kExitUsage;
-      }
-      parallel = static_cast<int>(n);
-    } else if (a != "-" && !a.empty() && a[0] == '-') {
-      std::cerr << "agent-runner run: unknown option " << a << " (see --help)\n";
-      return kExitUsage;
-    } else {
-      files.push_back(a);
-    }
-  }
+};
+
+int run_command(App& app, const RunArgs& args) {
+  const auto& files = args.files;
+  const auto& session = args.session;
+  const auto& events_target = args.events_target;
+  const auto& parallel = args.parallel;
   if (files.empty()) {
     std::cerr << "agent-runner run: no workload file given; usage: agent-runner run WORKLOAD... "
                  "(see --help)\n";
@@ -176,6 +113,52 @@ int cmd_run(App& app, const std::vector<std::string>& args) {
         true);
   }
   return worst;
+}
+
+}  // namespace
+
+cli::Run cli::define_run(CLI::App& cmd) {
+  cmd.description(R"(run workload files; 0 succeeded, 1 failed
+
+Runs workload files (YAML or JSON; schema: schemas/workload.schema.json, installed under
+share/agent-runner/) in the sandbox the configuration selects. Every file is validated before any
+step runs. Each workload gets its own sandbox: persistent when it names a `session`, ephemeral
+(removed afterwards) otherwise.)");
+  cmd.footer(
+      R"(A step fails when its operation returns an error or its `expect` is not met (execute steps
+expect exit_code 0 unless `expect` says otherwise; `expect: {error: file_not_found}` expects an
+error). The workload stops at a failed step unless the step says `continue_on_error: true`.
+Secrets' values print as *** in events, output and logs. SIGINT/SIGTERM cancel running steps
+(their processes are killed), release the sandboxes and end with status "cancelled".
+
+Progress goes to stderr (a live line on a terminal). With one workload and events not on stdout,
+the commands' output streams to stdout/stderr as it arrives.
+
+Exit code: 0 every step of every workload succeeded; 1 a step failed, the deadline passed or the
+run was cancelled; 2 an invalid workload file or configuration; 3 the plugin could not be loaded.
+With several workloads, the worst of them.
+
+Example (examples/hello.yaml):
+  name: hello
+  steps:
+    - write_file: {path: /hello.sh, content: "echo hello from the sandbox\n"}
+    - execute: {command: "sh hello.sh"}
+      expect: {output_contains: "hello"})");
+  auto a = std::make_shared<RunArgs>();
+  cmd.add_option("WORKLOAD", a->files, "workload files (YAML or JSON)")->type_name(kFile);
+  cmd.add_option("--session", a->session,
+                 "attach every workload to this persistent sandbox (overrides the files')")
+      ->type_name("ID");
+  cmd.add_option("--events", a->events_target,
+                 "write one JSON object per line, flushed per line, to FILE or stdout (-):\n"
+                 "workload.started, skill.uploaded, step.started, step.output,\n"
+                 "step.finished, workload.finished; every event carries \"workload\"")
+      ->type_name("FILE|-");
+  cmd.add_option("--parallel", a->parallel,
+                 "run up to N workloads at once (default: max_concurrency, 10)")
+      ->type_name("N")
+      ->check(whole_number(1, 1000));
+  return [a](App& app) { return run_command(app, *a); };
 }
 
 }  // namespace agent_runner

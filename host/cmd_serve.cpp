@@ -1,5 +1,6 @@
 // `agent-runner serve --mcp`: the configured sandbox as Model Context Protocol tools on stdio.
 #include "app.hpp"
+#include "cli.hpp"
 #include "mcp_server.hpp"
 #include "signals.hpp"
 
@@ -8,43 +9,16 @@
 #include <cerrno>
 #include <cstring>
 #include <iostream>
+#include <limits>
 
 namespace agent_runner {
 namespace {
 
-constexpr const char* kServeHelp =
-    R"(Usage: agent-runner serve --mcp [--session ID] [--max-message-bytes N] [--max-calls N]
-
-Serves the sandbox the configuration selects (MODE=local: a workspace under SANDBOX_ROOT_DIR;
-MODE=cloud: a Daytona sandbox) to an AI agent over the Model Context Protocol: JSON-RPC 2.0,
-one message per line on stdin/stdout. Tools: execute, read_file, write_file, edit_file, ls,
-glob, grep, upload, download, delete. stdout carries protocol messages only; logs go to stderr.
-
-One sandbox lives as long as the server. It is released when stdin closes (after the calls still
-running are answered) or on SIGTERM/SIGINT (running commands are killed first).
-
-  --mcp                    speak MCP on stdio (the only transport; required)
-  --session ID             attach to the persistent sandbox of this key (created the first
-                           time); without it the sandbox is ephemeral and removed on exit
-  --max-message-bytes N    longest accepted message line (default 8388608 = 8 MiB); longer
-                           ones are answered with an error and dropped
-  --max-calls N            tool calls running at once (default 16); more wait their turn
-
-Client configuration (Claude Code .mcp.json, Claude Desktop claude_desktop_config.json):
-  {"mcpServers": {"agent-runner": {"command": "agent-runner", "args": ["serve", "--mcp"],
-                                   "env": {"MODE": "local"}}}}
-)";
-
-std::optional<size_t> parse_count(const std::string& text) {
-  try {
-    size_t used = 0;
-    unsigned long long v = std::stoull(text, &used);
-    if (used != text.size() || v == 0 || text[0] == '-') return std::nullopt;
-    return static_cast<size_t>(v);
-  } catch (const std::exception&) {
-    return std::nullopt;
-  }
-}
+struct ServeArgs {
+  bool mcp = false;
+  std::optional<std::string> session;
+  std::optional<size_t> max_message_bytes, max_calls;
+};
 
 std::string instructions_for(const Sandbox& sb) {
   const auto& info = sb.info();
@@ -60,50 +34,13 @@ std::string instructions_for(const Sandbox& sb) {
          "and grep for file work; use execute for builds, tests and other programs.";
 }
 
-}  // namespace
-
-int cmd_serve(App& app, const std::vector<std::string>& args) {
-  bool mcp = false;
-  std::optional<std::string> session;
+int serve_command(App& app, const ServeArgs& args) {
+  const bool mcp = args.mcp;
+  const auto& session = args.session;
   mcp::ServerOptions options;
   options.server_version = AGENT_RUNNER_VERSION;
-  for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    auto value = [&](const char* flag) -> std::optional<std::string> {
-      if (i + 1 >= args.size()) {
-        std::cerr << "agent-runner serve: " << flag << " needs a value (see --help)\n";
-        return std::nullopt;
-      }
-      return args[++i];
-    };
-    if (a == "-h" || a == "--help") {
-      std::cout << kServeHelp;
-      return kExitOk;
-    } else if (a == "--mcp") {
-      mcp = true;
-    } else if (a == "--session") {
-      auto v = value("--session");
-      if (!v) return kExitUsage;
-      if (v->empty()) {
-        std::cerr << "agent-runner serve: --session needs a non-empty key\n";
-        return kExitUsage;
-      }
-      session = *v;
-    } else if (a == "--max-message-bytes" || a == "--max-calls") {
-      auto v = value(a.c_str());
-      if (!v) return kExitUsage;
-      auto n = parse_count(*v);
-      if (!n || (a == "--max-message-bytes" && *n < 1024)) {
-        std::cerr << "agent-runner serve: " << a << " takes a whole number"
-                  << (a == "--max-calls" ? " >= 1" : " >= 1024") << ", got '" << *v << "'\n";
-        return kExitUsage;
-      }
-      (a == "--max-calls" ? options.max_workers : options.max_message_bytes) = *n;
-    } else {
-      std::cerr << "agent-runner serve: unknown argument " << a << " (see --help)\n";
-      return kExitUsage;
-    }
-  }
+  if (args.max_message_bytes) options.max_message_bytes = *args.max_message_bytes;
+  if (args.max_calls) options.max_workers = *args.max_calls;
   if (!mcp) {
     std::cerr << "agent-runner serve: say which protocol to serve: --mcp (Model Context Protocol "
                  "on stdio, the only one so far)\n";
@@ -158,6 +95,43 @@ int cmd_serve(App& app, const std::vector<std::string>& args) {
   ::close(in_fd);
   ::close(out_fd);
   return end == mcp::Server::End::read_error ? kExitFailure : kExitOk;
+}
+
+}  // namespace
+
+cli::Run cli::define_serve(CLI::App& cmd) {
+  cmd.description(R"(Model Context Protocol server on stdio
+
+Serves the sandbox the configuration selects (MODE=local: a workspace under SANDBOX_ROOT_DIR;
+MODE=cloud: a Daytona sandbox) to an AI agent over the Model Context Protocol: JSON-RPC 2.0,
+one message per line on stdin/stdout. Tools: execute, read_file, write_file, edit_file, ls,
+glob, grep, upload, download, delete. stdout carries protocol messages only; logs go to stderr.
+
+One sandbox lives as long as the server. It is released when stdin closes (after the calls still
+running are answered) or on SIGTERM/SIGINT (running commands are killed first).)");
+  cmd.footer(
+      R"(Client configuration (Claude Code .mcp.json, Claude Desktop claude_desktop_config.json):
+  {"mcpServers": {"agent-runner": {"command": "agent-runner", "args": ["serve", "--mcp"],
+                                   "env": {"MODE": "local"}}}})");
+  auto a = std::make_shared<ServeArgs>();
+  cmd.add_flag("--mcp", a->mcp, "speak MCP on stdio (the only transport; required)");
+  cmd.add_option("--session", a->session,
+                 "attach to the persistent sandbox of this key (created the first\n"
+                 "time); without it the sandbox is ephemeral and removed on exit")
+      ->type_name("ID")
+      ->check(CLI::Validator(
+          [](std::string& v) { return v.empty() ? std::string("needs a non-empty key") : ""; }, "",
+          "non-empty"));
+  cmd.add_option("--max-message-bytes", a->max_message_bytes,
+                 "longest accepted message line (default 8388608 = 8 MiB); longer\n"
+                 "ones are answered with an error and dropped")
+      ->type_name("N")
+      ->check(whole_number(1024, std::numeric_limits<long long>::max()));
+  cmd.add_option("--max-calls", a->max_calls,
+                 "tool calls running at once (default 16); more wait their turn")
+      ->type_name("N")
+      ->check(whole_number(1, std::numeric_limits<long long>::max()));
+  return [a](App& app) { return serve_command(app, *a); };
 }
 
 }  // namespace agent_runner

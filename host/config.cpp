@@ -24,84 +24,18 @@ EnvMap current_environment() {
   return env;
 }
 
+std::optional<std::string> env_value(const EnvMap& env, const std::string& name) {
+  auto it = env.find(name);
+  if (it == env.end() || it->second.empty()) return std::nullopt;
+  return it->second;
+}
+
 std::string_view mode_name(Mode m) {
   return m == Mode::local ? "local" : "cloud";
 }
 
 std::string ConfigProblem::to_string() const {
   return field + " (" + source + "): " + message;
-}
-
-const std::vector<FieldInfo>& config_fields() {
-  static const std::vector<FieldInfo> fields = {
-      {"mode", "MODE", false, "execution infrastructure: local or cloud (default cloud)"},
-      {"env", "ENV", false, "deployment label only (development, staging, production)"},
-      {"temporal_namespace", "TEMPORAL_NAMESPACE", false, "Temporal namespace (default default)"},
-      {"temporal_service_address", "TEMPORAL_SERVICE_ADDRESS", false,
-       "Temporal frontend host:port (default localhost:7233)"},
-      {"task_queue", "TEMPORAL_AGENT_EXECUTION_RUNNER_TASK_QUEUE", false,
-       "Temporal task queue (default agent_execution_runner)"},
-      {"max_concurrency", "TEMPORAL_MAX_CONCURRENCY", false,
-       "integer >= 1: concurrent executions, and `run --parallel` default (default 10)"},
-      {"stigmer_backend_endpoint", "STIGMER_BACKEND_ENDPOINT", false,
-       "backend host:port (default local localhost:50051, cloud localhost:8080)"},
-      {"stigmer_api_key", "STIGMER_API_KEY", true,
-       "backend API key; cloud: required; local default dummy-local-key"},
-      {"sandbox_type", "SANDBOX_TYPE", false,
-       "type of any installed plugin (default local filesystem, cloud daytona)"},
-      {"sandbox_root_dir", "SANDBOX_ROOT_DIR", false,
-       "local: workspace root, made absolute (default ./workspace); cloud: unused"},
-      {"redis_host", "REDIS_HOST", false, "cloud: Redis host (default localhost); local: unused"},
-      {"redis_port", "REDIS_PORT", false,
-       "cloud: Redis port 1-65535 (default 6379); local: unused"},
-      {"redis_password", "REDIS_PASSWORD", true, "cloud: Redis password (optional); local: unused"},
-      {"daytona_api_key", "DAYTONA_API_KEY", true,
-       "Daytona API key; required when sandbox_type is daytona"},
-      {"daytona_api_url", "DAYTONA_API_URL", false,
-       "Daytona API base URL (default https://app.daytona.io/api)"},
-      {"daytona_snapshot_id", "DAYTONA_DEV_TOOLS_SNAPSHOT_ID", false,
-       "Daytona snapshot to create sandboxes from (optional)"},
-      {"daytona_target", "DAYTONA_TARGET", false, "Daytona target region (optional)"},
-  };
-  return fields;
-}
-
-Source Config::sandbox_key_source(const std::string& key) const {
-  if (auto it = sandbox_sources.find(key); it != sandbox_sources.end()) return it->second;
-  static const std::map<std::string, std::string> field_of = {
-      {"type", "sandbox_type"},
-      {"root_dir", "sandbox_root_dir"},
-      {"snapshot_id", "daytona_snapshot_id"},
-      {"api_key", "daytona_api_key"},
-      {"api_url", "daytona_api_url"},
-      {"target", "daytona_target"}};
-  if (auto f = field_of.find(key); f != field_of.end())
-    if (auto s = sources.find(f->second); s != sources.end()) return s->second;
-  return "generated sandbox config";
-}
-
-std::vector<std::string> Config::secret_values() const {
-  std::vector<std::string> out;
-  for (const auto* s : {&stigmer_api_key, &redis_password, &daytona_api_key})
-    if (*s && !s->value().empty()) out.push_back(**s);
-  return out;
-}
-
-json::object Config::sandbox_config() const {
-  json::object o;
-  o["type"] = sandbox_type;
-  if (is_local_mode()) {
-    if (sandbox_root_dir) o["root_dir"] = *sandbox_root_dir;
-  } else {
-    if (daytona_snapshot_id) o["snapshot_id"] = *daytona_snapshot_id;
-    if (sandbox_type == "daytona") {
-      if (daytona_api_key) o["api_key"] = *daytona_api_key;
-      o["api_url"] = daytona_api_url;
-      if (daytona_target) o["target"] = *daytona_target;
-    }
-  }
-  for (const auto& kv : sandbox_section) o[kv.key()] = kv.value();
-  return o;
 }
 
 namespace {
@@ -120,95 +54,13 @@ class Loader {
     read_file();
     Config c;
     c.config_file = file_path_;
-
-    // Mode first: several defaults follow it.
-    if (auto m = lookup("mode", "MODE", cli_.mode, "--mode")) {
-      c.sources["mode"] = m->source;
-      if (m->value == "local") {
-        c.mode = Mode::local;
-      } else if (m->value == "cloud") {
-        c.mode = Mode::cloud;
-      } else {
-        problem("mode", m->source, "'" + m->value + "' is not a mode; allowed: local, cloud");
-      }
-    } else {
-      c.mode = Mode::cloud;
-      c.sources["mode"] = "default (MODE unset means cloud)";
+    for (const auto& s : settings()) load_setting(c, s);  // mode first: the rest follow it
+    for (const auto& s : settings()) {
+      if (!s.required_if || !s.required_if(c) || !setting_json(c, s).is_null()) continue;
+      problem(s.name, "not set",
+              std::string("required ") + s.required_when + ": set " + s.env_var + " (or " + s.name +
+                  " in the config file)");
     }
-    const bool local = c.is_local_mode();
-
-    c.env = optional_string(c, "env", "ENV");
-    c.temporal_namespace = string_or(c, "temporal_namespace", "TEMPORAL_NAMESPACE", "default");
-    c.temporal_service_address =
-        string_or(c, "temporal_service_address", "TEMPORAL_SERVICE_ADDRESS", "localhost:7233");
-    c.task_queue = string_or(c, "task_queue", "TEMPORAL_AGENT_EXECUTION_RUNNER_TASK_QUEUE",
-                             "agent_execution_runner");
-    c.max_concurrency = integer_or(c, "max_concurrency", "TEMPORAL_MAX_CONCURRENCY", 10, 1, 100000,
-                                   "an integer >= 1");
-    c.stigmer_backend_endpoint =
-        string_or(c, "stigmer_backend_endpoint", "STIGMER_BACKEND_ENDPOINT",
-                  local ? "localhost:50051" : "localhost:8080");
-    c.stigmer_api_key = optional_string(c, "stigmer_api_key", "STIGMER_API_KEY");
-    if (!c.stigmer_api_key) {
-      if (local) {
-        c.stigmer_api_key = "dummy-local-key";
-        c.sources["stigmer_api_key"] = "default (local mode)";
-      } else {
-        problem("stigmer_api_key", "not set",
-                "required in cloud mode: set STIGMER_API_KEY (or stigmer_api_key in the config "
-                "file), or use MODE=local");
-      }
-    }
-    c.sandbox_type = string_or(c, "sandbox_type", "SANDBOX_TYPE", local ? "filesystem" : "daytona",
-                               cli_.sandbox_type, "--sandbox-type");
-    if (c.sandbox_type.empty() ||
-        c.sandbox_type.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_-.") !=
-            std::string::npos)
-      problem("sandbox_type", c.sources["sandbox_type"],
-              "'" + c.sandbox_type +
-                  "' is not a sandbox type; use the type of an installed plugin (lowercase "
-                  "letters, digits, '_', '-', '.'; see `agent-runner plugins`)");
-
-    // Fields a mode does not use are read (so typos still surface) but stay null.
-    auto root = optional_string(c, "sandbox_root_dir", "SANDBOX_ROOT_DIR", cli_.sandbox_root_dir,
-                                "--sandbox-root-dir");
-    if (local) {
-      if (!root) c.sources["sandbox_root_dir"] = "default";
-      std::string dir = root.value_or("./workspace");
-      std::error_code ec;
-      auto abs = std::filesystem::absolute(dir, ec);
-      c.sandbox_root_dir = (ec ? std::filesystem::path(dir) : abs).lexically_normal().string();
-      if (c.sandbox_root_dir->size() > 1 && c.sandbox_root_dir->back() == '/')
-        c.sandbox_root_dir->pop_back();
-      for (const char* f : {"redis_host", "redis_port", "redis_password"})
-        c.sources[f] = "unused in local mode";
-    } else {
-      c.sandbox_root_dir.reset();
-      c.sources["sandbox_root_dir"] = "unused in cloud mode";
-      c.redis_host = optional_string(c, "redis_host", "REDIS_HOST");
-      if (!c.redis_host) {
-        c.redis_host = "localhost";
-        c.sources["redis_host"] = "default";
-      }
-      c.redis_port = optional_port(c, "redis_port", "REDIS_PORT");
-      if (!c.redis_port) {
-        c.redis_port = 6379;
-        if (c.sources["redis_port"] == "unset") c.sources["redis_port"] = "default";
-      }
-      c.redis_password = optional_string(c, "redis_password", "REDIS_PASSWORD");
-    }
-
-    c.daytona_api_key = optional_string(c, "daytona_api_key", "DAYTONA_API_KEY");
-    c.daytona_api_url =
-        string_or(c, "daytona_api_url", "DAYTONA_API_URL", "https://app.daytona.io/api");
-    c.daytona_snapshot_id =
-        optional_string(c, "daytona_snapshot_id", "DAYTONA_DEV_TOOLS_SNAPSHOT_ID");
-    c.daytona_target = optional_string(c, "daytona_target", "DAYTONA_TARGET");
-    if (!local && c.sandbox_type == "daytona" && !c.daytona_api_key)
-      problem("daytona_api_key", "not set",
-              "required in cloud mode with sandbox_type daytona: set DAYTONA_API_KEY (or "
-              "daytona_api_key in the config file)");
-
     c.sandbox_section = sandbox_section_;
     c.sandbox_sources = sandbox_sources_;
     c.plugin_dirs = plugin_dirs_;
@@ -225,6 +77,109 @@ class Loader {
     problems_.push_back({std::move(field), std::move(source), std::move(message)});
   }
 
+  // Fills the setting's member from the highest source that has it, else its mode's default.
+  void load_setting(Config& c, const Setting& s) {
+    const bool local = c.is_local_mode();
+    if (!(local ? s.in_local : s.in_cloud)) {
+      assign(c, s, std::nullopt);
+      c.sources[s.name] = std::string("unused in ") + (local ? "local" : "cloud") + " mode";
+      return;
+    }
+    if (auto r = lookup(s)) {
+      c.sources[s.name] = r->source;
+      std::string value = r->value;
+      if (std::string err = check(s, value); !err.empty()) {
+        problem(s.name, r->source, err);
+      } else {
+        assign(c, s, value);
+      }
+      return;
+    }
+    const char* fallback = local ? s.local_default : s.cloud_default;
+    const char* other = local ? s.cloud_default : s.local_default;
+    if (!fallback) {
+      assign(c, s, std::nullopt);
+      c.sources[s.name] = "unset";
+      return;
+    }
+    std::string value = fallback;
+    (void)check(s, value);  // normalises (a default directory is made absolute)
+    assign(c, s, value);
+    const bool per_mode = !other || std::string_view(other) != fallback;
+    c.sources[s.name] =
+        per_mode ? std::string("default (") + (local ? "local" : "cloud") + " mode)" : "default";
+  }
+
+  static std::optional<long long> parse_int(const std::string& s) {
+    long long v = 0;
+    const char* b = s.data();
+    const char* e = b + s.size();
+    if (b != e && *b == '+') ++b;
+    auto r = std::from_chars(b, e, v);
+    if (r.ec != std::errc() || r.ptr != e || b == e) return std::nullopt;
+    return v;
+  }
+
+  // Checks `value` as a value of `s` and normalises it; returns what is wrong, or "".
+  static std::string check(const Setting& s, std::string& value) {
+    switch (s.type) {
+      case SettingType::text:
+        return "";
+      case SettingType::mode:
+        if (value == "local" || value == "cloud") return "";
+        return "'" + value + "' is not a mode; allowed: local, cloud";
+      case SettingType::count: {
+        auto v = parse_int(value);
+        if (v && *v >= s.min && *v <= s.max) return "";
+        return "'" + value + "' is not valid; must be an integer from " + std::to_string(s.min) +
+               " to " + std::to_string(s.max) + " (default " +
+               (s.cloud_default ? s.cloud_default : "none") + ")";
+      }
+      case SettingType::port: {
+        auto v = parse_int(value);
+        if (v && *v >= 1 && *v <= 65535) return "";
+        return "'" + value + "' is not a port; must be an integer from 1 to 65535";
+      }
+      case SettingType::sandbox_type:
+        if (!value.empty() &&
+            value.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_-.") == std::string::npos)
+          return "";
+        return "'" + value +
+               "' is not a sandbox type; use the type of an installed plugin (lowercase letters, "
+               "digits, '_', '-', '.'; see `agent-runner plugins`)";
+      case SettingType::directory: {
+        std::error_code ec;
+        auto abs = std::filesystem::absolute(value, ec);
+        value = (ec ? std::filesystem::path(value) : abs).lexically_normal().string();
+        if (value.size() > 1 && value.back() == '/') value.pop_back();
+        return "";
+      }
+    }
+    return "";
+  }
+
+  // Stores a checked value (or null) in the setting's member.
+  static void assign(Config& c, const Setting& s, const std::optional<std::string>& value) {
+    std::visit(
+        [&](auto member) {
+          auto& field = c.*member;
+          using T = std::decay_t<decltype(field)>;
+          if constexpr (std::is_same_v<T, Mode>) {
+            field = value && *value == "local" ? Mode::local : Mode::cloud;
+          } else if constexpr (std::is_same_v<T, std::string>) {
+            field = value.value_or("");
+          } else if constexpr (std::is_same_v<T, std::optional<std::string>>) {
+            field = value;
+          } else if constexpr (std::is_same_v<T, int>) {
+            if (value) field = static_cast<int>(parse_int(*value).value_or(0));
+          } else {
+            field.reset();
+            if (value) field = static_cast<int>(parse_int(*value).value_or(0));
+          }
+        },
+        s.member);
+  }
+
   std::string file_source(const std::string& key) const {
     auto pos = doc_.position_of("/" + key);
     return "file " + file_path_.value_or("") + (pos.line ? ":" + std::to_string(pos.line) : "");
@@ -235,9 +190,8 @@ class Loader {
     if (cli_.config_file) {
       file_path_ = *cli_.config_file;
       origin = "flag --config";
-    } else if (auto it = env_.find("AGENT_RUNNER_CONFIG");
-               it != env_.end() && !it->second.empty()) {
-      file_path_ = it->second;
+    } else if (auto v = env_value(env_, "AGENT_RUNNER_CONFIG")) {
+      file_path_ = *v;
       origin = "env AGENT_RUNNER_CONFIG";
     } else {
       return;
@@ -264,9 +218,7 @@ class Loader {
     }
     for (const auto& kv : doc_.value.get_object()) {
       std::string key(kv.key());
-      bool known = key == "sandbox" || key == "plugin_dirs";
-      for (const auto& f : config_fields()) known = known || key == f.name;
-      if (!known) {
+      if (key != "sandbox" && key != "plugin_dirs" && !find_setting(key)) {
         problem(key, file_source(key),
                 "unknown key '" + key +
                     "'; known keys: the field names of `agent-runner config --help`, "
@@ -305,17 +257,16 @@ class Loader {
     }
   }
 
-  // The value of `field` from the highest source that has it.
-  std::optional<Raw> lookup(const std::string& field, const char* env_var,
-                            const std::optional<std::string>& flag = std::nullopt,
-                            const char* flag_name = nullptr) {
-    if (flag) return Raw{*flag, std::string("flag ") + flag_name};
-    if (env_var && *env_var) {
-      if (auto it = env_.find(env_var); it != env_.end() && !it->second.empty())
-        return Raw{it->second, std::string("env ") + env_var};
-    }
+  // The setting's value from the highest source that has it: its flag, its variable (an empty
+  // one counts as unset), the file.
+  std::optional<Raw> lookup(const Setting& s) const {
+    if (s.flag)
+      if (auto f = cli_.settings.find(s.name); f != cli_.settings.end())
+        return Raw{f->second, std::string("flag ") + s.flag};
+    if (auto v = env_value(env_, s.env_var)) return Raw{*v, std::string("env ") + s.env_var};
     if (doc_.value.is_object()) {
-      if (const auto* v = doc_.value.get_object().if_contains(field)) {
+      if (const auto* v = doc_.value.get_object().if_contains(s.name)) {
+        const std::string field = s.name;
         if (v->is_string()) return Raw{std::string(v->get_string()), file_source(field)};
         if (v->is_int64()) return Raw{std::to_string(v->get_int64()), file_source(field)};
         if (v->is_uint64()) return Raw{std::to_string(v->get_uint64()), file_source(field)};
@@ -324,63 +275,6 @@ class Loader {
       }
     }
     return std::nullopt;
-  }
-
-  std::optional<std::string> optional_string(Config& c, const std::string& field,
-                                             const char* env_var,
-                                             const std::optional<std::string>& flag = std::nullopt,
-                                             const char* flag_name = nullptr) {
-    auto r = lookup(field, env_var, flag, flag_name);
-    c.sources[field] = r ? r->source : "unset";
-    if (!r) return std::nullopt;
-    return r->value;
-  }
-
-  std::string string_or(Config& c, const std::string& field, const char* env_var,
-                        const std::string& fallback,
-                        const std::optional<std::string>& flag = std::nullopt,
-                        const char* flag_name = nullptr) {
-    auto r = lookup(field, env_var, flag, flag_name);
-    c.sources[field] = r ? r->source : "default";
-    return r ? r->value : fallback;
-  }
-
-  static std::optional<long long> parse_int(const std::string& s) {
-    long long v = 0;
-    const char* b = s.data();
-    const char* e = b + s.size();
-    if (b != e && *b == '+') ++b;
-    auto r = std::from_chars(b, e, v);
-    if (r.ec != std::errc() || r.ptr != e || b == e) return std::nullopt;
-    return v;
-  }
-
-  int integer_or(Config& c, const std::string& field, const char* env_var, int fallback,
-                 long long min, long long max, const std::string& valid) {
-    auto r = lookup(field, env_var);
-    c.sources[field] = r ? r->source : "default";
-    if (!r) return fallback;
-    auto v = parse_int(r->value);
-    if (!v || *v < min || *v > max) {
-      problem(field, r->source,
-              "'" + r->value + "' is not valid; must be " + valid + " (default " +
-                  std::to_string(fallback) + ")");
-      return fallback;
-    }
-    return static_cast<int>(*v);
-  }
-
-  std::optional<int> optional_port(Config& c, const std::string& field, const char* env_var) {
-    auto r = lookup(field, env_var);
-    c.sources[field] = r ? r->source : "unset";
-    if (!r) return std::nullopt;
-    auto v = parse_int(r->value);
-    if (!v || *v < 1 || *v > 65535) {
-      problem(field, r->source,
-              "'" + r->value + "' is not a port; must be an integer from 1 to 65535");
-      return std::nullopt;
-    }
-    return static_cast<int>(*v);
   }
 
   const CliOverrides& cli_;

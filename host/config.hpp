@@ -1,5 +1,6 @@
 // Configuration: one schema for every source. Precedence: command-line flags > environment >
-// YAML config file > defaults. Field names, variables and defaults: DESIGN.md "Configuration".
+// YAML config file > defaults. The host's own settings are one table (config_settings.cpp), which
+// drives the loader, the global flags, `config --json`, `config --explain` and `config --help`.
 #pragma once
 
 #include <boost/json.hpp>
@@ -7,6 +8,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <variant>
 #include <vector>
 
 namespace agent_runner {
@@ -16,13 +18,14 @@ enum class Mode { local, cloud };
 using EnvMap = std::map<std::string, std::string>;
 // A snapshot of this process's environment.
 EnvMap current_environment();
+// The value of `name`, or nothing when it is unset or empty: an empty variable counts as unset
+// everywhere the host reads one (`MODE= agent-runner ...` is cloud mode, the default).
+std::optional<std::string> env_value(const EnvMap& env, const std::string& name);
 
-// Configuration given on the command line (global flags before the command).
+// Configuration given on the command line (global flags, before or after the command).
 struct CliOverrides {
   std::optional<std::string> config_file;       // --config
-  std::optional<std::string> mode;              // --mode
-  std::optional<std::string> sandbox_type;      // --sandbox-type
-  std::optional<std::string> sandbox_root_dir;  // --sandbox-root-dir
+  std::map<std::string, std::string> settings;  // setting name -> the value of its flag
   std::vector<std::string> plugin_dirs;         // --plugin-dir (repeatable)
 };
 
@@ -32,9 +35,9 @@ using Source = std::string;
 struct Config {
   Mode mode = Mode::cloud;
   std::optional<std::string> env;
-  std::string temporal_namespace = "default";
-  std::string temporal_service_address = "localhost:7233";
-  std::string task_queue = "agent_execution_runner";
+  std::string temporal_namespace;
+  std::string temporal_service_address;
+  std::string task_queue;
   int max_concurrency = 10;
   std::string stigmer_backend_endpoint;
   std::optional<std::string> stigmer_api_key;
@@ -44,14 +47,14 @@ struct Config {
   std::optional<int> redis_port;
   std::optional<std::string> redis_password;
   std::optional<std::string> daytona_api_key;
-  std::string daytona_api_url = "https://app.daytona.io/api";
+  std::string daytona_api_url;
   std::optional<std::string> daytona_snapshot_id;
   std::optional<std::string> daytona_target;
   boost::json::object sandbox_section;        // the file's `sandbox:` map (plugin-specific keys)
   std::vector<std::string> plugin_dirs;       // the file's `plugin_dirs:` list
   std::vector<std::string> flag_plugin_dirs;  // --plugin-dir
   std::optional<std::string> config_file;     // the file that was read, if any
-  std::map<std::string, Source> sources;      // field name -> where its value came from
+  std::map<std::string, Source> sources;      // setting name -> where its value came from
   std::map<std::string, Source> sandbox_sources;  // `sandbox:` key -> "file c.yaml:7"
 
   // Where the sandbox config's `key` came from (for errors about it).
@@ -63,6 +66,56 @@ struct Config {
   // The seed's get_sandbox_config(): the JSON object handed to the plugin.
   boost::json::object sandbox_config() const;
 };
+
+// How a setting's text (from its flag, variable or file key) is read and checked.
+enum class SettingType {
+  text,          // any string
+  mode,          // local or cloud
+  count,         // a whole number from Setting::min to Setting::max
+  port,          // a whole number from 1 to 65535
+  sandbox_type,  // a plugin's sandbox type: lowercase letters, digits, '_', '-', '.'
+  directory,     // a path, made absolute and normal
+};
+
+// The Config member a setting fills.
+using ConfigMember =
+    std::variant<Mode Config::*, std::string Config::*, std::optional<std::string> Config::*,
+                 int Config::*, std::optional<int> Config::*>;
+
+// A condition on the rest of the configuration (mode, sandbox type).
+using ConfigTest = bool (*)(const Config&);
+
+// One of the host's settings. A setting with no default, or one its mode does not use, is null
+// (its member is an optional).
+struct Setting {
+  const char* name;        // YAML key, `config --json` member, the name errors use
+  const char* env_var;     // environment variable
+  const char* flag;        // global command-line flag, or nullptr
+  const char* value_name;  // the flag's value in help and shell completion ("DIR", "local|cloud")
+  SettingType type;
+  ConfigMember member;
+  const char* help;                   // one line for `config --help` and the flag's help
+  const char* local_default;          // default in local mode; nullptr: none
+  const char* cloud_default;          // default in cloud mode; nullptr: none
+  bool in_local = true;               // false: unused (not read, null) in local mode
+  bool in_cloud = true;               // false: unused (not read, null) in cloud mode
+  ConfigTest required_if = nullptr;   // a missing value is an error when this holds
+  const char* required_when = "";     // says when, for errors and help ("in cloud mode")
+  bool secret = false;                // printed as "***", never logged
+  bool in_json = true;                // a member of `config --json` (else only in sandbox_config)
+  const char* sandbox_key = nullptr;  // the generated sandbox config's key it fills...
+  ConfigTest to_sandbox = nullptr;    // ...when this holds
+  long long min = 0, max = 0;         // SettingType::count
+};
+
+// Every setting, in the order `config` prints them (mode first: other defaults follow it).
+const std::vector<Setting>& settings();
+// The setting called `name`, or null.
+const Setting* find_setting(std::string_view name);
+// The setting's value in `c`, as `config --json` shows it (secrets as "***", null when unset).
+boost::json::value setting_json(const Config& c, const Setting& s);
+// "default cloud", "local: default ./workspace; cloud: unused", "required when ...": for help.
+std::string describe_default(const Setting& s);
 
 struct ConfigProblem {
   std::string field;    // "redis_port"
@@ -80,15 +133,5 @@ struct ConfigLoad {
 ConfigLoad load_config(const CliOverrides& cli, const EnvMap& env);
 
 std::string_view mode_name(Mode m);
-
-// The settings, in the order `config` prints them: field name, environment variable (may be
-// empty), whether it is a secret, and a one-line description for --help.
-struct FieldInfo {
-  const char* name;
-  const char* env_var;
-  bool secret;
-  const char* help;
-};
-const std::vector<FieldInfo>& config_fields();
 
 }  // namespace agent_runner

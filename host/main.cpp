@@ -1,4 +1,4 @@
-#include "app.hpp"
+#include "cli.hpp"
 
 #include <sys/prctl.h>
 

@@ -3,15 +3,22 @@
 # machine. Idempotent; quiet when everything is already there. Run as root (or with sudo).
 #   scripts/install-deps.sh          build + test dependencies
 #   scripts/install-deps.sh --build  only what building needs
+#   scripts/install-deps.sh --bench  what building needs plus the baselines of bench/run
 set -eu
 
 build_pkgs="cmake g++ make pkg-config ccache libboost1.81-dev libboost-json1.81-dev libyaml-cpp-dev
-libspdlog-dev libcurl4-openssl-dev libre2-dev"
+libspdlog-dev libcurl4-openssl-dev libre2-dev libcli11-dev"
 test_pkgs="libgtest-dev libgmock-dev python3 nodejs npm binutils dpkg-dev fakeroot lintian file
 iproute2 procps"
+# bench/run's baselines: ripgrep, Node (server-filesystem and the MCP client, pinned in
+# bench/node/package-lock.json, which bench/run installs with npm ci), python3 (bench/run itself).
+bench_pkgs="ripgrep python3 nodejs npm"
 
-pkgs="$build_pkgs"
-[ "${1:-}" = "--build" ] || pkgs="$pkgs $test_pkgs"
+case "${1:-}" in
+  --build) pkgs="$build_pkgs" ;;
+  --bench) pkgs="$build_pkgs $bench_pkgs" ;;
+  *) pkgs="$build_pkgs $test_pkgs" ;;
+esac
 
 missing=""
 for p in $pkgs; do

@@ -1,5 +1,7 @@
 #include "file_ops.hpp"
 
+#include "walk.hpp"
+
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -7,16 +9,12 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <thread>
 
 namespace agent_runner::fs_plugin {
 namespace json = boost::json;
 using sdk::Error;
 using sdk::Result;
-
-json::object file_info(const std::string& display_path, const struct stat& st) {
-  return sdk::file_entry(display_path, S_ISDIR(st.st_mode), static_cast<int64_t>(st.st_size),
-                         sdk::iso_time_utc(st.st_mtime));
-}
 
 std::string read_all(int fd, uint64_t max, const std::string& path) {
   struct stat st {};
@@ -53,91 +51,87 @@ std::string read_all(int fd, uint64_t max, const std::string& path) {
 
 namespace {
 
-void write_all_fd(int fd, std::string_view data, const std::string& path) {
-  while (!data.empty()) {
-    ssize_t n = ::write(fd, data.data(), data.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      throw_errno(errno, path, "write");
-    }
-    data.remove_prefix(static_cast<size_t>(n));
-  }
-}
-
 SandboxPath path_arg(const json::object& req, std::string_view key = "path") {
   return parse_sandbox_path(sdk::json_get::string(req, key));
 }
 
 }  // namespace
 
-bool write_file(const FileContext& ctx, const SandboxPath& p, std::string_view content,
-                bool overwrite, int mode) {
-  const std::string shown = p.display();
-  if (p.is_root()) throw Error(AR_ERR_IS_DIRECTORY, "write /: is a directory");
-  if (content.size() > ctx.max_file_bytes)
-    throw Error(AR_ERR_TOO_LARGE, "write " + shown + ": " + std::to_string(content.size()) +
-                                      " bytes is over the limit of " +
-                                      std::to_string(ctx.max_file_bytes) +
-                                      " (sandbox.max_file_bytes)");
-  ctx.resolver.make_dirs(p.parent(), "write");
-  const mode_t create_mode = mode >= 0 ? static_cast<mode_t>(mode & 0777) : 0644;
-  bool created = true;
-  int fd = ctx.resolver.open_beneath(p, O_WRONLY | O_CREAT | O_EXCL, create_mode);
-  if (fd == -EEXIST) {
-    created = false;
-    if (!overwrite) {
-      // A directory there is is_directory; a file is already_exists.
-      int probe = ctx.resolver.open_beneath(p, O_PATH);
-      struct stat st {};
-      if (probe >= 0 && ::fstat(probe, &st) == 0 && S_ISDIR(st.st_mode)) {
-        ::close(probe);
-        throw Error(AR_ERR_IS_DIRECTORY, "write " + shown + ": is a directory");
-      }
-      if (probe >= 0) ::close(probe);
-      throw Error(AR_ERR_ALREADY_EXISTS,
-                  "write " + shown + ": file already exists (pass overwrite: true to replace it)");
-    }
-    fd = ctx.resolver.open_beneath(p, O_WRONLY | O_TRUNC);
-  }
-  if (fd < 0) throw_errno(-fd, shown, "write");
-  Fd f(fd);
-  struct stat st {};
-  if (::fstat(f.get(), &st) == 0 && !S_ISREG(st.st_mode))
-    throw Error(AR_ERR_INVALID_ARGUMENT, "write " + shown + ": not a regular file");
-  write_all_fd(f.get(), content, shown);
-  if (mode >= 0 && ::fchmod(f.get(), static_cast<mode_t>(mode & 0777)) != 0)
-    throw_errno(errno, shown, "chmod");
-  return created;
+namespace {
+
+// What ls shows of an entry besides its name.
+struct EntryInfo {
+  bool ok = false;  // false: gone since it was listed
+  bool is_dir = false;
+  int64_t size = 0;
+  time_t mtime = 0;
+};
+
+// Only what an entry shows (type, size, mtime), and no waiting on a remote filesystem's sync.
+EntryInfo stat_entry(int dirfd, const std::string& name) {
+  struct statx sx {};
+  if (::statx(dirfd, name.c_str(), AT_SYMLINK_NOFOLLOW | AT_STATX_DONT_SYNC,
+              STATX_TYPE | STATX_SIZE | STATX_MTIME, &sx) != 0)
+    return {};
+  return {true, S_ISDIR(sx.stx_mode), static_cast<int64_t>(sx.stx_size),
+          static_cast<time_t>(sx.stx_mtime.tv_sec)};
 }
+
+// A directory this big is stat'ed by several threads (one lookup per entry is most of an ls).
+constexpr size_t kParallelStatEntries = 4096;
+
+std::vector<EntryInfo> stat_entries(int dirfd, const std::vector<DirEntry>& names) {
+  std::vector<EntryInfo> out(names.size());
+  const size_t threads =
+      names.size() < kParallelStatEntries ? 1 : std::min<size_t>(walk_thread_count(0), 8);
+  const auto run = [&](size_t part) {
+    for (size_t i = part * names.size() / threads; i < (part + 1) * names.size() / threads; ++i)
+      out[i] = stat_entry(dirfd, names[i].name);
+  };
+  std::vector<std::thread> helpers;
+  for (size_t t = 1; t < threads; ++t) helpers.emplace_back(run, t);
+  run(0);
+  for (auto& h : helpers) h.join();
+  return out;
+}
+
+}  // namespace
 
 Result op_ls(const FileContext& ctx, sdk::Call& call) {
   const auto& req = call.request();
   SandboxPath p = parse_sandbox_path(sdk::json_get::opt_string(req, "path").value_or("/"));
   Fd dir = ctx.resolver.open(p, O_RDONLY | O_DIRECTORY, "ls");
-  DIR* d = ::fdopendir(dir.get());
-  if (!d) throw_errno(errno, p.display(), "ls");
-  dir.release();
-  json::array entries;
-  std::vector<std::pair<std::string, json::object>> rows;
-  while (dirent* e = ::readdir(d)) {
-    std::string name = e->d_name;
-    if (name == "." || name == "..") continue;
-    struct stat st {};
-    if (::fstatat(::dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
-    std::string shown = p.child(name).display();
-    rows.emplace_back(shown, file_info(sdk::utf8_sanitize(shown), st));
+  std::vector<DirEntry> names;
+  if (!list_dir(dir.get(), names)) throw_errno(errno, p.display(), "ls");
+  // Sorting the names sorts the paths: they share the directory's prefix.
+  std::sort(names.begin(), names.end(),
+            [](const DirEntry& a, const DirEntry& b) { return a.name < b.name; });
+  const std::vector<EntryInfo> info = stat_entries(dir.get(), names);
+  // One arena for the whole answer: no allocation and no free per entry.
+  const json::storage_ptr sp = json::make_shared_resource<json::monotonic_resource>();
+  json::array entries(sp);
+  entries.reserve(names.size());
+  std::string path = p.is_root() ? "/" : p.display() + "/";
+  const size_t prefix = path.size();
+  char when[32];
+  for (size_t i = 0; i < names.size(); ++i) {
+    if (!info[i].ok) continue;
+    path.resize(prefix);
+    path += names[i].name;
+    entries.push_back(sdk::file_entry(path, info[i].is_dir, info[i].size,
+                                      sdk::format_iso_time_utc(info[i].mtime, when), sp));
   }
-  ::closedir(d);
-  std::sort(rows.begin(), rows.end(), [](auto& a, auto& b) { return a.first < b.first; });
-  for (auto& r : rows) entries.push_back(std::move(r.second));
-  return Result::ok({{"path", p.display()}, {"entries", std::move(entries)}});
+  json::object body(sp);
+  body["path"] = p.display();
+  body["entries"] = std::move(entries);
+  return Result::ok(std::move(body));
 }
 
 Result op_read(const FileContext& ctx, sdk::Call& call) {
   const auto& req = call.request();
   SandboxPath p = path_arg(req);
   const auto window = sdk::LineWindow::from_request(req);
-  Fd f = ctx.resolver.open(p, O_RDONLY | O_NOCTTY | O_NONBLOCK, "read");
+  Fd f = ctx.resolver.open_file(p, O_RDONLY, "read");
   return window.result(p.display(), read_all(f.get(), ctx.max_file_bytes, p.display()));
 }
 
@@ -150,7 +144,7 @@ Result op_write(const FileContext& ctx, sdk::Call& call) {
     if (auto c = sdk::json_get::opt_string(req, "content"))
       throw Error(AR_ERR_INVALID_ARGUMENT, "write: pass the content as the input buffer");
   }
-  bool created = write_file(ctx, p, content, overwrite, -1);
+  bool created = write_file(ctx, p, content, WriteMode{.overwrite = overwrite}, "write");
   return Result::ok({{"path", p.display()},
                      {"bytes_written", static_cast<int64_t>(content.size())},
                      {"created", created}});
@@ -160,25 +154,26 @@ Result op_edit(const FileContext& ctx, sdk::Call& call) {
   const auto& req = call.request();
   SandboxPath p = path_arg(req);
   const auto edit = sdk::TextEdit::from_request(req);
-  Fd f = ctx.resolver.open(p, O_RDWR | O_NOCTTY | O_NONBLOCK, "edit");
   int64_t count = 0;
-  const std::string out = edit.apply(read_all(f.get(), ctx.max_file_bytes, p.display()),
-                                     ctx.max_file_bytes, p.display(), count);
-  if (::ftruncate(f.get(), 0) != 0) throw_errno(errno, p.display(), "edit");
-  if (::lseek(f.get(), 0, SEEK_SET) < 0) throw_errno(errno, p.display(), "edit");
-  write_all_fd(f.get(), out, p.display());
+  std::string out;
+  {
+    Fd f = ctx.resolver.open_file(p, O_RDONLY, "edit");
+    out = edit.apply(read_all(f.get(), ctx.max_file_bytes, p.display()), ctx.max_file_bytes,
+                     p.display(), count);
+  }
+  write_file(ctx, p, out, WriteMode{.overwrite = true, .must_exist = true}, "edit");
   return Result::ok({{"path", p.display()}, {"occurrences", count}});
 }
 
 Result op_upload(const FileContext& ctx, sdk::Call& call) {
   return sdk::upload_files(call, [&](const SandboxPath& p, std::string_view content, int mode) {
-    write_file(ctx, p, content, true, mode);
+    write_file(ctx, p, content, WriteMode{.overwrite = true, .mode = mode}, "upload");
   });
 }
 
 Result op_download(const FileContext& ctx, sdk::Call& call) {
   return sdk::download_files(call.request(), [&](const SandboxPath& p) {
-    Fd f = ctx.resolver.open(p, O_RDONLY | O_NOCTTY | O_NONBLOCK, "download");
+    Fd f = ctx.resolver.open_file(p, O_RDONLY, "download");
     struct stat st {};
     if (::fstat(f.get(), &st) != 0) throw_errno(errno, p.display(), "download");
     return sdk::DownloadedFile{read_all(f.get(), ctx.max_file_bytes, p.display()),

@@ -14,6 +14,8 @@ namespace agent_runner::fs_plugin {
 struct FileContext {
   const Resolver& resolver;
   uint64_t max_file_bytes;
+  // Entries glob and grep look at before they stop and say truncated (sandbox.max_search_entries).
+  uint64_t max_search_entries = 1000000;
 };
 
 sdk::Result op_ls(const FileContext& ctx, sdk::Call& call);
@@ -27,13 +29,23 @@ sdk::Result op_glob(const FileContext& ctx, sdk::Call& call);
 sdk::Result op_grep(const FileContext& ctx, sdk::Call& call);
 
 // Helpers shared by the operations.
-boost::json::object file_info(const std::string& display_path, const struct stat& st);
 // Reads a whole regular file from `fd`, at most `max` bytes (else too_large).
 std::string read_all(int fd, uint64_t max, const std::string& path);
-// Writes `content` to `p`, creating parent directories; returns whether the file was created.
 // Removes everything inside the directory `dfd` (not `dfd` itself), never following a symlink.
 void remove_tree(int dfd, const std::string& shown);
+
+struct WriteMode {
+  bool overwrite = false;   // replace an existing file (else already_exists)
+  bool must_exist = false;  // the file must be there already (edit)
+  int mode = -1;            // permission bits for the file (07777), -1 = keep / 0644 for new
+};
+// Writes `content` to `p` whole or not at all: into a new file beside it, flushed to disk, then
+// renamed over it. On any failure the old file is as it was and the new one is gone; a full disk
+// is no_space. Creates missing parent directories. A symlink at `p` is followed (inside the
+// workspace) and what it points to is replaced. An existing file keeps its permission bits (and
+// owner, where allowed) unless `mode` says otherwise. `action` names the operation in errors.
+// Returns whether the file was created.
 bool write_file(const FileContext& ctx, const SandboxPath& p, std::string_view content,
-                bool overwrite, int mode);
+                const WriteMode& how, std::string_view action);
 
 }  // namespace agent_runner::fs_plugin

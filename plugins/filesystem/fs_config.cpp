@@ -75,6 +75,9 @@ const char* const kConfigSchema = R"schema({
       "max_file_bytes" : {
   "type" : "integer", "minimum" : 1, "default" : 10485760
 },
+      "max_search_entries" : {
+  "type" : "integer", "minimum" : 1, "default" : 1000000
+},
       "workdir" : {
         "type" : "string",
         "default" : "/workspace",
@@ -224,10 +227,22 @@ void parse_view(const json::object& c, FsConfig& cfg) {
 }  // namespace
 
 FsConfig parse_config(const json::object& c) {
-  static const char* const known[] = {
-      "type",      "root_dir",         "layout",         "isolation", "best_effort",
-      "network",   "limits",           "shell",          "env",       "inherit_env",
-      "timeout_s", "max_output_bytes", "max_file_bytes", "workdir",   "mounts"};
+  static const char* const known[] = {"type",
+                                      "root_dir",
+                                      "layout",
+                                      "isolation",
+                                      "best_effort",
+                                      "network",
+                                      "limits",
+                                      "shell",
+                                      "env",
+                                      "inherit_env",
+                                      "timeout_s",
+                                      "max_output_bytes",
+                                      "max_file_bytes",
+                                      "max_search_entries",
+                                      "workdir",
+                                      "mounts"};
   for (const auto& kv : c) {
     bool ok = false;
     for (const char* k : known) ok = ok || kv.key() == k;
@@ -235,7 +250,7 @@ FsConfig parse_config(const json::object& c) {
       bad(std::string(kv.key()),
           "unknown key for the filesystem plugin (known: root_dir, layout, isolation, "
           "best_effort, network, limits, shell, env, inherit_env, timeout_s, max_output_bytes, "
-          "max_file_bytes, workdir, mounts)");
+          "max_file_bytes, max_search_entries, workdir, mounts)");
   }
   FsConfig cfg;
   if (const auto* t = member(c, "type"); t && !t->is_null()) {
@@ -314,6 +329,8 @@ FsConfig parse_config(const json::object& c) {
       get_uint(c, "max_output_bytes", "max_output_bytes", 1024).value_or(cfg.max_output_bytes);
   cfg.max_file_bytes =
       get_uint(c, "max_file_bytes", "max_file_bytes", 1).value_or(cfg.max_file_bytes);
+  cfg.max_search_entries =
+      get_uint(c, "max_search_entries", "max_search_entries", 1).value_or(cfg.max_search_entries);
   parse_view(c, cfg);
   return cfg;
 }

@@ -39,6 +39,7 @@ struct FsConfig {
   double timeout_s = 120;
   uint64_t max_output_bytes = 102400;
   uint64_t max_file_bytes = 10ull << 20;
+  uint64_t max_search_entries = 1000000;  // glob/grep look at no more entries (truncated)
   // The sandbox path of the workspace and the commands' starting directory (container view).
   std::string workdir = "/workspace";
   std::vector<MountSpec> mounts;  // operators' extra binds (container view only)

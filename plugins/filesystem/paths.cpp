@@ -41,6 +41,12 @@ void throw_errno(int err, const std::string& path, std::string_view action) {
       throw Error(AR_ERR_INVALID_PATH, what + "path is too long");
     case EFBIG:
       throw Error(AR_ERR_TOO_LARGE, what + std::strerror(err));
+    case ENOSPC:
+      throw Error(AR_ERR_NO_SPACE, what + "no space left on the device");
+    case EDQUOT:
+      throw Error(AR_ERR_NO_SPACE, what + "no space left (disk quota exceeded)");
+    case ENXIO:  // opening a FIFO for writing with no reader, or a socket
+      throw Error(AR_ERR_INVALID_PATH, what + "not a regular file (a FIFO or socket)");
     case ENOTEMPTY:
       throw Error(AR_ERR_INVALID_ARGUMENT,
                   what + "directory is not empty (pass recursive: true to delete it)");
@@ -181,6 +187,31 @@ Fd Resolver::open(const SandboxPath& p, int flags, std::string_view action, mode
   int r = open_beneath(p, flags, mode);
   if (r < 0) throw_errno(-r, p.display(), action);
   return Fd(r);
+}
+
+void check_file_type(mode_t mode, const std::string& path, std::string_view action) {
+  if (S_ISREG(mode) || S_ISDIR(mode)) return;
+  const char* what = S_ISFIFO(mode)                   ? "is a FIFO"
+                     : S_ISSOCK(mode)                 ? "is a socket"
+                     : S_ISCHR(mode) || S_ISBLK(mode) ? "is a device"
+                                                      : "is not a regular file";
+  throw Error(AR_ERR_INVALID_PATH, std::string(action) + " " + path + ": " + what +
+                                       " (only regular files and directories can be used)");
+}
+
+Fd Resolver::open_file(const SandboxPath& p, int flags, std::string_view action) const {
+  struct stat st {};
+  {
+    Fd probe = open(p, O_PATH, action);
+    if (::fstat(probe.get(), &st) != 0) throw_errno(errno, p.display(), action);
+    check_file_type(st.st_mode, p.display(), action);
+  }
+  // Between the two opens a command may swap in something else: O_NONBLOCK keeps that open from
+  // blocking, and the type is checked again on what was opened.
+  Fd f = open(p, flags | O_NONBLOCK | O_NOCTTY, action);
+  if (::fstat(f.get(), &st) != 0) throw_errno(errno, p.display(), action);
+  check_file_type(st.st_mode, p.display(), action);
+  return f;
 }
 
 Fd Resolver::open_parent(const SandboxPath& p, std::string_view action) const {

@@ -28,6 +28,8 @@ using sdk::SandboxPath;
 // Throws the sdk::Error an errno means for `path` (ENOENT -> file_not_found, EXDEV/ELOOP ->
 // invalid_path, ...).
 [[noreturn]] void throw_errno(int err, const std::string& path, std::string_view action);
+// Throws invalid_path for a file that is neither a regular file nor a directory ("is a FIFO").
+void check_file_type(mode_t mode, const std::string& path, std::string_view action);
 
 class Resolver {
  public:
@@ -39,6 +41,11 @@ class Resolver {
   int open_beneath(const SandboxPath& p, int flags, mode_t mode = 0) const;
   // Same, throwing the matching sdk::Error.
   Fd open(const SandboxPath& p, int flags, std::string_view action, mode_t mode = 0) const;
+  // Opens `p` when it is a regular file or a directory, with `flags` plus O_NONBLOCK and
+  // O_NOCTTY: a FIFO, socket or device that a command left in the workspace is refused
+  // (invalid_path, "is a FIFO") before it is opened, so opening never blocks and never touches a
+  // device.
+  Fd open_file(const SandboxPath& p, int flags, std::string_view action) const;
   // The parent directory of `p` (O_PATH), for *at() calls on p.leaf() that must not follow it.
   Fd open_parent(const SandboxPath& p, std::string_view action) const;
   // Creates every missing directory of `p` (like mkdir -p) and returns the last one (O_PATH).

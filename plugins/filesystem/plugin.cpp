@@ -97,7 +97,7 @@ class FsSandbox final : public sdk::Sandbox {
  private:
   FsSandbox() = default;
 
-  FileContext ctx() const { return FileContext{*resolver_, cfg_.max_file_bytes}; }
+  FileContext ctx() const { return {*resolver_, cfg_.max_file_bytes, cfg_.max_search_entries}; }
 
   void init(const sdk::CreateArgs& args) {
     cfg_ = parse_config(args.config);

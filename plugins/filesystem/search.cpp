@@ -1,18 +1,20 @@
-// glob and grep: a walk of the workspace through directory fds that never follows a symlink
-// (so a link cannot lead the walk outside or into a loop), glob patterns with `**`, and RE2 for
-// the agent's regular expressions (linear time: a pathological pattern cannot hang the host).
+// glob and grep: the workspace walk (walk.hpp) with the compiled glob of the SDK, RE2 for the
+// agent's regular expressions (linear time: a pathological pattern cannot hang the host), and
+// the first results in report order kept (first_n.hpp) whichever thread finds them.
 #include "file_ops.hpp"
+#include "first_n.hpp"
+#include "line_matcher.hpp"
+#include "walk.hpp"
 
-#include <re2/re2.h>
-
-#include <dirent.h>
 #include <fcntl.h>
-#include <fnmatch.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
-#include <functional>
+#include <memory>
+#include <optional>
 
 namespace agent_runner::fs_plugin {
 namespace json = boost::json;
@@ -21,58 +23,71 @@ using sdk::Result;
 
 namespace {
 
-constexpr size_t kMaxEntries = 20000;
-constexpr int kMaxDepth = 64;
+// glob returns at most this many entries (truncated beyond).
+constexpr size_t kMaxGlobEntries = 20000;
+// grep skips a file with a NUL byte in its first bytes: binary.
+constexpr size_t kBinaryProbeBytes = 8000;
 
-// Visits every regular file under `dir` (relative components in `rel`); stops when visit
-// returns false. Symlinks are not followed.
-bool walk_files(
-    int dirfd, std::vector<std::string>& rel, int depth, size_t& seen,
-    const std::function<bool(int, const std::vector<std::string>&, const struct stat&)>& visit) {
-  if (depth > kMaxDepth) return true;
-  int fd = ::openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return true;
-  DIR* d = ::fdopendir(fd);
-  if (!d) {
-    ::close(fd);
-    return true;
-  }
-  std::vector<std::string> names;
-  while (dirent* e = ::readdir(d)) {
-    std::string n = e->d_name;
-    if (n != "." && n != "..") names.push_back(std::move(n));
-  }
-  std::sort(names.begin(), names.end());
-  bool go_on = true;
-  for (const auto& n : names) {
-    if (++seen > kMaxEntries * 10) {
-      go_on = false;
-      break;
-    }
-    struct stat st {};
-    if (::fstatat(::dirfd(d), n.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
-    rel.push_back(n);
-    if (S_ISDIR(st.st_mode)) {
-      int sub = ::openat(::dirfd(d), n.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-      if (sub >= 0) {
-        go_on = walk_files(sub, rel, depth + 1, seen, visit);
-        ::close(sub);
+// The display path of a walk key below `base`.
+std::string shown_path(const SandboxPath& base, std::string_view key) {
+  std::string s = base.is_root() ? std::string() : base.display();
+  if (!key.empty()) (s += '/') += key;
+  return s.empty() ? "/" : s;
+}
+
+WalkOptions walk_options(const FileContext& ctx, sdk::Call& call) {
+  WalkOptions o;
+  o.max_entries = ctx.max_search_entries;
+  o.cancelled = [&call] { return call.cancelled(); };
+  return o;
+}
+
+// A file's bytes, read into a buffer reused from file to file (never zero-filled first).
+class FileBuffer {
+ public:
+  // The content of the regular file `fd` of `size` bytes (fstat), or nullopt when it grew past
+  // `max` or cannot be read.
+  std::optional<std::string_view> read(int fd, size_t size, uint64_t max) {
+    size_t got = 0;
+    reserve(size + 1);
+    for (;;) {
+      const ssize_t n = ::read(fd, data_.get() + got, cap_ - got);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return std::nullopt;
       }
-    } else if (S_ISREG(st.st_mode)) {
-      go_on = visit(::dirfd(d), rel, st);
+      got += static_cast<size_t>(n);
+      // A short read that ends where fstat said the file ends is the end: no second read
+      // just to see 0.
+      if (n == 0 || (got == size && got < cap_)) break;
+      if (got > max) return std::nullopt;
+      if (got == cap_) reserve(cap_ * 2);
     }
-    rel.pop_back();
-    if (!go_on) break;
+    if (got > max) return std::nullopt;
+    return std::string_view(data_.get(), got);
   }
-  ::closedir(d);
-  return go_on;
-}
 
-std::string join_display(const SandboxPath& base, const std::vector<std::string>& rel) {
-  SandboxPath p = base;
-  for (const auto& r : rel) p.parts.push_back(r);
-  return p.display();
-}
+ private:
+  void reserve(size_t n) {
+    if (n <= cap_) return;
+    auto bigger = std::unique_ptr<char[]>(new char[n]);
+    if (cap_) std::memcpy(bigger.get(), data_.get(), cap_);
+    data_ = std::move(bigger);
+    cap_ = n;
+  }
+  std::unique_ptr<char[]> data_;
+  size_t cap_ = 0;
+};
+
+struct GlobHit {
+  int64_t size;
+  time_t mtime;
+};
+
+struct GrepHit {
+  int64_t line;
+  std::string text;
+};
 
 }  // namespace
 
@@ -82,27 +97,37 @@ Result op_glob(const FileContext& ctx, sdk::Call& call) {
   sdk::check_glob_pattern(pattern, "glob", "pattern");
   SandboxPath base = parse_sandbox_path(sdk::json_get::opt_string(req, "path").value_or("/"));
   if (pattern[0] == '/') base = SandboxPath{};
-  const std::vector<std::string> pat = sdk::split_path(pattern);
+  const sdk::PathGlob glob(pattern);
   Fd dir = ctx.resolver.open(base, O_RDONLY | O_DIRECTORY, "glob");
-  json::array entries;
-  bool truncated = false;
-  std::vector<std::string> rel;
-  size_t seen = 0;
-  walk_files(dir.get(), rel, 0, seen,
-             [&](int, const std::vector<std::string>& r, const struct stat& st) {
-               if (sdk::glob_match_parts(pat, r)) {
-                 if (entries.size() >= kMaxEntries) {
-                   truncated = true;
-                   return false;
-                 }
-                 entries.push_back(file_info(sdk::utf8_sanitize(join_display(base, r)), st));
-               }
-               return true;
-             });
-  std::sort(entries.begin(), entries.end(), [](const json::value& a, const json::value& b) {
-    return a.at("path").as_string() < b.at("path").as_string();
+
+  FirstN<GlobHit> found(kMaxGlobEntries);
+  WalkOptions opts = walk_options(ctx, call);
+  opts.path_glob = &glob;
+  opts.past = [&found](std::string_view key) { return found.past(key); };
+  const WalkOutcome walked = walk_files(dir.get(), opts, [&](const WalkFile& f) {
+    struct stat st {};
+    const std::string name(f.name);
+    if (::fstatat(f.dirfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode))
+      return;
+    found.add(f.key, {GlobHit{static_cast<int64_t>(st.st_size), st.st_mtime}});
   });
-  return Result::ok({{"entries", std::move(entries)}, {"truncated", truncated}});
+  if (walked.cancelled) throw Error(AR_ERR_CANCELLED, "glob: cancelled");
+
+  std::vector<std::pair<std::string, GlobHit>> rows;
+  for (auto& [key, hits] : found.take()) rows.emplace_back(shown_path(base, key), hits.front());
+  std::sort(rows.begin(), rows.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
+  const json::storage_ptr sp = json::make_shared_resource<json::monotonic_resource>();
+  json::array entries(sp);
+  entries.reserve(rows.size());
+  char when[32];
+  for (const auto& [path, hit] : rows)
+    entries.push_back(
+        sdk::file_entry(path, false, hit.size, sdk::format_iso_time_utc(hit.mtime, when), sp));
+  json::object body(sp);
+  body["entries"] = std::move(entries);
+  body["truncated"] = walked.truncated || found.truncated();
+  return Result::ok(std::move(body));
 }
 
 Result op_grep(const FileContext& ctx, sdk::Call& call) {
@@ -114,75 +139,69 @@ Result op_grep(const FileContext& ctx, sdk::Call& call) {
   const bool icase = sdk::json_get::boolean(req, "ignore_case", false);
   const int64_t max_matches = sdk::json_get::integer(req, "max_matches", 1000);
   if (max_matches < 1) throw Error(AR_ERR_INVALID_ARGUMENT, "grep: max_matches must be >= 1");
+  const LineMatcher matcher(pattern, literal, icase);
+  if (glob) sdk::check_glob_pattern(*glob, "grep", "glob", true);
+  // A glob with a '/' is matched against the path below `path`, one without against the name.
+  std::optional<sdk::PathGlob> path_glob;
+  std::optional<sdk::ComponentGlob> name_glob;
+  if (glob && glob->find('/') != std::string::npos)
+    path_glob.emplace(*glob);
+  else if (glob)
+    name_glob.emplace(*glob);
 
-  RE2::Options opts;
-  opts.set_log_errors(false);
-  opts.set_literal(literal);
-  opts.set_case_sensitive(!icase);
-  opts.set_max_mem(64 << 20);
-  RE2 re(pattern, opts);
-  if (!re.ok())
-    throw Error(AR_ERR_INVALID_ARGUMENT,
-                "grep: invalid regular expression '" + pattern + "': " + re.error() +
-                    " (RE2 syntax; pass literal: true to search for the text as is)");
-  std::vector<std::string> glob_parts;
-  if (glob) glob_parts = sdk::split_path(*glob);
-  const bool glob_is_path = glob && glob->find('/') != std::string::npos;
-
-  json::array matches;
-  bool truncated = false;
-  auto search = [&](int fd, const std::string& shown) -> bool {
-    std::string content;
-    try {
-      content = read_all(fd, ctx.max_file_bytes, shown);
-    } catch (const Error&) {
-      return true;  // too large or unreadable: skipped
-    }
-    if (std::memchr(content.data(), '\0', std::min<size_t>(content.size(), 8000))) return true;
-    int64_t line = 0;
-    size_t pos = 0;
-    while (pos < content.size()) {
-      size_t nl = content.find('\n', pos);
-      size_t end = nl == std::string::npos ? content.size() : nl;
-      ++line;
-      std::string_view text(content.data() + pos, end - pos);
-      if (RE2::PartialMatch(text, re)) {
-        if (static_cast<int64_t>(matches.size()) >= max_matches) {
-          truncated = true;
-          return false;
-        }
-        matches.push_back(json::object{{"path", sdk::utf8_sanitize(shown)},
-                                       {"line", line},
-                                       {"text", sdk::grep_line_text(text)}});
-      }
-      pos = end + 1;
-    }
-    return true;
+  const size_t limit = static_cast<size_t>(max_matches);
+  FirstN<GrepHit> hits(limit);
+  std::vector<FileBuffer> buffers(walk_thread_count(0));
+  auto search = [&](int fd, const std::string& key, FileBuffer& buf) {
+    struct stat st {};
+    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) return;
+    if (st.st_size == 0 || static_cast<uint64_t>(st.st_size) > ctx.max_file_bytes) return;
+    const auto content = buf.read(fd, static_cast<size_t>(st.st_size), ctx.max_file_bytes);
+    if (!content) return;  // grew past the limit, or unreadable: skipped like a large file
+    if (std::memchr(content->data(), '\0', std::min(content->size(), kBinaryProbeBytes))) return;
+    std::vector<GrepHit> found;
+    matcher.for_each(*content, [&](int64_t line, std::string_view text) {
+      found.push_back({line, sdk::grep_line_text(text)});
+      return found.size() <= limit;  // one over the limit says truncated
+    });
+    hits.add(key, std::move(found));
   };
 
-  Fd target = ctx.resolver.open(base, O_RDONLY | O_NONBLOCK, "grep");
+  Fd target = ctx.resolver.open_file(base, O_RDONLY, "grep");
   struct stat st {};
   if (::fstat(target.get(), &st) != 0) throw_errno(errno, base.display(), "grep");
+  bool walk_truncated = false;
   if (S_ISREG(st.st_mode)) {
-    search(target.get(), base.display());
-  } else if (S_ISDIR(st.st_mode)) {
-    std::vector<std::string> rel;
-    size_t seen = 0;
-    walk_files(target.get(), rel, 0, seen,
-               [&](int dirfd, const std::vector<std::string>& r, const struct stat&) {
-                 if (glob) {
-                   bool ok = glob_is_path ? sdk::glob_match_parts(glob_parts, r)
-                                          : ::fnmatch(glob->c_str(), r.back().c_str(), 0) == 0;
-                   if (!ok) return true;
-                 }
-                 int fd = ::openat(dirfd, r.back().c_str(),
-                                   O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-                 if (fd < 0) return true;
-                 Fd f(fd);
-                 return search(f.get(), join_display(base, r));
-               });
+    search(target.get(), std::string(), buffers[0]);
+  } else {
+    WalkOptions opts = walk_options(ctx, call);
+    if (path_glob) opts.path_glob = &*path_glob;
+    if (name_glob) opts.name_glob = &*name_glob;
+    opts.threads = static_cast<unsigned>(buffers.size());
+    opts.past = [&hits](std::string_view key) { return hits.past(key); };
+    const WalkOutcome walked = walk_files(target.get(), opts, [&](const WalkFile& f) {
+      const std::string name(f.name);
+      const int fd = ::openat(f.dirfd, name.c_str(),
+                              O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+      if (fd < 0) return;
+      Fd file(fd);
+      search(file.get(), f.key, buffers[f.worker]);
+    });
+    if (walked.cancelled) throw Error(AR_ERR_CANCELLED, "grep: cancelled");
+    walk_truncated = walked.truncated;
   }
-  return Result::ok({{"matches", std::move(matches)}, {"truncated", truncated}});
+
+  const json::storage_ptr sp = json::make_shared_resource<json::monotonic_resource>();
+  json::array matches(sp);
+  for (auto& [key, found] : hits.take()) {
+    const std::string path = sdk::utf8_sanitize(shown_path(base, key));
+    for (auto& h : found)
+      matches.push_back(json::object({{"path", path}, {"line", h.line}, {"text", h.text}}, sp));
+  }
+  json::object body(sp);
+  body["matches"] = std::move(matches);
+  body["truncated"] = walk_truncated || hits.truncated();
+  return Result::ok(std::move(body));
 }
 
 }  // namespace agent_runner::fs_plugin

@@ -6,10 +6,16 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <condition_variable>
+#include <cstdio>
 #include <cstring>
+#include <exception>
 #include <fstream>
+#include <memory>
+#include <mutex>
 #include <sstream>
 #include <stdexcept>
+#include <thread>
 
 namespace ar_test {
 namespace fs = std::filesystem;
@@ -110,6 +116,37 @@ std::string read_file(const fs::path& p) {
   std::ostringstream ss;
   ss << in.rdbuf();
   return ss.str();
+}
+
+void finishes_within(std::chrono::seconds limit, const std::string& what,
+                     const std::function<void()>& fn) {
+  struct Shared {
+    std::mutex m;
+    std::condition_variable cv;
+    bool done = false;
+    std::exception_ptr error;
+  };
+  auto shared = std::make_shared<Shared>();
+  std::thread([shared, fn] {
+    std::exception_ptr error;
+    try {
+      fn();
+    } catch (...) {
+      error = std::current_exception();
+    }
+    std::lock_guard<std::mutex> lock(shared->m);
+    shared->done = true;
+    shared->error = error;
+    shared->cv.notify_all();
+  }).detach();
+  std::unique_lock<std::mutex> lock(shared->m);
+  if (!shared->cv.wait_for(lock, limit, [&] { return shared->done; })) {
+    std::fprintf(stderr, "HANG: %s did not return within %lld s\n", what.c_str(),
+                 static_cast<long long>(limit.count()));
+    std::fflush(stderr);
+    std::_Exit(1);
+  }
+  if (shared->error) std::rethrow_exception(shared->error);
 }
 
 }  // namespace ar_test

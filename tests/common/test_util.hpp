@@ -1,8 +1,10 @@
 // Small helpers for tests that run real processes and use real files.
 #pragma once
 
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -37,5 +39,12 @@ std::map<std::string, std::string> base_env();
 
 void write_file(const std::filesystem::path& p, const std::string& content);
 std::string read_file(const std::filesystem::path& p);
+
+// A hang detector, not a timing assertion: runs `fn` on its own thread and returns once it has
+// returned. When it has not within `limit` (pick one far above any normal run), prints `what`
+// and ends the whole test binary (a stuck thread cannot be stopped), so the hang is a failure
+// that names itself instead of a ctest timeout.
+void finishes_within(std::chrono::seconds limit, const std::string& what,
+                     const std::function<void()>& fn);
 
 }  // namespace ar_test

@@ -6,6 +6,7 @@
 #include <boost/json.hpp>
 
 #include <filesystem>
+#include <sstream>
 
 namespace fs = std::filesystem;
 namespace json = boost::json;
@@ -220,16 +221,19 @@ TEST(Config, PrecedenceFlagOverEnvOverFileOverDefault) {
 TEST(Config, ExplainSaysWhereEachValueCameFrom) {
   ar_test::TempDir tmp;
   auto file = tmp.path() / "c.yaml";
-  ar_test::write_file(file, "# comment\nmode: local\nsandbox:\n  greeting: hi\n");
-  auto r = host({"--config", file.string(), "config", "--json", "--explain"},
-                {{"TEMPORAL_NAMESPACE", "ns"}});
+  // `greeting` is a setting of the fixture plugin: `config` checks it against that plugin's schema.
+  ar_test::write_file(
+      file, "# comment\nmode: local\nsandbox:\n  greeting: hi\nsandbox_type: fixture-good\n");
+  auto r =
+      host({"--config", file.string(), "--plugin-dir", kFixtures, "config", "--json", "--explain"},
+           {{"TEMPORAL_NAMESPACE", "ns"}});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   auto src = json::parse(r.out).as_object().at("sources").as_object();
   EXPECT_EQ(src.at("mode"), json::value("file " + file.string() + ":2"));
   EXPECT_EQ(src.at("temporal_namespace"), "env TEMPORAL_NAMESPACE");
   EXPECT_EQ(src.at("task_queue"), "default");
   EXPECT_EQ(src.at("sandbox.greeting"), json::value("file " + file.string() + ":4"));
-  auto text = host({"--config", file.string(), "config", "--explain"});
+  auto text = host({"--config", file.string(), "--plugin-dir", kFixtures, "config", "--explain"});
   ASSERT_EQ(text.exit_code, 0);
   EXPECT_NE(text.out.find("mode"), std::string::npos);
   EXPECT_NE(text.out.find("(file " + file.string() + ":2)"), std::string::npos) << text.out;
@@ -339,4 +343,150 @@ TEST(Config, HelpExplainsEverySettingAndSource) {
                  "Local mode",
                  "Cloud mode"})
     EXPECT_NE(r.out.find(s), std::string::npos) << s;
+}
+
+namespace {
+// The "  - ..." problem lines of an error report.
+std::vector<std::string> problem_lines(const std::string& err) {
+  std::vector<std::string> out;
+  std::istringstream in(err);
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("  - ", 0) == 0) out.push_back(line);
+  return out;
+}
+}  // namespace
+
+TEST(Config, ConfigRefusesWhatExecRefusesWithTheSameMessages) {
+  ar_test::TempDir tmp;
+  auto file = tmp.path() / "c.yaml";
+  ar_test::write_file(file,
+                      "mode: local\nsandbox_type: fixture-good\nsandbox:\n  greting: hi\n"
+                      "  retries: -2\n");
+  std::vector<std::string> global = {"--config", file.string(), "--plugin-dir", kFixtures};
+  auto with_cmd = [&](std::vector<std::string> cmd) {
+    auto args = global;
+    args.insert(args.end(), cmd.begin(), cmd.end());
+    return host(args, {{"SANDBOX_ROOT_DIR", tmp.path().string()}});
+  };
+  auto exec = with_cmd({"exec", "--", "x"});
+  auto config = with_cmd({"config"});
+  auto config_json = with_cmd({"config", "--json"});
+  EXPECT_EQ(exec.exit_code, 2) << exec.err;
+  EXPECT_EQ(config.exit_code, 2) << config.out << config.err;
+  EXPECT_EQ(config_json.exit_code, 2) << config_json.out;
+  EXPECT_TRUE(config.out.empty() && config_json.out.empty()) << config.out;
+  auto lines = problem_lines(exec.err);
+  ASSERT_EQ(lines.size(), 2u) << exec.err;
+  EXPECT_EQ(problem_lines(config.err), lines);
+  EXPECT_EQ(problem_lines(config_json.err), lines);
+  EXPECT_NE(config.err.find("checked against the plugin's schema"), std::string::npos);
+
+  // A valid sandbox section passes both.
+  ar_test::write_file(file, "mode: local\nsandbox_type: fixture-good\nsandbox:\n  greeting: hi\n");
+  EXPECT_EQ(with_cmd({"config"}).exit_code, 0);
+  EXPECT_EQ(with_cmd({"exec", "--", "x"}).exit_code, 0);
+  // No plugin of the type: `config` still shows the configuration and says it checked nothing.
+  auto none = host({"config", "--json"}, {{"MODE", "local"}, {"SANDBOX_TYPE", "no-such-type"}});
+  EXPECT_EQ(none.exit_code, 0) << none.err;
+  EXPECT_NE(none.err.find("no loaded plugin provides sandbox type 'no-such-type'"),
+            std::string::npos)
+      << none.err;
+}
+
+TEST(Config, DaytonaSettingsReachTheDaytonaPluginInEitherMode) {
+  const Env local_daytona = {{"MODE", "local"},
+                             {"SANDBOX_TYPE", "daytona"},
+                             {"DAYTONA_API_KEY", "daytona-key-5678"},
+                             {"DAYTONA_TARGET", "eu"},
+                             {"DAYTONA_DEV_TOOLS_SNAPSHOT_ID", "snap-1"}};
+  auto o = config_json({}, local_daytona);
+  EXPECT_EQ(o.at("mode"), "local");
+  auto sc = o.at("sandbox_config").as_object();
+  EXPECT_EQ(sc.at("type"), "daytona");
+  EXPECT_EQ(sc.at("api_key"), "***");
+  EXPECT_EQ(sc.at("api_url"), "https://app.daytona.io/api");
+  EXPECT_EQ(sc.at("target"), "eu");
+  EXPECT_EQ(sc.at("snapshot_id"), "snap-1");
+  EXPECT_FALSE(sc.contains("root_dir")) << "the daytona plugin has no local workspace";
+  // Without the key, local mode with the daytona type is a configuration error, as in cloud mode.
+  auto missing = host({"config"}, {{"MODE", "local"}, {"SANDBOX_TYPE", "daytona"}});
+  EXPECT_EQ(missing.exit_code, 2);
+  EXPECT_NE(missing.err.find("daytona_api_key (not set): required when sandbox_type is daytona"),
+            std::string::npos)
+      << missing.err;
+  // Other local plugins still get the workspace and none of the Daytona settings.
+  auto fs_sc = config_json({}, {{"MODE", "local"}, {"DAYTONA_API_KEY", "daytona-key-5678"}})
+                   .at("sandbox_config")
+                   .as_object();
+  EXPECT_TRUE(fs_sc.contains("root_dir"));
+  EXPECT_FALSE(fs_sc.contains("api_key"));
+}
+
+TEST(Config, AnEmptyVariableCountsAsUnset) {
+  const Env empty = {{"MODE", ""},
+                     {"SANDBOX_TYPE", ""},
+                     {"REDIS_PORT", ""},
+                     {"TEMPORAL_MAX_CONCURRENCY", ""},
+                     {"TEMPORAL_NAMESPACE", ""},
+                     {"AGENT_RUNNER_CONFIG", ""},
+                     {"AGENT_RUNNER_PLUGIN_PATH", ""}};
+  auto r = host({"config", "--json", "--explain"}, with(kCloudKeys, empty));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto o = json::parse(r.out).as_object();
+  EXPECT_EQ(o.at("mode"), "cloud");
+  EXPECT_EQ(o.at("sandbox_type"), "daytona");
+  EXPECT_EQ(o.at("redis_port"), 6379);
+  EXPECT_EQ(o.at("max_concurrency"), 10);
+  EXPECT_EQ(o.at("temporal_namespace"), "default");
+  auto src = o.at("sources").as_object();
+  EXPECT_EQ(src.at("temporal_namespace"), "default");
+  EXPECT_FALSE(src.contains("config_file"));
+  // An empty key is a missing key.
+  auto keys =
+      host({"config"}, {{"MODE", "cloud"}, {"STIGMER_API_KEY", ""}, {"DAYTONA_API_KEY", ""}});
+  EXPECT_EQ(keys.exit_code, 2);
+  EXPECT_NE(keys.err.find("stigmer_api_key (not set)"), std::string::npos) << keys.err;
+  EXPECT_NE(keys.err.find("daytona_api_key (not set)"), std::string::npos) << keys.err;
+  // An empty variable does not hide the file's value either.
+  ar_test::TempDir tmp;
+  auto file = tmp.path() / "c.yaml";
+  ar_test::write_file(file, "mode: local\ntemporal_namespace: from-file\n");
+  auto f = config_json({"--config", file.string()},
+                       {{"MODE", ""}, {"TEMPORAL_NAMESPACE", ""}, {"SANDBOX_ROOT_DIR", ""}});
+  EXPECT_EQ(f.at("mode"), "local");
+  EXPECT_EQ(f.at("temporal_namespace"), "from-file");
+  EXPECT_EQ(f.at("sandbox_root_dir"), json::value((fs::current_path() / "workspace").string()));
+  // And both helps say so.
+  for (auto cmd :
+       {std::vector<std::string>{"--help"}, std::vector<std::string>{"config", "--help"}})
+    EXPECT_NE(host(cmd).out.find("empty string counts as unset"), std::string::npos) << cmd[0];
+}
+
+TEST(Config, OneTableDrivesTheFlagsHelpJsonAndExplain) {
+  // Every setting: its variable, its default per mode in `config --help`, its source in
+  // --explain; the settings with a flag take it before or after the command.
+  auto help = host({"config", "--help"}).out;
+  for (auto s : {"local: default localhost:50051; cloud: default localhost:8080",
+                 "local: default dummy-local-key; cloud: required",
+                 "local: default ./workspace; cloud: unused", "local: unused; cloud: default 6379",
+                 "required when sandbox_type is daytona", "--sandbox-root-dir DIR",
+                 "--mode local|cloud", "--sandbox-type TYPE"})
+    EXPECT_NE(help.find(s), std::string::npos) << s;
+  auto r = host({"config", "--json", "--explain", "--sandbox-type", "fixture-good",
+                 "--sandbox-root-dir", "/srv/ws", "--mode", "local"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto o = json::parse(r.out).as_object();
+  EXPECT_EQ(o.at("sandbox_type"), "fixture-good");
+  EXPECT_EQ(o.at("sandbox_root_dir"), "/srv/ws");
+  auto src = o.at("sources").as_object();
+  EXPECT_EQ(src.at("mode"), "flag --mode");
+  EXPECT_EQ(src.at("sandbox_type"), "flag --sandbox-type");
+  EXPECT_EQ(src.at("sandbox_root_dir"), "flag --sandbox-root-dir");
+  EXPECT_EQ(src.at("redis_host"), "unused in local mode");
+  EXPECT_EQ(src.at("stigmer_api_key"), "default (local mode)");
+  for (auto field : {"env", "temporal_namespace", "temporal_service_address", "task_queue",
+                     "max_concurrency", "stigmer_backend_endpoint", "redis_port", "redis_password",
+                     "daytona_api_key", "daytona_api_url", "daytona_snapshot_id", "daytona_target"})
+    EXPECT_TRUE(src.contains(field)) << field;
 }

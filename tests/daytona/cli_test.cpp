@@ -131,3 +131,17 @@ TEST(Cli, RunExampleGivesTheSameStepResultsAsLocalMode) {
   for (size_t i = 0; i < a.size(); ++i) EXPECT_EQ(a[i], b[i]) << "step " << i;
   EXPECT_TRUE(srv.sandboxes().empty());
 }
+
+// The Daytona settings reach the daytona plugin whenever it is the selected plugin, local mode
+// included (the key used to be dropped there, and the plugin said it was missing).
+TEST(Cli, LocalModeWithTheDaytonaTypeGetsTheDaytonaSettings) {
+  FakeDaytona srv;
+  auto env = cloud_env(srv);
+  env["MODE"] = "local";
+  env["SANDBOX_TYPE"] = "daytona";
+  env.erase("STIGMER_API_KEY");
+  auto r = ar_test::run({AR_TEST_HOST_BIN, "exec", "--json", "--", "echo local-daytona"}, env);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(json::parse(r.out).at("stdout"), "local-daytona\n");
+  EXPECT_TRUE(srv.sandboxes().empty());
+}

@@ -1,9 +1,14 @@
 #include "fs_test_util.hpp"
 
 #include <dirent.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <random>
 #include <sstream>
@@ -98,6 +103,39 @@ std::string marker() {
   static std::atomic<int> n{0};
   std::random_device rd;
   return std::to_string(::getpid()) + std::to_string(rd() % 100000) + std::to_string(n++);
+}
+
+PrivateTmpfs::PrivateTmpfs(const std::string& options) {
+  if (::geteuid() != 0) {
+    error_ = "needs root to mount a tmpfs";
+    return;
+  }
+  cwd_ = ::open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+  old_ns_ = ::open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
+  if (old_ns_ < 0 || ::unshare(CLONE_NEWNS) != 0) {
+    error_ = std::string("cannot make a private mount namespace: ") + std::strerror(errno);
+    return;
+  }
+  in_ns_ = true;
+  // Private first, so the mount below does not propagate back to the host's namespace.
+  if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0 ||
+      ::mount("tmpfs", dir_.path().c_str(), "tmpfs", MS_NOSUID | MS_NODEV, options.c_str()) != 0) {
+    error_ = std::string("cannot mount a tmpfs: ") + std::strerror(errno);
+    return;
+  }
+  mounted_ = true;
+}
+
+PrivateTmpfs::~PrivateTmpfs() {
+  if (mounted_) ::umount2(dir_.path().c_str(), MNT_DETACH);
+  // Back to the host's namespace (which also resets the thread's cwd: restored after).
+  if (in_ns_ && ::setns(old_ns_, CLONE_NEWNS) != 0)
+    std::fprintf(stderr, "PrivateTmpfs: setns back failed: %s\n", std::strerror(errno));
+  if (cwd_ >= 0) {
+    if (::fchdir(cwd_) != 0) std::perror("PrivateTmpfs: fchdir");
+    ::close(cwd_);
+  }
+  if (old_ns_ >= 0) ::close(old_ns_);
 }
 
 std::string str(const OpResult& r, const char* key) {

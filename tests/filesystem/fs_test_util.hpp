@@ -50,6 +50,26 @@ std::string tmp_path(const Box& b);
 // Whether the sandbox got the container view (info().view).
 bool container_view(const Box& b);
 
+// A tmpfs of `options` ("size=20m") mounted on a fresh temp dir in a private mount namespace of
+// the calling thread, so nothing shows outside the test and nothing stays mounted if it dies;
+// undone on destruction. Needs root: otherwise `error` says why and nothing is mounted.
+class PrivateTmpfs {
+ public:
+  explicit PrivateTmpfs(const std::string& options);
+  ~PrivateTmpfs();
+  PrivateTmpfs(const PrivateTmpfs&) = delete;
+  PrivateTmpfs& operator=(const PrivateTmpfs&) = delete;
+  bool mounted() const { return mounted_; }
+  const std::string& error() const { return error_; }
+  const fs::path& path() const { return dir_.path(); }
+
+ private:
+  ar_test::TempDir dir_;
+  int cwd_ = -1, old_ns_ = -1;
+  bool in_ns_ = false, mounted_ = false;
+  std::string error_;
+};
+
 std::unique_ptr<Sandbox> open_sandbox(boost::json::object config,
                                       std::optional<std::string> session, OpResult& err);
 

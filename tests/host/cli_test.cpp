@@ -148,3 +148,215 @@ TEST(Cli, ExecUsageErrors) {
   EXPECT_EQ(h.exit_code, 0);
   EXPECT_NE(h.out.find("--timeout"), std::string::npos);
 }
+
+namespace {
+// A local-mode environment whose sandbox is the fixture plugin, found only through --plugin-dir.
+std::map<std::string, std::string> fixture_env(const ar_test::TempDir& tmp) {
+  auto env = ar_test::base_env();
+  env["MODE"] = "local";
+  env["SANDBOX_TYPE"] = "fixture-good";
+  env["SANDBOX_ROOT_DIR"] = tmp.path().string();
+  return env;
+}
+}  // namespace
+
+TEST(Cli, GlobalOptionsWorkBeforeOrAfterTheCommand) {
+  auto before = host({"--plugin-dir", kFixtures, "plugins", "--json"});
+  auto after = host({"plugins", "--plugin-dir", kFixtures, "--json"});
+  auto end = host({"plugins", "--json", "--plugin-dir=" + kFixtures});
+  ASSERT_EQ(before.exit_code, 0) << before.err;
+  ASSERT_EQ(after.exit_code, 0) << after.err;
+  ASSERT_EQ(end.exit_code, 0) << end.err;
+  EXPECT_NE(before.out.find("fixture-good"), std::string::npos);
+  EXPECT_EQ(before.out, after.out);
+  EXPECT_EQ(before.out, end.out);
+
+  ar_test::TempDir tmp;
+  auto env = fixture_env(tmp);
+  env.erase("MODE");
+  auto r = host({"exec", "--json", "--mode", "local", "--plugin-dir", kFixtures,
+                 "--log-level=error", "--", "x"},
+                env);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(boost::json::parse(r.out).at("stdout"), "out:x");
+  // A repeated option keeps its last value; a repeatable one keeps them all.
+  auto last = host({"--mode", "cloud", "exec", "--mode", "local", "--plugin-dir", "/nonexistent",
+                    "--plugin-dir", kFixtures, "--", "y"},
+                   env);
+  EXPECT_EQ(last.exit_code, 0) << last.err;
+  EXPECT_EQ(last.out, "out:y");
+}
+
+TEST(Cli, EverythingAfterTheCommandsFirstWordOrDoubleDashIsTheCommand) {
+  ar_test::TempDir tmp;
+  auto env = fixture_env(tmp);
+  auto dashes = host({"--plugin-dir", kFixtures, "exec", "--", "echo", "--json", "--mode", "x",
+                      "--plugin-dir", "--help", "--"},
+                     env);
+  EXPECT_EQ(dashes.exit_code, 0) << dashes.err;
+  EXPECT_EQ(dashes.out, "out:echo --json --mode x --plugin-dir --help --");
+  auto word = host({"--plugin-dir", kFixtures, "exec", "ls", "-l", "--json"}, env);
+  EXPECT_EQ(word.exit_code, 0) << word.err;
+  EXPECT_EQ(word.out, "out:ls -l --json");
+  // A word that names a command of agent-runner is still the command's.
+  auto command_word = host({"--plugin-dir", kFixtures, "exec", "config", "--list"}, env);
+  EXPECT_EQ(command_word.exit_code, 0) << command_word.err;
+  EXPECT_EQ(command_word.out, "out:config --list");
+  auto help_word = host({"--plugin-dir", kFixtures, "exec", "--", "-h"}, env);
+  EXPECT_EQ(help_word.exit_code, 0) << help_word.err;
+  EXPECT_EQ(help_word.out, "out:-h");
+}
+
+TEST(Cli, UsageErrorsNameTheOptionAndPointAtHelp) {
+  struct Case {
+    std::vector<std::string> args;
+    std::vector<std::string> words;
+  };
+  const std::vector<Case> cases = {
+      {{"exec", "--bogus", "--", "true"},
+       {"agent-runner exec", "--bogus", "agent-runner exec --help"}},
+      {{"--bogus", "plugins"}, {"--bogus", "--help"}},
+      {{"plugins", "--bogus"}, {"--bogus", "--help"}},
+      {{"plugins", "stray"}, {"stray", "--help"}},
+      {{"plugins", "config"}, {"config", "--help"}},
+      {{"frobnicate"}, {"unknown command 'frobnicate'", "plugins, config, exec", "--help"}},
+      {{"--log-level", "loud", "plugins"}, {"--log-level", "'loud'", "trace, debug"}},
+      {{"plugins", "--log-format", "xml"}, {"--log-format", "'xml'", "text, json"}},
+      {{"--mode"}, {"--mode", "--help"}},
+      {{"exec", "--timeout", "soon", "--", "true"}, {"--timeout", "'soon'", "seconds"}},
+      {{"exec", "--timeout", "-1", "--", "true"}, {"--timeout", "--help"}},
+      {{"exec", "--env", "NOEQUALS", "--", "true"}, {"--env", "NAME=VALUE", "'NOEQUALS'"}},
+      {{"run", "w.yaml", "--parallel", "0"}, {"--parallel", "1 to 1000", "'0'"}},
+      {{"serve", "--mcp", "--max-calls", "-3"}, {"--max-calls", "--help"}},
+      {{"serve", "--mcp", "--max-message-bytes", "10"}, {"--max-message-bytes", "1024"}},
+      {{"serve", "--mcp", "--session", ""}, {"--session", "non-empty"}},
+      {{"completion"}, {"SHELL", "--help"}},
+      {{"completion", "fish"}, {"'fish'", "bash, zsh"}},
+      {{"help", "nothing"}, {"unknown command 'nothing'"}},
+  };
+  for (const auto& c : cases) {
+    auto r = host(c.args);
+    std::string line;
+    for (const auto& a : c.args) line += a + " ";
+    EXPECT_EQ(r.exit_code, 2) << line << r.err;
+    EXPECT_TRUE(r.out.empty()) << line << r.out;
+    for (const auto& w : c.words) EXPECT_NE(r.err.find(w), std::string::npos) << line << r.err;
+  }
+}
+
+TEST(Cli, HelpComesFromTheSameDeclarationsAsParsing) {
+  // Every option a command's help names is accepted by that command (here: reaches a later
+  // error, not an unknown-option one), and `help CMD` is `CMD --help`.
+  const std::map<std::string, std::vector<std::string>> options = {
+      {"plugins", {"--json"}},
+      {"config", {"--json", "--explain"}},
+      {"exec", {"--session", "--timeout", "--cwd", "--env", "--json"}},
+      {"run", {"--session", "--events", "--parallel"}},
+      {"serve", {"--mcp", "--session", "--max-message-bytes", "--max-calls"}},
+      {"doctor", {"--json"}},
+      {"completion", {}}};
+  auto root = host({"--help"});
+  ASSERT_EQ(root.exit_code, 0);
+  for (auto g : {"--config", "--mode local|cloud", "--sandbox-type", "--sandbox-root-dir",
+                 "--plugin-dir", "--log-level", "--log-format text|json", "--version", "empty"})
+    EXPECT_NE(root.out.find(g), std::string::npos) << g << "\n" << root.out;
+  for (const auto& [cmd, opts] : options) {
+    EXPECT_NE(root.out.find("\n  " + cmd + " "), std::string::npos) << cmd;
+    auto h = host({cmd, "--help"});
+    ASSERT_EQ(h.exit_code, 0) << cmd;
+    EXPECT_EQ(h.out.rfind("Usage: agent-runner [GLOBAL OPTIONS] " + cmd, 0), 0u) << h.out;
+    for (const auto& o : opts) EXPECT_NE(h.out.find("  " + o), std::string::npos) << cmd << o;
+    EXPECT_NE(h.out.find("--plugin-dir"), std::string::npos) << "global options are named";
+    auto via_help = host({"help", cmd});
+    EXPECT_EQ(via_help.exit_code, 0);
+    EXPECT_EQ(via_help.out, h.out);
+    auto after = host({cmd, "--json", "-h"});  // help wins wherever it stands
+    EXPECT_EQ(after.exit_code, 0) << cmd << after.err;
+  }
+  EXPECT_EQ(host({"help"}).out, root.out);
+  auto bare = host({});
+  EXPECT_EQ(bare.exit_code, 2);
+  EXPECT_EQ(bare.err, root.out);
+}
+
+namespace {
+// Runs the generated bash completion in a real bash, as bash runs it on <TAB>: COMP_WORDS and
+// COMP_CWORD set, then the function `complete -p` names. Returns the candidates, one per line.
+std::string complete_bash(const std::vector<std::string>& words, const std::string& script,
+                          const std::string& cwd = "/") {
+  std::string array;
+  for (const auto& w : words) array += "'" + w + "' ";
+  std::string program = "cd '" + cwd + "'; source '" + script +
+                        "'; spec=$(complete -p agent-runner); fn=${spec#*-F }; fn=${fn%% *}; "
+                        "COMP_WORDS=(" +
+                        array + "); COMP_CWORD=" + std::to_string(words.size() - 1) +
+                        "; COMP_LINE=\"${COMP_WORDS[*]}\"; COMP_POINT=${#COMP_LINE}; \"$fn\" "
+                        "agent-runner; printf '%s\\n' \"${COMPREPLY[@]}\" | sort";
+  auto r = run({"/bin/bash", "--norc", "--noprofile", "-c", program}, ar_test::base_env());
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(r.err.empty()) << r.err;
+  return r.out;
+}
+}  // namespace
+
+TEST(Cli, BashCompletionCompletesCommandsOptionsAndValues) {
+  ar_test::TempDir tmp;
+  auto gen = host({"completion", "bash"});
+  ASSERT_EQ(gen.exit_code, 0) << gen.err;
+  const std::string script = (tmp.path() / "agent-runner.bash").string();
+  ar_test::write_file(script, gen.out);
+  fs::create_directories(tmp.path() / "work" / "conf.d");
+  ar_test::write_file(tmp.path() / "work" / "config.yaml", "mode: local\n");
+  const std::string work = (tmp.path() / "work").string();
+
+  auto spec =
+      run({"/bin/bash", "--norc", "-c", "source '" + script + "'; complete -p agent-runner"},
+          ar_test::base_env());
+  EXPECT_EQ(spec.out, "complete -F _agent_runner agent-runner\n");
+  EXPECT_EQ(complete_bash({"agent-runner", "pl"}, script), "plugins\n");
+  EXPECT_EQ(complete_bash({"agent-runner", "c"}, script), "completion\nconfig\n");
+  EXPECT_EQ(complete_bash({"agent-runner", "--mode", ""}, script), "cloud\nlocal\n");
+  EXPECT_EQ(complete_bash({"agent-runner", "--mode", "=", "lo"}, script), "local\n");
+  EXPECT_EQ(complete_bash({"agent-runner", "--log-format", "j"}, script), "json\n");
+  EXPECT_EQ(complete_bash({"agent-runner", "--plugin-dir", "/tmp", "ex"}, script), "exec\n");
+  // Global options after the command, and the command's own.
+  EXPECT_EQ(complete_bash({"agent-runner", "plugins", "--plugin-d"}, script), "--plugin-dir\n");
+  EXPECT_EQ(complete_bash({"agent-runner", "exec", "--ti"}, script), "--timeout\n");
+  EXPECT_EQ(complete_bash({"agent-runner", "run", "--log-level", "w"}, script), "warn\n");
+  EXPECT_EQ(complete_bash({"agent-runner", "completion", ""}, script), "bash\nzsh\n");
+  // Files where an option or positional takes a file, directories where it takes one.
+  EXPECT_EQ(complete_bash({"agent-runner", "--config", "c"}, script, work),
+            "conf.d\nconfig.yaml\n");
+  EXPECT_EQ(complete_bash({"agent-runner", "plugins", "--plugin-dir", "c"}, script, work),
+            "conf.d\n");
+  EXPECT_EQ(complete_bash({"agent-runner", "run", "con"}, script, work), "conf.d\nconfig.yaml\n");
+  EXPECT_EQ(complete_bash({"agent-runner", "run", "--events", ""}, script, work),
+            "-\nconf.d\nconfig.yaml\n");
+  // Values that are not files complete nothing; after `--` or exec's first word, nothing is an
+  // option or a command of agent-runner.
+  EXPECT_EQ(complete_bash({"agent-runner", "exec", "--session", "c"}, script, work), "\n");
+  EXPECT_EQ(complete_bash({"agent-runner", "exec", "--", "ls", "--ti"}, script, work), "\n");
+  EXPECT_EQ(complete_bash({"agent-runner", "exec", "ls", "con"}, script, work),
+            "conf.d\nconfig.yaml\n");
+  EXPECT_EQ(complete_bash({"agent-runner", "exec", "--", "plugin"}, script, work).find("plugins"),
+            std::string::npos);
+}
+
+TEST(Cli, ZshCompletionNamesEveryCommandAndOption) {
+  auto r = host({"completion", "zsh"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out.rfind("#compdef agent-runner\n", 0), 0u);
+  for (auto s : {"'plugins:every plugin", "'exec:run one command", "'--mode=[",
+                 ":local|cloud:(local cloud)'", "'*--plugin-dir=[", ":DIR:_files -/'",
+                 "'--config=[", ":FILE:_files'", "'--timeout=[", "'(-)1:COMMAND:_command_names -e'",
+                 "'*::arguments:_normal'", "'*:FILE:_files'", "'1:bash|zsh:(bash zsh)'"})
+    EXPECT_NE(r.out.find(s), std::string::npos) << s;
+  // With zsh on the machine, the script also parses.
+  const std::string zsh = fs::exists("/usr/bin/zsh") ? "/usr/bin/zsh" : "/bin/zsh";
+  if (fs::exists(zsh)) {
+    ar_test::TempDir tmp;
+    ar_test::write_file(tmp.path() / "_agent_runner", r.out);
+    auto check = run({zsh, "-n", (tmp.path() / "_agent_runner").string()}, ar_test::base_env());
+    EXPECT_EQ(check.exit_code, 0) << check.err;
+  }
+}

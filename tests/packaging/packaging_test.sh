@@ -10,6 +10,7 @@
 #   5. the staged host, staging/usr/bin/agent-runner, loads it from a plugins directory and runs a
 #      workload on it with MODE=local SANDBOX_TYPE=tmpdir (and exec, and a timed-out process tree);
 #   6. lintian reports no error on any package.
+# (Also: the packaged bash completion is what the host generates, and it completes.)
 #
 # Environment (set by tests/packaging/CMakeLists.txt): AR_SOURCE_DIR AR_BINARY_DIR AR_VERSION
 # AR_CPACK AR_CMAKE AR_EXPECT_FILESYSTEM AR_EXPECT_DAYTONA
@@ -106,7 +107,7 @@ done
 files_of "$CORE" >"$W/core.files"
 files_of "$DEV" >"$W/dev.files"
 for f in /usr/bin/agent-runner /etc/agent-runner/config.yaml /usr/share/man/man1/agent-runner.1.gz \
-  /usr/share/doc/agent-runner/copyright /usr/share/doc/agent-runner/changelog.Debian.gz; do
+  /usr/share/bash-completion/completions/agent-runner /usr/share/doc/agent-runner/copyright /usr/share/doc/agent-runner/changelog.Debian.gz; do
   grep -qx "$f" "$W/core.files" || fail "core package lacks $f"
 done
 if [ "$AR_EXPECT_FILESYSTEM" = 1 ]; then
@@ -159,6 +160,14 @@ run_host() { # the staged host, with a clean environment plus "$@" before the co
     "$@")
 }
 "$H" --version | grep -q "agent-runner $AR_VERSION" || fail "staged host's --version is not $AR_VERSION: $("$H" --version)"
+
+step "the packaged bash completion"
+# What `agent-runner completion bash` prints, and it completes in a real bash.
+cmp -s "$S/usr/share/bash-completion/completions/agent-runner" <("$H" completion bash) ||
+  fail "the packaged bash completion is not what the packaged host generates"
+got=$(bash --norc -c 'source "$1"; COMP_WORDS=(agent-runner pl); COMP_CWORD=1; _agent_runner; echo "${COMPREPLY[*]}"' \
+  _ "$S/usr/share/bash-completion/completions/agent-runner")
+[ "$got" = plugins ] || fail "the packaged bash completion completes 'agent-runner pl' to '$got'"
 
 step "the packaged example config"
 # As shipped (every line a comment) it loads and changes nothing.

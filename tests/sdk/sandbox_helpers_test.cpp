@@ -8,7 +8,9 @@
 
 #include <fcntl.h>
 
+#include <ctime>
 #include <string>
+#include <vector>
 
 namespace sdk = agent_runner::sdk;
 namespace json = boost::json;
@@ -235,4 +237,42 @@ TEST(SdkFd, ClosesOnResetAndDestructionButNotAfterRelease) {
   sdk::Fd owner(raw2);
   owner.reset();
   EXPECT_EQ(::fcntl(raw2, F_GETFD), -1);
+}
+
+// The date arithmetic of format_iso_time_utc against the C library's, over leap days, century
+// years, negative times and the four-digit edge.
+TEST(SdkOps, IsoTimeMatchesGmtime) {
+  const auto libc = [](time_t t) {
+    struct tm tm {};
+    gmtime_r(&t, &tm);
+    char buf[64];
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return std::string(buf);
+  };
+  std::vector<time_t> times = {0,
+                               -1,
+                               1,
+                               86399,
+                               86400,
+                               951782400 /* 2000-02-29 */,
+                               951868800,
+                               4107542400 /* 2100-03-01 */,
+                               253402300799,
+                               253402300800 /* year 10000 */,
+                               -62167219200 /* year 0 */,
+                               -62167219201};
+  for (time_t t = -5000000000; t < 7000000000; t += 7777777) times.push_back(t);
+  char buf[32];
+  for (time_t t : times) EXPECT_EQ(sdk::format_iso_time_utc(t, buf), libc(t)) << t;
+}
+
+// A big listing builds its entries in one arena and the result keeps it (no copy into the
+// default resource on the way out).
+TEST(SdkOps, EntriesAndResultsKeepTheirMemoryResource) {
+  const json::storage_ptr sp = json::make_shared_resource<json::monotonic_resource>();
+  json::object body(sp);
+  body["e"] = sdk::file_entry("/a", false, 1, "t", sp);
+  EXPECT_EQ(body.at("e").as_object().storage().get(), sp.get());
+  const auto r = sdk::Result::ok(std::move(body));
+  EXPECT_EQ(r.body.storage().get(), sp.get());
 }

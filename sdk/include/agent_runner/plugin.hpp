@@ -58,11 +58,8 @@ struct Result {
   boost::json::object body;
   std::vector<std::string> buffers;
 
-  static Result ok(boost::json::object body = {}) {
-    Result r;
-    r.body = std::move(body);
-    return r;
-  }
+  // Moves `body` in with its memory resource (an assignment would copy it into the default one).
+  static Result ok(boost::json::object body = {}) { return Result{AR_OK, std::move(body), {}}; }
   static Result error(ar_status status, std::string_view message) {
     Result r;
     r.status = status;

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstring>
 #include <ctime>
 #include <limits>
 #include <string>
@@ -17,23 +18,62 @@
 namespace agent_runner::sdk {
 inline namespace v1 {
 
-// A time as the operations report it: ISO-8601 UTC to the second, "2026-11-24T12:00:00Z".
+// A time as the operations report it: ISO-8601 UTC to the second, "2026-11-24T12:00:00Z",
+// written into `out` (NUL-terminated); returns the text. No locale, no time zone, no lock: ls of a
+// big directory formats one per entry.
+inline std::string_view format_iso_time_utc(time_t t, char (&out)[32]) {
+  // The civil date of a day count (days since 1970-01-01), in eras of 400 years that start on
+  // 1 March, so that the leap day is the last day of a year.
+  const int64_t secs = static_cast<int64_t>(t);
+  int64_t days = secs / 86400, rem = secs % 86400;
+  if (rem < 0) {
+    rem += 86400;
+    --days;
+  }
+  const int64_t z = days + 719468;  // days from 0000-03-01
+  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  const int64_t doe = z - era * 146097;                                       // [0, 146096]
+  const int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;  // [0, 399]
+  const int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);                // [0, 365]
+  const int64_t mp = (5 * doy + 2) / 153;                                     // [0, 11] from March
+  const int64_t day = doy - (153 * mp + 2) / 5 + 1;
+  const int64_t month = mp < 10 ? mp + 3 : mp - 9;
+  const int64_t year = yoe + era * 400 + (month <= 2 ? 1 : 0);
+  if (year < 1000 || year > 9999) {  // not four digits: as strftime writes it
+    struct tm tm {};
+    gmtime_r(&t, &tm);
+    const size_t n = std::strftime(out, sizeof out, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return std::string_view(out, n);
+  }
+  const auto put = [&out](size_t at, int64_t v, int width) {
+    for (int i = width - 1; i >= 0; --i, v /= 10) out[at + static_cast<size_t>(i)] = '0' + v % 10;
+  };
+  std::memcpy(out, "0000-00-00T00:00:00Z", 21);
+  put(0, year, 4);
+  put(5, month, 2);
+  put(8, day, 2);
+  put(11, rem / 3600, 2);
+  put(14, rem / 60 % 60, 2);
+  put(17, rem % 60, 2);
+  return std::string_view(out, 20);
+}
+
 inline std::string iso_time_utc(time_t t) {
-  struct tm tm {};
-  gmtime_r(&t, &tm);
   char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
+  return std::string(format_iso_time_utc(t, buf));
 }
 
 // One entry of ls and glob: {path, is_dir, size, modified_at}; a directory's size is 0. `path` is
-// the display path, made valid UTF-8 here.
+// the display path, made valid UTF-8 here. `sp`: where the object's memory comes from (a
+// monotonic resource for a big listing).
 inline boost::json::object file_entry(std::string_view path, bool is_dir, int64_t size,
-                                      std::string modified_at) {
-  return {{"path", utf8_sanitize(path)},
-          {"is_dir", is_dir},
-          {"size", is_dir ? int64_t{0} : size},
-          {"modified_at", std::move(modified_at)}};
+                                      std::string_view modified_at,
+                                      boost::json::storage_ptr sp = {}) {
+  return boost::json::object({{"path", utf8_sanitize(path)},
+                              {"is_dir", is_dir},
+                              {"size", is_dir ? int64_t{0} : size},
+                              {"modified_at", modified_at}},
+                             std::move(sp));
 }
 
 // The per-item error of upload and download rows: {code, message}.

@@ -1,4 +1,4 @@
-// Sandbox paths and glob patterns, the same for every plugin (header-only, needs plugin.hpp).
+// Sandbox paths, the same for every plugin (header-only, needs plugin.hpp).
 //
 // An agent names files by sandbox path: rooted at "/" (the workspace), '/'-separated, relative
 // paths meaning the same as absolute ones. Parsing is purely lexical: `.` and empty components
@@ -7,9 +7,8 @@
 // the root itself (the filesystem plugin uses openat2(RESOLVE_BENEATH) or an O_NOFOLLOW walk).
 #pragma once
 
+#include <agent_runner/glob.hpp>  // split_path, glob_match, check_glob_pattern
 #include <agent_runner/plugin.hpp>
-
-#include <fnmatch.h>
 
 #include <string>
 #include <string_view>
@@ -97,68 +96,6 @@ inline SandboxPath parse_sandbox_path(std::string_view path) {
     i = j + 1;
   }
   return out;
-}
-
-// The non-empty components of a '/'-separated path or pattern other than "." (not normalised:
-// ".." stays). "/a//./b/" -> {"a", "b"}.
-inline std::vector<std::string> split_path(std::string_view s) {
-  std::vector<std::string> out;
-  size_t i = 0;
-  while (i <= s.size()) {
-    size_t j = s.find('/', i);
-    if (j == std::string_view::npos) j = s.size();
-    const std::string_view part = s.substr(i, j - i);
-    if (!part.empty() && part != ".") out.emplace_back(part);
-    i = j + 1;
-  }
-  return out;
-}
-
-namespace detail {
-inline bool glob_from(const std::vector<std::string>& pat, size_t pi,
-                      const std::vector<std::string>& path, size_t si) {
-  while (pi < pat.size()) {
-    if (pat[pi] == "**") {
-      while (pi + 1 < pat.size() && pat[pi + 1] == "**") ++pi;  // "**/**" == "**"
-      if (pi + 1 == pat.size()) return true;
-      for (size_t k = si; k <= path.size(); ++k)
-        if (glob_from(pat, pi + 1, path, k)) return true;
-      return false;
-    }
-    if (si >= path.size()) return false;
-    if (::fnmatch(pat[pi].c_str(), path[si].c_str(), 0) != 0) return false;
-    ++pi;
-    ++si;
-  }
-  return si == path.size();
-}
-}  // namespace detail
-
-// Glob over split paths (split_path): `*`, `?` and `[...]` match within one component (fnmatch,
-// no flags, so `*` also matches a leading dot), a whole component `**` matches any number of
-// components, none included. The whole path must match.
-inline bool glob_match_parts(const std::vector<std::string>& pattern,
-                             const std::vector<std::string>& path) {
-  return detail::glob_from(pattern, 0, path, 0);
-}
-
-// glob_match_parts on '/'-separated strings: glob_match("src/**/*.py", "src/a/b.py") is true.
-inline bool glob_match(std::string_view pattern, std::string_view path) {
-  return glob_match_parts(split_path(pattern), split_path(path));
-}
-
-// Checks a glob/grep pattern from a request: not empty (when `allow_empty` is false), no NUL
-// byte, no `..` component (invalid_path). `op` and `field` name the request in the message.
-inline void check_glob_pattern(std::string_view pattern, std::string_view op,
-                               std::string_view field, bool allow_empty = false) {
-  const std::string where = std::string(op) + ": '" + std::string(field) + "'";
-  if (pattern.empty() && !allow_empty)
-    throw Error(AR_ERR_INVALID_ARGUMENT, where + " must not be empty");
-  if (pattern.find('\0') != std::string_view::npos)
-    throw Error(AR_ERR_INVALID_ARGUMENT, where + " contains a NUL byte");
-  for (const auto& part : split_path(pattern))
-    if (part == "..")
-      throw Error(AR_ERR_INVALID_PATH, std::string(op) + ": '..' is not allowed in a pattern");
 }
 
 }  // namespace v1

@@ -1,0 +1,245 @@
+// write, edit and upload put a file in place whole or not at all. Truncating the file and
+// writing into it loses the old content when the disk fills up half way; instead the new content
+// goes into a temporary file beside it (same directory, so same filesystem), is flushed to disk,
+// and is renamed over the old one, which the kernel does atomically. Every name is looked up
+// relative to a directory fd resolved beneath the workspace, and the temporary file is created
+// O_EXCL (never through a symlink).
+#include "file_ops.hpp"
+
+#include <fcntl.h>
+#include <linux/magic.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstdio>
+#include <ctime>
+
+namespace agent_runner::fs_plugin {
+using sdk::Error;
+
+namespace {
+
+// Symlinks followed at the leaf before giving up (as the kernel's ELOOP).
+constexpr int kMaxLinks = 40;
+
+void write_all_fd(int fd, std::string_view data, const std::string& path, std::string_view action) {
+  while (!data.empty()) {
+    const ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw_errno(errno, path, action);
+    }
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+}
+
+// A number for a temporary name: random per process (a command cannot guess and pre-create it),
+// different for every call.
+uint64_t unique_number() {
+  static const uint64_t seed = [] {
+    uint64_t r = 0;
+    if (::getrandom(&r, sizeof r, 0) != sizeof r)
+      r = static_cast<uint64_t>(::getpid()) << 32 ^ static_cast<uint64_t>(::time(nullptr));
+    return r;
+  }();
+  static std::atomic<uint64_t> counter{0};
+  // An odd multiplier spreads consecutive counts over all the bits.
+  return seed ^ (counter.fetch_add(1) * 0x9E3779B97F4A7C15ull);
+}
+
+// A new, empty, uniquely named file in the directory `dirfd`, removed again unless keep().
+class TempFile {
+ public:
+  TempFile(int dirfd, mode_t mode, const std::string& shown, std::string_view action)
+      : dirfd_(dirfd) {
+    for (int attempt = 0;; ++attempt) {
+      char name[64];
+      std::snprintf(name, sizeof name, ".agent-runner-write-%016llx.tmp",
+                    static_cast<unsigned long long>(unique_number()));
+      const int fd =
+          ::openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+      if (fd >= 0) {
+        fd_.reset(fd);
+        name_ = name;
+        return;
+      }
+      if (errno != EEXIST || attempt == 16) throw_errno(errno, shown, action);
+    }
+  }
+  ~TempFile() {
+    if (!name_.empty()) ::unlinkat(dirfd_, name_.c_str(), 0);
+  }
+  TempFile(const TempFile&) = delete;
+  TempFile& operator=(const TempFile&) = delete;
+
+  int fd() const { return fd_.get(); }
+  // Closes the file; the errno close(2) reports, or 0.
+  int close() {
+    const int fd = fd_.release();
+    return ::close(fd) == 0 || errno == EINTR ? 0 : errno;
+  }
+  const std::string& name() const { return name_; }
+  void keep() { name_.clear(); }
+
+ private:
+  int dirfd_;
+  Fd fd_;
+  std::string name_;
+};
+
+// Whether the filesystem of `fd` reserves space as write(2) is called, so that a full disk shows
+// there and not only when the data is flushed later.
+bool reserves_on_write(int fd) {
+  struct statfs sf {};
+  if (::fstatfs(fd, &sf) != 0) return false;
+  switch (static_cast<unsigned long>(sf.f_type)) {
+    case EXT4_SUPER_MAGIC:  // also ext2 and ext3
+    case XFS_SUPER_MAGIC:
+    case BTRFS_SUPER_MAGIC:
+    case F2FS_SUPER_MAGIC:
+    case TMPFS_MAGIC:
+    case OVERLAYFS_SUPER_MAGIC:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// Makes sure everything written to the temporary file is accounted for before it replaces
+// anything: on a filesystem that may only report a full disk (or an I/O error) at writeback
+// (NFS, FUSE, ...), fsync; everywhere, the error close(2) reports. The local filesystems that
+// reserve space at write(2) are not fsync'ed: a flush per write costs milliseconds (ten times
+// the write itself on a busy disk), and the rename is atomic without it; what is given up is
+// only that a power cut right after the rename may lose the new content there.
+void finish(TempFile& tmp, const std::string& shown, std::string_view action) {
+  if (!reserves_on_write(tmp.fd()) && ::fsync(tmp.fd()) != 0) throw_errno(errno, shown, action);
+  if (const int err = tmp.close(); err != 0) throw_errno(err, shown, action);
+}
+
+// Where a write lands: the directory and the name in it, after following a symlink at the leaf,
+// and what is there now.
+struct Target {
+  SandboxPath path;
+  Fd dir;
+  bool exists = false;
+  struct stat st {};
+};
+
+// Follows symlinks at the leaf by their text, relative to the sandbox path of the directory that
+// holds them (an absolute target or one climbing above the root is invalid_path, as for every
+// other lookup); the directories on the way are resolved beneath the workspace again.
+Target find_target(const FileContext& ctx, const SandboxPath& p, const WriteMode& how,
+                   std::string_view action) {
+  Target t;
+  t.path = p;
+  t.dir = how.must_exist ? ctx.resolver.open_parent(p, action)
+                         : ctx.resolver.make_dirs(p.parent(), action);
+  for (int links = 0;; ++links) {
+    const std::string shown = t.path.display();
+    if (::fstatat(t.dir.get(), t.path.leaf().c_str(), &t.st, AT_SYMLINK_NOFOLLOW) != 0) {
+      if (errno != ENOENT) throw_errno(errno, shown, action);
+      if (how.must_exist) throw_errno(ENOENT, shown, action);
+      return t;
+    }
+    if (!S_ISLNK(t.st.st_mode)) {
+      t.exists = true;
+      return t;
+    }
+    if (!how.overwrite)
+      throw Error(AR_ERR_ALREADY_EXISTS, std::string(action) + " " + p.display() +
+                                             ": file already exists (pass overwrite: true to "
+                                             "replace it)");
+    if (links == kMaxLinks) throw_errno(ELOOP, p.display(), action);
+    char buf[4096];
+    const ssize_t n = ::readlinkat(t.dir.get(), t.path.leaf().c_str(), buf, sizeof buf - 1);
+    if (n < 0) throw_errno(errno, shown, action);
+    if (buf[0] == '/') throw_errno(EXDEV, p.display(), action);
+    SandboxPath next;
+    try {
+      next = parse_sandbox_path(t.path.parent().display() + "/" +
+                                std::string(buf, static_cast<size_t>(n)));
+    } catch (const Error&) {
+      throw_errno(EXDEV, p.display(), action);
+    }
+    if (next.is_root())
+      throw Error(AR_ERR_IS_DIRECTORY,
+                  std::string(action) + " " + p.display() + ": is a directory");
+    t.dir = ctx.resolver.open_parent(next, action);
+    t.path = std::move(next);
+  }
+}
+
+}  // namespace
+
+bool write_file(const FileContext& ctx, const SandboxPath& p, std::string_view content,
+                const WriteMode& how, std::string_view action) {
+  const std::string shown = p.display();
+  const std::string what = std::string(action) + " " + shown;
+  if (p.is_root()) throw Error(AR_ERR_IS_DIRECTORY, what + ": is a directory");
+  if (content.size() > ctx.max_file_bytes)
+    throw Error(AR_ERR_TOO_LARGE,
+                what + ": " + std::to_string(content.size()) + " bytes is over the limit of " +
+                    std::to_string(ctx.max_file_bytes) + " (sandbox.max_file_bytes)");
+  Target t = find_target(ctx, p, how, action);
+  if (t.exists) {
+    if (S_ISDIR(t.st.st_mode)) throw Error(AR_ERR_IS_DIRECTORY, what + ": is a directory");
+    check_file_type(t.st.st_mode, shown, action);
+    if (!how.overwrite)
+      throw Error(AR_ERR_ALREADY_EXISTS,
+                  what + ": file already exists (pass overwrite: true to replace it)");
+    // A rename needs only the directory to be writable; the file's own permission still decides
+    // whether it may be replaced, as when it was written in place.
+    if (::faccessat(t.dir.get(), t.path.leaf().c_str(), W_OK, AT_EACCESS) != 0)
+      throw_errno(errno, shown, action);
+  }
+  const int dir = t.dir.get();
+  const std::string& leaf = t.path.leaf();
+  try {
+    TempFile tmp(dir, how.mode >= 0 ? static_cast<mode_t>(how.mode & 0777) : 0644, shown, action);
+    write_all_fd(tmp.fd(), content, shown, action);
+    // The host's credentials do not change while it runs.
+    static const uid_t euid = ::geteuid();
+    static const gid_t egid = ::getegid();
+    if (t.exists && (t.st.st_uid != euid || t.st.st_gid != egid))
+      (void)::fchown(tmp.fd(), t.st.st_uid, t.st.st_gid);  // best effort: root can, others not
+    const mode_t mode = how.mode >= 0 ? static_cast<mode_t>(how.mode & 0777)
+                        : t.exists    ? t.st.st_mode & 07777
+                                      : 0;
+    if ((how.mode >= 0 || t.exists) && ::fchmod(tmp.fd(), mode) != 0)
+      throw_errno(errno, shown, "chmod");
+    finish(tmp, shown, action);
+    bool created = !t.exists;
+    if (t.exists) {
+      if (::renameat(dir, tmp.name().c_str(), dir, leaf.c_str()) != 0)
+        throw_errno(errno, shown, action);
+      tmp.keep();
+    } else if (::renameat2(dir, tmp.name().c_str(), dir, leaf.c_str(), RENAME_NOREPLACE) == 0) {
+      tmp.keep();
+    } else if (errno == EINVAL) {
+      // A filesystem without RENAME_NOREPLACE: a hard link refuses an existing name alike (the
+      // temporary name is removed on the way out).
+      if (::linkat(dir, tmp.name().c_str(), dir, leaf.c_str(), 0) != 0)
+        throw_errno(errno, shown, action);
+    } else if (errno == EEXIST && how.overwrite) {  // created meanwhile: replace it
+      if (::renameat(dir, tmp.name().c_str(), dir, leaf.c_str()) != 0)
+        throw_errno(errno, shown, action);
+      tmp.keep();
+      created = false;
+    } else {
+      throw_errno(errno, shown, action);
+    }
+    return created;
+  } catch (const Error& e) {
+    if (e.status() != AR_ERR_NO_SPACE) throw;
+    throw Error(AR_ERR_NO_SPACE,
+                std::string(e.what()) +
+                    (t.exists ? "; the file keeps its old content" : "; the file was not created") +
+                    " (free space in the workspace and try again)");
+  }
+}
+
+}  // namespace agent_runner::fs_plugin
