@@ -184,9 +184,11 @@ struct TextEdit {
 // int mode)` (mode -1 = not given, else at most 07777): checks the request's `files` array
 // against the input buffers (one per file, invalid_argument otherwise), then writes each file and
 // answers {files: [{path, ok, error}]}. An sdk::Error for one file goes into its row and the others
-// go on, except unauthorized (bad credentials fail the whole call).
-template <class Write>
-Result upload_files(Call& call, Write&& write) {
+// go on, except unauthorized (bad credentials fail the whole call). `resolve` turns each
+// requested path into a SandboxPath (the overload without it uses parse_sandbox_path); rows show
+// the resolved path.
+template <class Resolve, class Write>
+Result upload_files(Call& call, Resolve&& resolve, Write&& write) {
   const auto* files = json_get::find(call.request(), "files");
   if (!files || !files->is_array())
     throw Error(AR_ERR_INVALID_ARGUMENT, "upload: 'files' must be an array of {path, mode?}");
@@ -204,7 +206,7 @@ Result upload_files(Call& call, Write&& write) {
       const auto& fo = arr[i].as_object();
       const std::string raw = json_get::string(fo, "path");
       row["path"] = raw;
-      const SandboxPath p = parse_sandbox_path(raw);
+      const SandboxPath p = resolve(std::string_view(raw));
       row["path"] = p.display();
       const int64_t mode = json_get::integer(fo, "mode", -1);
       if (mode > 07777) throw Error(AR_ERR_INVALID_ARGUMENT, "upload: mode must be <= 07777");
@@ -221,6 +223,11 @@ Result upload_files(Call& call, Write&& write) {
   }
   return Result::ok({{"files", std::move(out)}});
 }
+template <class Write>
+Result upload_files(Call& call, Write&& write) {
+  return upload_files(
+      call, [](std::string_view raw) { return parse_sandbox_path(raw); }, write);
+}
 
 // What a plugin's download reader returns for one file.
 struct DownloadedFile {
@@ -230,9 +237,9 @@ struct DownloadedFile {
 
 // The download operation around a plugin's `read(const SandboxPath&) -> DownloadedFile`: answers
 // {files: [{path, ok, size, mode, buffer, error}]} with each file's content as one buffer (`buffer`
-// is its index). Per-file errors as in upload_files.
-template <class Read>
-Result download_files(const boost::json::object& req, Read&& read) {
+// is its index). Per-file errors and `resolve` as in upload_files.
+template <class Resolve, class Read>
+Result download_files(const boost::json::object& req, Resolve&& resolve, Read&& read) {
   const auto* paths = json_get::find(req, "paths");
   if (!paths || !paths->is_array())
     throw Error(AR_ERR_INVALID_ARGUMENT, "download: 'paths' must be an array of strings");
@@ -244,7 +251,7 @@ Result download_files(const boost::json::object& req, Read&& read) {
     try {
       if (!v.is_string())
         throw Error(AR_ERR_INVALID_ARGUMENT, "download: every path must be a string");
-      const SandboxPath p = parse_sandbox_path(v.as_string());
+      const SandboxPath p = resolve(std::string_view(v.as_string()));
       row["path"] = p.display();
       DownloadedFile f = read(p);
       row["ok"] = true;
@@ -265,6 +272,11 @@ Result download_files(const boost::json::object& req, Read&& read) {
   }
   r.body["files"] = std::move(out);
   return r;
+}
+template <class Read>
+Result download_files(const boost::json::object& req, Read&& read) {
+  return download_files(
+      req, [](std::string_view raw) { return parse_sandbox_path(raw); }, read);
 }
 
 // One grep match line as results show it: at most `max_bytes` bytes of the line, a trailing '\r'
