@@ -6,6 +6,7 @@
 #include "fs_config.hpp"
 #include "isolation.hpp"
 #include "paths.hpp"
+#include "sandbox_files.hpp"
 #include "view.hpp"
 #include "view_mount.hpp"
 
@@ -19,8 +20,7 @@ struct ExecContext {
   const FsConfig& cfg;
   const ViewTable& table;
   const ViewNamespaces* view;  // the container view, or null (host view)
-  const Resolver& workspace;   // host view: beneath the workspace ...
-  const Resolver& tmp;         // ... and beneath its tmp
+  const SandboxFiles& files;   // the cwd is looked up as file operations look up paths
   const IsolationPlan& plan;
 };
 

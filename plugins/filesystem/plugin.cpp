@@ -1,13 +1,17 @@
-// The filesystem sandbox plugin: a workspace directory on this machine (workspace.hpp); file
-// operations are resolved by the kernel beneath it (paths.hpp, file_ops.hpp); commands run in a
-// supervised, confined process tree (execute.hpp, process.hpp, supervisor.hpp) under the plan
-// made at create (isolation.hpp). The plugin-level `probe` reports what this machine enforces.
+// The filesystem sandbox plugin: a workspace directory on this machine (workspace.hpp) seen by
+// commands and file operations alike through one view table (view.hpp): a root of the sandbox's
+// own built once per sandbox (view_mount.hpp), or the host's paths where the machine refuses it.
+// File operations resolve through it (sandbox_files.hpp, paths.hpp, file_ops.hpp); commands run
+// in a supervised, confined process tree (execute.hpp, process.hpp, supervisor.hpp) under the
+// plan made at create (isolation.hpp). The plugin-level `probe` reports what this machine
+// enforces.
 #include "execute.hpp"
 #include "file_ops.hpp"
 #include "fs_config.hpp"
 #include "isolation.hpp"
 #include "paths.hpp"
 #include "probe.hpp"
+#include "sandbox_files.hpp"
 #include "view.hpp"
 #include "view_mount.hpp"
 #include "workspace.hpp"
@@ -71,7 +75,7 @@ class FsSandbox final : public sdk::Sandbox {
             {"view", table_.is_container() ? "container" : "host"},
             {"mounts", table_.to_json()},
             {"layout", cfg_.layout == Layout::shared ? "shared" : "per-session"},
-            {"path_resolution", resolver_->uses_openat2() ? "openat2" : "fd-walk"},
+            {"path_resolution", files_->uses_openat2() ? "openat2" : "fd-walk"},
             {"isolation", plan_.to_json()}};
   }
 
@@ -82,7 +86,7 @@ class FsSandbox final : public sdk::Sandbox {
   }
 
   Result execute(sdk::Call& c) override {
-    return op_execute(ExecContext{cfg_, table_, view_.get(), *resolver_, *tmp_resolver_, plan_}, c);
+    return op_execute(ExecContext{cfg_, table_, view_.get(), *files_, plan_}, c);
   }
   Result ls(sdk::Call& c) override { return op_ls(ctx(), c); }
   Result read(sdk::Call& c) override { return op_read(ctx(), c); }
@@ -97,15 +101,12 @@ class FsSandbox final : public sdk::Sandbox {
  private:
   FsSandbox() = default;
 
-  FileContext ctx() const { return {*resolver_, cfg_.max_file_bytes, cfg_.max_search_entries}; }
+  FileContext ctx() const { return {*files_, cfg_.max_file_bytes, cfg_.max_search_entries}; }
 
   void init(const sdk::CreateArgs& args) {
     cfg_ = parse_config(args.config);
     session_ = args.session;
     ws_ = std::make_unique<Workspace>(cfg_, session_);
-    const char* force = std::getenv("AGENT_RUNNER_FS_FORCE_FD_WALK");
-    resolver_ = std::make_unique<Resolver>(ws_->fd(), force && *force == '1');
-    tmp_resolver_ = std::make_unique<Resolver>(ws_->tmp_fd(), force && *force == '1');
     try {
       plan_ = plan_isolation(cfg_);
       if (plan_.view) {
@@ -126,6 +127,9 @@ class FsSandbox final : public sdk::Sandbox {
           plan_.writable = {ws_->path(), ws_->tmp_dir()};
       }
       plan_landlock(plan_, table_, view_ ? view_->root_fd() : -1);
+      const char* force = std::getenv("AGENT_RUNNER_FS_FORCE_FD_WALK");
+      files_ = std::make_unique<SandboxFiles>(table_, view_ ? view_->root_fd() : -1, ws_->fd(),
+                                              ws_->tmp_fd(), force && *force == '1');
     } catch (...) {
       view_.reset();
       ws_->release();
@@ -139,10 +143,10 @@ class FsSandbox final : public sdk::Sandbox {
   std::optional<std::string> session_;
   std::string id_;
   std::unique_ptr<Workspace> ws_;
-  std::unique_ptr<Resolver> resolver_, tmp_resolver_;
   IsolationPlan plan_;
   ViewTable table_;
   std::unique_ptr<ViewNamespaces> view_;  // the container view's namespaces (null: host view)
+  std::unique_ptr<SandboxFiles> files_;   // what file operations see: the same table
 };
 
 }  // namespace

@@ -45,7 +45,7 @@ enum Op : int32_t {
   kOpTmpfs,    // tmpfs on target with options `source`
   kOpProc,     // proc on target; where refused, the host's /proc (source) bound instead
   kOpDevpts,   // a new devpts instance on target with options `source`
-  kOpUnlink,   // remove the file target
+  kOpUnmount,  // detach what is mounted on target
   kOpRmdir,    // remove the directory target
   kOpAttr,     // mount_setattr target: set `set`, clear `clr`
   kOpAttrRec,  // the same on everything mounted below it
@@ -130,8 +130,11 @@ void plan_view(const ViewTable& table, Plan& plan) {
   const uint64_t kLocked = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
   const bool masks = std::any_of(entries.begin(), entries.end(),
                                  [](const MountEntry& e) { return e.kind == MountKind::mask; });
-  const std::string mask_file = std::string(kBase) + "/.mask-file";
-  const std::string mask_dir = std::string(kBase) + "/.mask-dir";
+  // The empty file and directory masks are bound from live on a small tmpfs of their own, detached
+  // once they are bound (a directory removed from under its binds would list as an error).
+  const std::string masks_dir = std::string(kBase) + "/.masks";
+  const std::string mask_file = masks_dir + "/file";
+  const std::string mask_dir = masks_dir + "/dir";
   std::set<std::string> made{"/"};
   for (const auto& e : entries) {
     const std::string t = target_of(e.path);
@@ -140,6 +143,9 @@ void plan_view(const ViewTable& table, Plan& plan) {
       plan.add(kOpTmpfs, t, plan.str("mode=0755,size=1m"), "mounting the root tmpfs",
                MS_NOSUID | MS_NODEV);
       if (masks) {
+        plan.add(kOpMkdir, masks_dir, nullptr, "creating the mount point of the masks");
+        plan.add(kOpTmpfs, masks_dir, plan.str("mode=0755,size=4k"), "mounting the masks' tmpfs",
+                 MS_NOSUID | MS_NODEV | MS_NOEXEC);
         plan.add(kOpTouch, mask_file, nullptr, "creating the empty file masks are bound from");
         plan.add(kOpMkdir, mask_dir, nullptr, "creating the empty directory masks are bound from");
       }
@@ -203,8 +209,8 @@ void plan_view(const ViewTable& table, Plan& plan) {
     }
   }
   if (masks) {
-    plan.add(kOpUnlink, mask_file, nullptr, "removing the mask source file");
-    plan.add(kOpRmdir, mask_dir, nullptr, "removing the mask source directory");
+    plan.add(kOpUnmount, masks_dir, nullptr, "detaching the masks' tmpfs");
+    plan.add(kOpRmdir, masks_dir, nullptr, "removing the mount point of the masks");
   }
   // Last, once everything below it is in place: /dev itself read-only.
   for (const auto& e : entries)
@@ -248,8 +254,8 @@ bool run_step(const Step& s) {
              ::mount(s.source, s.target, nullptr, MS_BIND | MS_REC, nullptr) == 0;
     case kOpDevpts:
       return ::mount("devpts", s.target, "devpts", s.flags, s.source) == 0;
-    case kOpUnlink:
-      return ::unlink(s.target) == 0;
+    case kOpUnmount:
+      return ::umount2(s.target, MNT_DETACH) == 0;
     case kOpRmdir:
       return ::rmdir(s.target) == 0;
     case kOpAttr:

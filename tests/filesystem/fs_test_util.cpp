@@ -54,6 +54,10 @@ std::string workdir(const Box& b) {
   return info_str(b, "workdir");
 }
 
+std::string in_ws(const Box& b, const std::string& rel) {
+  return rel.empty() ? workdir(b) : workdir(b) + "/" + rel;
+}
+
 bool container_view(const Box& b) {
   return info_str(b, "view") == "container";
 }

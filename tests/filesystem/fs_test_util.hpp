@@ -47,6 +47,9 @@ std::string info_str(const Box& b, const char* key);
 std::string workdir(const Box& b);
 // The sandbox path of its /tmp: "/tmp" in the container view, the directory's host path else.
 std::string tmp_path(const Box& b);
+// The sandbox path of `rel` in the workspace, as results show it: in_ws(b, "src/a.py") is
+// "/workspace/src/a.py" in the container view ("" is the workdir itself).
+std::string in_ws(const Box& b, const std::string& rel);
 // Whether the sandbox got the container view (info().view).
 bool container_view(const Box& b);
 

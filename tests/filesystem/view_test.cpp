@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <set>
 
 using namespace fs_test;
 namespace json = boost::json;
@@ -229,6 +230,114 @@ TEST_F(View, OneSetOfNamespacesPerSandbox) {
   EXPECT_NE(ns(box, "uts"), ns(other, "uts"));
   // Each command has a PID namespace (and so a mount namespace for its /proc) of its own.
   EXPECT_NE(ns(box, "pid"), ns(box, "pid"));
+}
+
+// Absolute and relative paths mean one file for write_file and for a command.
+TEST_F(View, FilesWrittenByFileOperationsAreWhereCommandsLook) {
+  ASSERT_TRUE(box.write("/workspace/x", "abs\n").ok());
+  ASSERT_TRUE(box.write("rel/y", "rel\n").ok());
+  ASSERT_TRUE(box.write("/tmp/z", "tmp\n").ok());
+  auto r = box.exec("cat /workspace/x x /workspace/rel/y rel/y /tmp/z");
+  EXPECT_EQ(str(r, "output"), "abs\nabs\nrel\nrel\ntmp\n");
+  ASSERT_EQ(num(box.exec("mkdir -p out && echo cmd > out/c && echo t > /tmp/t"), "exit_code"), 0);
+  EXPECT_EQ(box.read("/workspace/out/c").buffers.at(0), "cmd\n");
+  EXPECT_EQ(box.read("out/c").buffers.at(0), "cmd\n");
+  EXPECT_EQ(box.read("/tmp/t").buffers.at(0), "t\n");
+  // Writing under /usr fails for both, the same way.
+  const auto w = box.write("/usr/ar-view-x", "x");
+  EXPECT_EQ(w.code(), "permission_denied");
+  EXPECT_NE(w.message().find("read-only"), std::string::npos) << w.message();
+  EXPECT_NE(num(box.exec("echo x > /usr/ar-view-x"), "exit_code"), 0);
+  EXPECT_FALSE(fs::exists("/usr/ar-view-x"));
+}
+
+// The view table walked both ways: for every entry, what a command sees there is what the file
+// operations see (or, for /proc and /dev, that file operations are refused), and what is not in
+// the table is there for neither.
+TEST_F(View, EveryEntryOfTheTableLooksTheSameToCommandsAndFileOperations) {
+  ar_test::TempDir data, out;
+  ar_test::write_file(data.path() / "in.txt", "mounted\n");
+  Box b(json::object{
+      {"mounts", json::array{{{"host", data.path().string()}, {"path", "/data"}},
+                             {{"host", out.path().string()}, {"path", "/out"}, {"mode", "rw"}}}}});
+  ASSERT_TRUE(b.sb) << b.create_error.message();
+  const auto mounts = b.sb->info().at("mounts").as_array();
+  std::set<std::string> kinds;
+  for (const auto& m : mounts) {
+    const std::string path(m.at("path").as_string()), kind(m.at("kind").as_string());
+    const bool rw = m.at("mode") == "rw";
+    kinds.insert(kind);
+    SCOPED_TRACE(kind + " " + path);
+    // Does the command see it? Then so must ls/read (or refuse, for the kernel's parts).
+    ASSERT_EQ(num(b.exec("test -e " + path + " || test -L " + path), "exit_code"), 0);
+    if (kind == "proc" || kind == "dev" || kind == "device" || kind == "devpts" || kind == "shm") {
+      EXPECT_EQ(b.read(path + (kind == "device" ? "" : "/x")).code(), "permission_denied");
+      continue;
+    }
+    if (kind == "symlink" && path.rfind("/dev/", 0) == 0) {
+      EXPECT_EQ(b.call(Op::ls, {{"path", path}}).code(), "permission_denied");
+      continue;
+    }
+    if (kind == "symlink") {
+      const auto link = b.exec("readlink " + path);
+      auto target = b.call(Op::ls, {{"path", path}});
+      const bool to_dir = num(b.exec("test -d " + path), "exit_code") == 0;
+      EXPECT_EQ(target.ok(), to_dir) << str(link, "output") << target.message();
+      continue;
+    }
+    const bool is_dir = num(b.exec("test -d " + path), "exit_code") == 0;
+    if (is_dir) {
+      // The same names, listed either way.
+      auto ls = b.call(Op::ls, {{"path", path}});
+      ASSERT_TRUE(ls.ok()) << ls.message();
+      std::string names;
+      for (const auto& e : ls.body.at("entries").as_array()) {
+        const std::string p(e.at("path").as_string());
+        names += p.substr(p.rfind('/') + 1) + "\n";
+      }
+      EXPECT_EQ(names, str(b.exec("LC_ALL=C ls -A " + path), "stdout"));
+    } else {
+      auto r = b.read(path);
+      ASSERT_TRUE(r.ok()) << r.message();
+      EXPECT_EQ(r.buffers.at(0), str(b.exec("cat " + path), "stdout"));
+    }
+    if (kind == "mask") {  // empty, either way
+      EXPECT_EQ(str(b.exec(is_dir ? "ls -A " + path : "cat " + path), "output"), "");
+      if (is_dir) {
+        EXPECT_TRUE(b.call(Op::ls, {{"path", path}}).body.at("entries").as_array().empty());
+      } else {
+        EXPECT_EQ(b.read(path).buffers.at(0), "");
+      }
+      continue;
+    }
+    if (!is_dir) continue;
+    // Writable for both, or for neither.
+    const std::string f = (path == "/" ? "" : path) + "/ar-walk-" + marker();
+    const auto w = b.write(f, "from file op\n");
+    EXPECT_EQ(w.ok(), rw) << w.message();
+    if (rw) {
+      EXPECT_EQ(str(b.exec("cat " + f), "stdout"), "from file op\n");
+      ASSERT_EQ(num(b.exec("echo from command > " + f + ".c"), "exit_code"), 0);
+      EXPECT_EQ(b.read(f + ".c").buffers.at(0), "from command\n");
+    } else {
+      EXPECT_EQ(w.code(), "permission_denied");
+      EXPECT_NE(w.message().find("read-only"), std::string::npos) << w.message();
+      const auto c = b.exec("echo x > " + f);
+      EXPECT_NE(num(c, "exit_code"), 0);
+      EXPECT_NE(str(c, "output").find("Read-only file system"), std::string::npos)
+          << str(c, "output");
+    }
+  }
+  for (const char* k : {"root", "system", "mask", "workspace", "tmp", "proc", "dev", "mount"})
+    EXPECT_TRUE(kinds.count(k)) << "no entry of kind " << k;
+  // Not in the table: there for neither.
+  for (const std::string p : {"/root", "/home", "/srv", "/var/log", "/root/.bashrc"}) {
+    EXPECT_EQ(b.read(p).code(),
+              b.call(Op::ls, {{"path", p}}).ok() ? "is_directory" : "file_not_found")
+        << p;
+    EXPECT_EQ(b.call(Op::ls, {{"path", p}}).code(), "file_not_found") << p;
+    EXPECT_NE(num(b.exec("ls " + p), "exit_code"), 0) << p;
+  }
 }
 
 TEST(ViewSessions, ASessionKeepsItsTmpAnEphemeralSandboxRemovesIt) {
