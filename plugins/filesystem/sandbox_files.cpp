@@ -39,8 +39,7 @@ const Resolver& SandboxFiles::resolver(const SandboxPath& p, std::string_view ac
   for (const auto& e : table_.entries()) {
     if (e.file_ops()) continue;
     const SandboxPath ep = parse_sandbox_path(e.path);
-    if (ep.parts.size() <= p.parts.size() &&
-        std::equal(ep.parts.begin(), ep.parts.end(), p.parts.begin()))
+    if (ep.parts.size() <= p.parts.size() && paths_overlap(ep, p))
       throw Error(AR_ERR_PERMISSION_DENIED,
                   std::string(action) + " " + p.display() + ": " + e.path +
                       " is for commands only (file operations do not read or write it)");
@@ -78,9 +77,7 @@ std::vector<std::string> SandboxFiles::walk_skip(const SandboxPath& base) const 
   for (const auto& e : table_.entries()) {
     if (e.file_ops()) continue;
     const SandboxPath ep = parse_sandbox_path(e.path);
-    if (ep.parts.size() <= base.parts.size() ||
-        !std::equal(base.parts.begin(), base.parts.end(), ep.parts.begin()))
-      continue;
+    if (ep.parts.size() <= base.parts.size() || !paths_overlap(ep, base)) continue;
     std::string rel;
     for (size_t i = base.parts.size(); i < ep.parts.size(); ++i)
       (rel += rel.empty() ? "" : "/") += ep.parts[i];

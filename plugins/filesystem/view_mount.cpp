@@ -110,21 +110,6 @@ std::string target_of(const std::string& path) {
   return path == "/" ? std::string(kBase) : kBase + path;
 }
 
-const MountEntry* container_of(const std::vector<MountEntry>& entries, const MountEntry& e) {
-  const sdk::SandboxPath p = sdk::parse_sandbox_path(e.path);
-  const MountEntry* best = nullptr;
-  size_t best_len = 0;
-  for (const auto& c : entries) {
-    const sdk::SandboxPath cp = sdk::parse_sandbox_path(c.path);
-    if (cp.parts.size() >= p.parts.size() || !paths_overlap(cp, p)) continue;
-    if (!best || cp.parts.size() >= best_len) {
-      best = &c;
-      best_len = cp.parts.size();
-    }
-  }
-  return best;
-}
-
 void plan_view(const ViewTable& table, Plan& plan) {
   const auto& entries = table.entries();
   const uint64_t kLocked = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
@@ -153,7 +138,7 @@ void plan_view(const ViewTable& table, Plan& plan) {
     }
     // Mount points in a tmpfs of the view's own are made here; one inside a bind (a mask over a
     // secret in /etc) exists already.
-    const MountEntry* in = container_of(entries, e);
+    const MountEntry* in = table.find(sdk::parse_sandbox_path(e.path).parent());
     const bool ours = in && (in->kind == MountKind::root || in->kind == MountKind::dev);
     if (ours) {
       const sdk::SandboxPath p = sdk::parse_sandbox_path(e.path);
