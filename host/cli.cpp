@@ -213,6 +213,9 @@ int cli_main(int argc, char** argv) {
   }
   AGENT_RUNNER_COMMANDS(AGENT_RUNNER_ADD_COMMAND)
 #undef AGENT_RUNNER_ADD_COMMAND
+  CLI::App* run_job = root.add_subcommand("__run-job");
+  run_job->group("");  // internal: not listed, not completed
+  runs[run_job] = cli::define_run_job(*run_job);
 
   // `agent-runner help [COMMAND]`: the same as --help; not listed.
   std::string help_topic;

@@ -39,11 +39,18 @@ using Run = std::function<int(App&)>;
   X(run)                         \
   X(serve)                       \
   X(doctor)                      \
+  X(worker)                      \
+  X(submit)                      \
+  X(status)                      \
+  X(cancel)                      \
+  X(queue)                       \
   X(completion)
 
 #define AGENT_RUNNER_DECLARE_COMMAND(name) Run define_##name(CLI::App& cmd);
 AGENT_RUNNER_COMMANDS(AGENT_RUNNER_DECLARE_COMMAND)
 #undef AGENT_RUNNER_DECLARE_COMMAND
+// `__run-job` (not listed): one job of `agent-runner worker`, in a process of its own.
+Run define_run_job(CLI::App& cmd);
 
 // Value names that shell completion understands (others, like ID or N, complete nothing).
 inline constexpr const char* kFile = "FILE";

@@ -34,22 +34,9 @@ int run_command(App& app, const RunArgs& args) {
   }
 
   // Everything is validated before anything runs.
-  std::vector<Workload> workloads;
-  bool invalid = false;
-  for (const auto& f : files) {
-    auto load = load_workload(f, app.env());
-    if (!load.workload) {
-      invalid = true;
-      std::cerr << "agent-runner run: invalid workload " << f << ":\n";
-      for (const auto& e : load.errors) std::cerr << "  " << e << "\n";
-      continue;
-    }
-    workloads.push_back(std::move(*load.workload));
-  }
-  if (invalid) {
-    std::cerr << "The workload format: agent-runner run --help, and schemas/workload.schema.json\n";
-    return kExitUsage;
-  }
+  auto loaded = load_workloads(files, app.env(), "run");
+  if (!loaded) return kExitUsage;
+  std::vector<Workload>& workloads = *loaded;
   // Every workload's secrets are masked from the start, so one workload's output cannot show
   // another's secret before that one begins.
   for (const auto& w : workloads)
@@ -59,18 +46,8 @@ int run_command(App& app, const RunArgs& args) {
   app.plugins();  // loaded once, before workloads run in parallel
 
   int events_fd = -1;
-  if (events_target) {
-    if (*events_target == "-") {
-      events_fd = 1;
-    } else {
-      events_fd = ::open(events_target->c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-      if (events_fd < 0) {
-        std::cerr << "agent-runner run: --events " << *events_target
-                  << ": cannot open for writing: " << std::strerror(errno) << "\n";
-        return kExitUsage;
-      }
-    }
-  }
+  if (events_target && (events_fd = open_events_target(*events_target, "run")) < 0)
+    return kExitUsage;
   std::optional<EventSink> sink;
   if (events_fd >= 0) sink.emplace(events_fd);
   Console console(::isatty(2) == 1, workloads.size() == 1 && events_fd != 1);

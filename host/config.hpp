@@ -39,6 +39,13 @@ struct Config {
   std::string temporal_service_address;
   std::string task_queue;
   int max_concurrency = 10;
+  // The worker's task queue on Redis Streams (`agent-runner worker`, README "Run a worker fleet").
+  int lease_s = 60;                      // a job idle this long is taken over by another worker
+  int max_attempts = 3;                  // deliveries before a job goes to dead letters
+  int events_maxlen = 100000;            // XADD MAXLEN ~ of a job's events stream
+  int job_expiry_s = 86400;              // events and result expire this long after the end
+  int drain_timeout_s = 600;             // SIGTERM: how long running jobs may finish
+  int job_max_bytes = 16 * 1024 * 1024;  // a job entry, inlined files included
   std::string stigmer_backend_endpoint;
   std::optional<std::string> stigmer_api_key;
   std::string sandbox_type;

@@ -3,8 +3,13 @@
 #include "app.hpp"
 #include "redact.hpp"
 
+#include <fcntl.h>
+
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <ctime>
+#include <iostream>
 
 namespace agent_runner {
 namespace json = boost::json;
@@ -43,6 +48,15 @@ std::string iso8601_now() {
   std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms));
   return buf;
+}
+
+int open_events_target(const std::string& target, std::string_view command) {
+  if (target == "-") return 1;
+  int fd = ::open(target.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0)
+    std::cerr << "agent-runner " << command << ": --events " << target
+              << ": cannot open for writing: " << std::strerror(errno) << "\n";
+  return fd;
 }
 
 void EventSink::emit(json::object event) {

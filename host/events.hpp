@@ -28,4 +28,8 @@ void redact_json(boost::json::value& v);
 // "2026-11-29T12:00:00.123Z"
 std::string iso8601_now();
 
+// `--events FILE|-`: stdout for "-", else FILE truncated. Returns the descriptor, or -1 after
+// printing why (prefixed "agent-runner COMMAND").
+int open_events_target(const std::string& target, std::string_view command);
+
 }  // namespace agent_runner

@@ -5,11 +5,33 @@
 #include "yaml_json.hpp"
 
 #include <fstream>
+#include <iostream>
 #include <sstream>
 
 namespace agent_runner {
 namespace json = boost::json;
 namespace fs = std::filesystem;
+
+std::optional<std::vector<Workload>> load_workloads(const std::vector<std::string>& files,
+                                                    const std::map<std::string, std::string>& env,
+                                                    std::string_view command,
+                                                    bool resolve_secrets) {
+  std::vector<Workload> out;
+  bool invalid = false;
+  for (const auto& f : files) {
+    auto load = load_workload(f, env, resolve_secrets);
+    if (!load.workload) {
+      invalid = true;
+      std::cerr << "agent-runner " << command << ": invalid workload " << f << ":\n";
+      for (const auto& e : load.errors) std::cerr << "  " << e << "\n";
+      continue;
+    }
+    out.push_back(std::move(*load.workload));
+  }
+  if (!invalid) return out;
+  std::cerr << "The workload format: agent-runner run --help, and schemas/workload.schema.json\n";
+  return std::nullopt;
+}
 
 const json::value& workload_schema() {
   static const json::value schema = json::parse(kWorkloadSchema);
@@ -59,8 +81,14 @@ std::string field_name(const std::string& pointer) {
 
 }  // namespace
 
-WorkloadLoad load_workload(const fs::path& file,
-                           const std::map<std::string, std::string>& host_env) {
+fs::path Workload::local_path(const std::string& written) const {
+  if (auto it = inlined.find(written); it != inlined.end()) return it->second;
+  fs::path p(written);
+  return p.is_relative() ? base_dir / p : p;
+}
+
+WorkloadLoad load_workload(const fs::path& file, const std::map<std::string, std::string>& host_env,
+                           bool resolve_secrets) {
   WorkloadLoad out;
   const std::string fname = file.string();
   YamlDocument doc;
@@ -129,7 +157,7 @@ WorkloadLoad load_workload(const fs::path& file,
   if (const auto* env = root.if_contains("env"))
     for (const auto& kv : env->get_object()) w.env[kv.key()] = scalar_text(kv.value());
 
-  if (const auto* secrets = root.if_contains("secrets")) {
+  if (const auto* secrets = resolve_secrets ? root.if_contains("secrets") : nullptr) {
     for (const auto& kv : secrets->get_object()) {
       const std::string name(kv.key());
       const std::string where = at("/secrets/" + name) + ": secrets." + name + ": ";
@@ -197,6 +225,7 @@ WorkloadLoad load_workload(const fs::path& file,
     w.steps.push_back(std::move(step));
     ++index;
   }
+  w.document = std::move(doc.value);
   if (out.errors.empty()) out.workload = std::move(w);
   return out;
 }

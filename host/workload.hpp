@@ -11,6 +11,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace agent_runner {
@@ -35,6 +36,12 @@ struct Workload {
   std::map<std::string, std::string> secrets;  // name -> value (never written anywhere)
   std::vector<std::filesystem::path> skills;   // absolute
   std::vector<WorkloadStep> steps;
+  boost::json::value document;  // the file's content as JSON (what `submit` puts into a job)
+  // A worker's job: local paths as written (upload.from) -> where their inlined copy is.
+  std::map<std::string, std::filesystem::path> inlined;
+
+  // Where a local path written in the file (upload.from) is on this machine.
+  std::filesystem::path local_path(const std::string& written) const;
 };
 
 struct WorkloadLoad {
@@ -43,9 +50,18 @@ struct WorkloadLoad {
 };
 
 // Reads, validates and resolves a workload file (secrets are read here, from the host
-// environment or their files, so a missing one is an error before anything runs).
+// environment or their files, so a missing one is an error before anything runs). `submit` skips
+// resolving secrets: they resolve on the worker that runs the job.
 WorkloadLoad load_workload(const std::filesystem::path& file,
-                           const std::map<std::string, std::string>& host_env);
+                           const std::map<std::string, std::string>& host_env,
+                           bool resolve_secrets = true);
+
+// Loads every file (`run`, `submit`: all are validated before any runs); prints each invalid
+// file's errors to stderr, prefixed "agent-runner COMMAND", and returns null if any was invalid.
+std::optional<std::vector<Workload>> load_workloads(const std::vector<std::string>& files,
+                                                    const std::map<std::string, std::string>& env,
+                                                    std::string_view command,
+                                                    bool resolve_secrets = true);
 
 // The JSON Schema the file is checked against (schemas/workload.schema.json, compiled in).
 const boost::json::value& workload_schema();

@@ -126,40 +126,6 @@ std::string content_hash(const std::vector<LocalFile>& files,
   return std::string(buf, 16);
 }
 
-// Writes `data` to exactly `target` (a temporary file in the same directory, then rename, so a
-// symlink planted at `target` is replaced rather than followed).
-std::string write_local_atomically(const fs::path& target, std::string_view data, int mode) {
-  std::error_code ec;
-  if (fs::is_directory(fs::symlink_status(target, ec)))
-    return target.string() + " is a directory; give a file path";
-  fs::create_directories(target.parent_path(), ec);
-  if (ec) return "cannot create " + target.parent_path().string() + ": " + ec.message();
-  std::string tmp = (target.parent_path() /
-                     ("." + target.filename().string() + ".part-" + std::to_string(::getpid())))
-                        .string();
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-                  static_cast<mode_t>(mode & 0777));
-  if (fd < 0) return "cannot create " + tmp + ": " + std::strerror(errno);
-  size_t off = 0;
-  while (off < data.size()) {
-    ssize_t n = ::write(fd, data.data() + off, data.size() - off);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      std::string err = std::strerror(errno);
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      return "cannot write " + target.string() + ": " + err;
-    }
-    off += static_cast<size_t>(n);
-  }
-  if (::close(fd) != 0 || ::rename(tmp.c_str(), target.c_str()) != 0) {
-    std::string err = std::strerror(errno);
-    ::unlink(tmp.c_str());
-    return "cannot write " + target.string() + ": " + err;
-  }
-  return "";
-}
-
 // A per-file error of upload/download as a step error with the same code.
 OpResult file_error(const json::object& file, const std::string& fallback) {
   const auto* e = file.if_contains("error");
@@ -178,6 +144,8 @@ OpResult file_error(const json::object& file, const std::string& fallback) {
 
 int64_t int_member(const json::object& o, const char* key, int64_t fallback) {
   if (const auto* v = o.if_contains(key); v && v->is_int64()) return v->get_int64();
+  if (const auto* v = o.if_contains(key); v && v->is_uint64())
+    return static_cast<int64_t>(v->get_uint64());
   return fallback;
 }
 bool bool_member(const json::object& o, const char* key) {
@@ -264,12 +232,6 @@ class Runner {
           {"code", "timeout"},
           {"message", "the workload deadline of " + seconds_text(deadline_ms()) + " passed"}};
     emit(std::move(fin));
-    if (opts_.console)
-      opts_.console->status(w_.name + ": " + out.status + " (" + std::to_string(out.steps_ok) +
-                                " ok, " + std::to_string(out.steps_failed) + " failed, " +
-                                std::to_string(w_.steps.size() - out.steps_ok - out.steps_failed) +
-                                " not run) in " + seconds_text(ms_since(start_)),
-                            true);
     return out;
   }
 
@@ -300,11 +262,12 @@ class Runner {
   }
 
   void emit(json::object e) {
-    if (!opts_.events) return;
+    if (!opts_.events && !progress_) return;
     json::object tagged{{"event", e.at("event")}, {"workload", w_.name}};
     for (auto& kv : e)
       if (kv.key() != "event") tagged[kv.key()] = std::move(kv.value());
-    opts_.events->emit(std::move(tagged));
+    if (progress_) progress_->on_event(tagged);
+    if (opts_.events) opts_.events->emit(std::move(tagged));
   }
 
   bool upload_skills() {
@@ -353,8 +316,6 @@ class Runner {
         spdlog::error("[{}] skill {}: {}", w_.name, dir.string(), error);
         return false;
       }
-      if (opts_.console)
-        opts_.console->status(w_.name + ": skill " + dir.filename().string() + " at " + path, true);
     }
     return true;
   }
@@ -370,9 +331,8 @@ class Runner {
   }
 
   bool run_step(size_t index, const WorkloadStep& step) {
-    const std::string prefix = "[" + std::to_string(index + 1) + "/" +
-                               std::to_string(w_.steps.size()) + "] " + w_.name + ": " + step.kind +
-                               (step.label.empty() ? "" : " (" + step.label + ")");
+    const std::string prefix =
+        step_progress_prefix(index, w_.steps.size(), w_.name, step.kind, step.label);
     {
       std::lock_guard lock(monitor_mutex_);
       step_start_ = Clock::now();
@@ -385,7 +345,6 @@ class Runner {
                          {"args", shown_args(step)}};
     if (!step.label.empty()) started["name"] = step.label;
     emit(std::move(started));
-    if (opts_.console && opts_.console->live()) opts_.console->status(prefix, false);
 
     json::object result;
     json::value error = nullptr;
@@ -417,13 +376,6 @@ class Runner {
           {"result", result},
           {"error", error},
           {"duration_ms", ms}});
-    if (opts_.console)
-      opts_.console->status(prefix + ": " +
-                                (ok ? "ok"
-                                    : "FAILED: " + std::string(error.at("code").get_string()) +
-                                          ": " + std::string(error.at("message").get_string())) +
-                                " (" + seconds_text(ms) + ")",
-                            true);
     return ok;
   }
 
@@ -548,8 +500,7 @@ class Runner {
   }
 
   OpResult upload(const WorkloadStep& step, CallOptions& co) {
-    fs::path from(std::string(step.args.at("from").get_string()));
-    if (from.is_relative()) from = w_.base_dir / from;
+    fs::path from = w_.local_path(std::string(step.args.at("from").get_string()));
     std::string to(step.args.at("to").get_string());
     std::string error;
     auto files = collect_files(from, error);
@@ -590,12 +541,24 @@ class Runner {
     int64_t b = int_member(f, "buffer", -1);
     if (b < 0 || static_cast<size_t>(b) >= r.buffers.size())
       return OpResult::error(AR_ERR_INTERNAL, "the plugin's download result lost the content");
-    std::string err = write_local_atomically(to, r.buffers[static_cast<size_t>(b)],
-                                             static_cast<int>(int_member(f, "mode", 0644)));
-    if (!err.empty()) return OpResult::error(AR_ERR_PERMISSION_DENIED, err);
+    const std::string& content = r.buffers[static_cast<size_t>(b)];
     OpResult ok;
-    ok.body = {
-        {"from", from}, {"to", to.string()}, {"size", r.buffers[static_cast<size_t>(b)].size()}};
+    ok.body = {{"from", from}, {"to", to.string()}, {"size", content.size()}};
+    if (opts_.inline_downloads) {
+      // A worker never writes where a job says: the content goes back to the submitter.
+      std::string b64 = sdk::base64_encode(content);
+      if (b64.size() > *opts_.inline_downloads)
+        return OpResult::error(AR_ERR_TOO_LARGE,
+                               from + " is " + std::to_string(content.size()) +
+                                   " bytes; a job's download brings back at most " +
+                                   std::to_string(*opts_.inline_downloads) + " base64 bytes");
+      ok.body["content_base64"] = std::move(b64);
+      ok.body["mode"] = int_member(f, "mode", 0644);
+      return ok;
+    }
+    std::string err =
+        write_local_atomically(to, content, static_cast<int>(int_member(f, "mode", 0644)));
+    if (!err.empty()) return OpResult::error(AR_ERR_PERMISSION_DENIED, err);
     return ok;
   }
 
@@ -612,10 +575,85 @@ class Runner {
   std::condition_variable monitor_cv_;
   bool finished_ = false;
   int ticks_ = 0;
+  std::optional<ProgressView> progress_ =
+      opts_.console ? std::optional<ProgressView>(std::in_place, *opts_.console) : std::nullopt;
   std::string current_;  // the running step's progress text; guarded by monitor_mutex_
 };
 
 }  // namespace
+
+std::string write_local_atomically(const fs::path& target, std::string_view data, int mode) {
+  std::error_code ec;
+  if (fs::is_directory(fs::symlink_status(target, ec)))
+    return target.string() + " is a directory; give a file path";
+  fs::create_directories(target.parent_path(), ec);
+  if (ec) return "cannot create " + target.parent_path().string() + ": " + ec.message();
+  std::string tmp = (target.parent_path() /
+                     ("." + target.filename().string() + ".part-" + std::to_string(::getpid())))
+                        .string();
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                  static_cast<mode_t>(mode & 0777));
+  if (fd < 0) return "cannot create " + tmp + ": " + std::strerror(errno);
+  size_t off = 0;
+  while (off < data.size()) {
+    ssize_t n = ::write(fd, data.data() + off, data.size() - off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      std::string err = std::strerror(errno);
+      ::close(fd);
+      ::unlink(tmp.c_str());
+      return "cannot write " + target.string() + ": " + err;
+    }
+    off += static_cast<size_t>(n);
+  }
+  if (::close(fd) != 0 || ::rename(tmp.c_str(), target.c_str()) != 0) {
+    std::string err = std::strerror(errno);
+    ::unlink(tmp.c_str());
+    return "cannot write " + target.string() + ": " + err;
+  }
+  return "";
+}
+
+std::string step_progress_prefix(size_t index, size_t total, const std::string& workload,
+                                 const std::string& op, const std::string& label) {
+  return "[" + std::to_string(index + 1) + "/" + std::to_string(total) + "] " + workload + ": " +
+         op + (label.empty() ? "" : " (" + label + ")");
+}
+
+void ProgressView::on_event(const json::object& e) {
+  const std::string kind = string_member(e, "event");
+  const std::string name = string_member(e, "workload");
+  if (kind == "workload.started") {
+    steps_ = static_cast<size_t>(int_member(e, "steps", 0));
+  } else if (kind == "skill.uploaded") {
+    if (bool_member(e, "ok"))
+      console_.status(
+          name + ": skill " + string_member(e, "name") + " at " + string_member(e, "path"), true);
+  } else if (kind == "step.started") {
+    prefix_ = step_progress_prefix(static_cast<size_t>(int_member(e, "index", 0)), steps_, name,
+                                   string_member(e, "op"), string_member(e, "name"));
+    if (console_.live()) console_.status(prefix_, false);
+  } else if (kind == "step.finished") {
+    std::string verdict = "ok";
+    if (!bool_member(e, "ok")) {
+      const auto* err = e.if_contains("error");
+      const json::object none;
+      const auto& eo = err && err->is_object() ? err->get_object() : none;
+      verdict = "FAILED: " + string_member(eo, "code") + ": " + string_member(eo, "message");
+    }
+    console_.status(
+        prefix_ + ": " + verdict + " (" + seconds_text(int_member(e, "duration_ms", 0)) + ")",
+        true);
+  } else if (kind == "workload.finished" && e.contains("steps_skipped")) {
+    // (A workload whose sandbox could not be opened has said why on stderr already.)
+    console_.status(name + ": " + string_member(e, "status") + " (" +
+                        std::to_string(int_member(e, "steps_ok", 0)) + " ok, " +
+                        std::to_string(int_member(e, "steps_failed", 0)) + " failed, " +
+                        std::to_string(int_member(e, "steps_skipped", 0)) + " not run) in " +
+                        seconds_text(int_member(e, "duration_ms", 0)),
+                    true);
+  }
+}
 
 WorkloadOutcome run_workload(App& app, const Workload& workload, const RunOptions& options) {
   return Runner(app, workload, options).run();

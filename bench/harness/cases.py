@@ -19,7 +19,7 @@ import urllib.request
 
 from . import corpus
 from .context import CaseError
-from .model import Metric, Skip, at_least, at_most
+from .model import Metric, Row, Skip, at_least, at_most
 
 MIB = 1024.0
 
@@ -335,21 +335,44 @@ def daytona_execute(ctx):
                    statistics.median(waits), "ms", at_most(10, "ms"), waits)]
 
 
-# ---- the worker (issue 15): placeholders its helper fills in ----------------------------------
+# ---- the worker (issue 15) ---------------------------------------------------------------------
+# agent_runner_worker_bench starts a redis-server of its own on a free 127.0.0.1 port and workers
+# of the built host (MODE=local, filesystem plugin); it prints its samples as JSON.
 
-def _worker_placeholder(ctx):
-    raise Skip("placeholder: the worker of issue 15 fills this case in (see bench/README.md)")
+def _worker_bench(ctx, which, *args):
+    ctx.require_tool("redis-server", "the worker cases need a Redis of their own")
+    exe = os.path.join(ctx.build_dir, "bin", "agent_runner_worker_bench")
+    if not os.path.exists(exe):
+        raise Skip("%s is not built" % exe)
+    argv = [exe, "--case", which, "--json"] + [str(a) for a in args]
+    try:
+        p = subprocess.run(argv, capture_output=True, text=True, timeout=ctx.pick(3600, 600),
+                           env=dict(os.environ, TMPDIR=ctx.tmp))
+    except subprocess.TimeoutExpired:
+        raise CaseError("agent_runner_worker_bench --case %s did not finish" % which)
+    if p.returncode != 0:
+        raise CaseError("agent_runner_worker_bench failed (exit %d): %s"
+                        % (p.returncode, p.stderr.strip()[-2000:]))
+    return json.loads(p.stdout)
 
 
 @case("worker_dispatch", "empty workload submit→finished vs a raw XADD/XREADGROUP/XACK loop "
-      "(hiredis)")
+      "(hiredis), and vs one `agent-runner run` process of it")
 def worker_dispatch(ctx):
-    _worker_placeholder(ctx)
+    d = _worker_bench(ctx, "dispatch", "--rounds", max(3, ctx.rounds * ctx.pick(2, 1)))["dispatch"]
+    job = "job of an empty workload, submit to finished"
+    return [Row(job, "raw XADD/XREADGROUP/XACK (hiredis)", "s", d["job"], d["raw"]),
+            Row(job, "agent-runner run (one process)", "s", d["job"], d["run"])]
 
 
 @case("worker_jobs_per_s", "jobs/s of a trivial workload with 1, 2 and 4 workers")
 def worker_jobs_per_s(ctx):
-    _worker_placeholder(ctx)
+    r = _worker_bench(ctx, "jobs", "--jobs", ctx.pick(40, 8),
+                      "--batches", max(1, ctx.pick(ctx.rounds // 3, 1)))["jobs_per_s"]
+    out = [Metric("jobs/s with 1 worker", statistics.median(r["1"]), "jobs/s", None, r["1"])]
+    for n in ("2", "4"):
+        out.append(Row("%s workers" % n, "1 worker", "calls/s", r[n], r["1"]))
+    return out
 
 
 # ---- the plugin boundary (kept from the first bench binary; no target) ------------------------

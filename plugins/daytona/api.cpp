@@ -9,14 +9,30 @@ namespace agent_runner::daytona {
 using sdk::Error;
 namespace json = boost::json;
 
+std::string str_member(const json::object& o, std::string_view key) {
+  auto it = o.find(key);
+  return it != o.end() && it->value().is_string() ? std::string(it->value().as_string()) : "";
+}
+
+int64_t int_member(const json::object& o, std::string_view key) {
+  auto it = o.find(key);
+  if (it == o.end()) return 0;
+  if (it->value().is_int64()) return it->value().as_int64();
+  if (it->value().is_uint64() && it->value().as_uint64() <= INT64_MAX)
+    return static_cast<int64_t>(it->value().as_uint64());
+  if (it->value().is_double()) {
+    const double d = it->value().as_double();
+    if (d >= -9.2e18 && d <= 9.2e18) return static_cast<int64_t>(d);
+  }
+  return 0;
+}
+
 std::string sandbox_state(const json::object& sb) {
-  auto it = sb.find("state");
-  return it != sb.end() && it->value().is_string() ? std::string(it->value().as_string()) : "";
+  return str_member(sb, "state");
 }
 
 std::string sandbox_id(const json::object& sb) {
-  auto it = sb.find("id");
-  return it != sb.end() && it->value().is_string() ? std::string(it->value().as_string()) : "";
+  return str_member(sb, "id");
 }
 
 DaytonaApi::DaytonaApi(std::string api_url, HttpSettings settings, HttpClient::Logger logger)
@@ -185,32 +201,31 @@ json::object DaytonaApi::start_sandbox(const std::string& id) {
   return v.is_object() ? std::move(v.as_object()) : json::object{};
 }
 
-bool DaytonaApi::delete_sandbox(const std::string& id, double budget_s) {
-  const auto deadline = std::chrono::steady_clock::now() +
-                        std::chrono::milliseconds(static_cast<int64_t>(budget_s * 1000));
-  std::chrono::milliseconds wait{200};
-  for (;;) {
+DaytonaApi::Deleted DaytonaApi::delete_sandbox(const std::string& id, int attempts) {
+  std::chrono::milliseconds wait{250};
+  for (int n = 1;; ++n) {
     HttpRequest req;
     req.method = "DELETE";
     req.url = api_url_ + "/sandbox/" + url_encode(id);
     req.idempotent = true;
     HttpResponse resp = call(req);
-    if (resp.ok() || resp.status == 404) return true;
-    // 409: a state change is in progress (e.g. still creating); it settles, then delete works.
-    if (resp.status == 409 && std::chrono::steady_clock::now() + wait < deadline) {
-      std::this_thread::sleep_for(wait);
-      wait = std::min(wait * 2, std::chrono::milliseconds(2000));
-      continue;
-    }
-    fail(req, resp, "deleting sandbox " + id);
+    if (resp.ok() || resp.status == 404) return Deleted::yes;
+    // 409: a state change is in progress (e.g. still creating); it may settle shortly.
+    if (resp.status != 409) fail(req, resp, "deleting sandbox " + id);
+    if (n >= attempts) return Deleted::busy;
+    std::this_thread::sleep_for(wait);
+    wait *= 2;
   }
 }
 
 std::string DaytonaApi::toolbox_base(const json::object& sb) {
   const std::string id = sandbox_id(sb);
+  // The URL comes from the server: the key goes there only if its host is trusted.
   auto join = [&](std::string base) {
     while (!base.empty() && base.back() == '/') base.pop_back();
-    return base + "/" + url_encode(id);
+    base += "/" + url_encode(id);
+    http_->check_url(base, "the toolbox URL of sandbox " + id);
+    return base;
   };
   if (auto it = sb.find("toolboxProxyUrl");
       it != sb.end() && it->value().is_string() && !it->value().as_string().empty())
@@ -254,6 +269,7 @@ HttpResponse DaytonaApi::toolbox(const std::string& base, const ToolboxCall& c) 
   req.url = base + c.path;
   req.body = c.body;
   req.content_type = c.content_type;
+  req.mime = c.mime;
   req.idempotent = c.idempotent;
   req.timeout = c.timeout;
   req.max_response_bytes = c.max_response_bytes;

@@ -25,12 +25,15 @@ class DaytonaApi {
   // Every sandbox carrying all these labels, over every page; accepts {items,nextCursor} and
   // the bare array of servers before v0.180.0.
   std::vector<boost::json::object> list_sandboxes(const std::map<std::string, std::string>& labels);
-  // POST /sandbox. A 409 (name taken) throws sdk::Error(conflict).
+  // POST /sandbox, sent once (never repeated by the HTTP layer once it may have reached the
+  // server, except after 429). A 409 (name taken) throws sdk::Error(conflict).
   boost::json::object create_sandbox(const boost::json::object& body);
   boost::json::object start_sandbox(const std::string& id);
-  // DELETE /sandbox/{id}; true when deleted or already gone. Retries 409 (transition in
-  // progress) within `budget_s`.
-  bool delete_sandbox(const std::string& id, double budget_s);
+  enum class Deleted { yes, busy };
+  // DELETE /sandbox/{id}. yes: deleted or already gone; busy: Daytona still answered 409 (a state
+  // change in progress, e.g. still creating) after `attempts` tries spaced 250 ms, 500 ms, 1 s,
+  // 2 s... Other failures throw.
+  Deleted delete_sandbox(const std::string& id, int attempts);
   // The toolbox base URL of a sandbox: its toolboxProxyUrl, else
   // GET /sandbox/{id}/toolbox-proxy-url, else GET /config proxyToolboxUrl, else the deprecated
   // {api_url}/toolbox/{id}/toolbox route.
@@ -42,6 +45,7 @@ class DaytonaApi {
     std::string path;  // "/files/info?path=..." (appended to the toolbox base)
     std::string body;
     std::string content_type;
+    std::vector<MimePart> mime;  // a multipart/form-data body
     bool idempotent = false;
     std::optional<std::chrono::milliseconds> timeout;
     size_t max_response_bytes = 64 * 1024 * 1024;
@@ -70,6 +74,9 @@ class DaytonaApi {
   std::unique_ptr<HttpClient> http_;
 };
 
+// JSON member accessors for Daytona's DTOs: "" / 0 when absent or of another type.
+std::string str_member(const boost::json::object& o, std::string_view key);
+int64_t int_member(const boost::json::object& o, std::string_view key);
 // Sandbox DTO accessors.
 std::string sandbox_state(const boost::json::object& sb);
 std::string sandbox_id(const boost::json::object& sb);

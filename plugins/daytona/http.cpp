@@ -2,10 +2,12 @@
 
 #include <curl/curl.h>
 
+#include <arpa/inet.h>
 #include <algorithm>
 #include <cctype>
 #include <ctime>
 #include <mutex>
+
 #include <random>
 #include <thread>
 
@@ -166,6 +168,7 @@ int HttpClient::attempt(Handle& h, const HttpRequest& req, HttpResponse& resp,
   char errbuf[CURL_ERROR_SIZE] = {0};
 
   curl_slist* hdrs = nullptr;
+  // perform() checked the host: the key goes only where check_url allows it.
   const std::string auth = "Authorization: Bearer " + settings_.api_key;
   hdrs = curl_slist_append(hdrs, auth.c_str());
   hdrs = curl_slist_append(hdrs, "X-Daytona-Source: agent-runner");
@@ -210,7 +213,24 @@ int HttpClient::attempt(Handle& h, const HttpRequest& req, HttpResponse& resp,
     curl_easy_setopt(c, CURLOPT_XFERINFODATA, &st);
     curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
   }
-  if (req.method == "GET") {
+  // libcurl re-sends a request by itself when a reused connection turns out closed; for a request
+  // that must not run twice, a fresh connection leaves nothing to re-send.
+  curl_easy_setopt(c, CURLOPT_FRESH_CONNECT, req.idempotent ? 0L : 1L);
+  curl_mime* mime = nullptr;
+  if (!req.mime.empty()) {
+    mime = curl_mime_init(c);
+    for (const auto& p : req.mime) {
+      curl_mimepart* part = curl_mime_addpart(mime);
+      curl_mime_name(part, p.name.c_str());
+      curl_mime_data(part, p.data.data(), p.data.size());
+      if (p.filename) {
+        curl_mime_filename(part, p.filename->c_str());
+        curl_mime_type(part, "application/octet-stream");
+      }
+    }
+    curl_easy_setopt(c, CURLOPT_MIMEPOST, mime);
+    if (req.method != "POST") curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, req.method.c_str());
+  } else if (req.method == "GET") {
     curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
   } else if (req.method == "POST" || !req.body.empty() || !req.content_type.empty()) {
     curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(req.body.size()));
@@ -222,6 +242,7 @@ int HttpClient::attempt(Handle& h, const HttpRequest& req, HttpResponse& resp,
 
   CURLcode rc = curl_easy_perform(c);
   curl_slist_free_all(hdrs);
+  curl_mime_free(mime);
   curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp.status);
   if (rc != CURLE_OK) {
     if (st.too_large)
@@ -235,6 +256,7 @@ int HttpClient::attempt(Handle& h, const HttpRequest& req, HttpResponse& resp,
 
 HttpResponse HttpClient::perform(const HttpRequest& req) {
   static thread_local std::mt19937 rng{std::random_device{}()};
+  check_url(req.url, describe(req));
   auto handle = acquire();
   milliseconds slept{0};
   HttpResponse resp;
@@ -242,27 +264,18 @@ HttpResponse HttpClient::perform(const HttpRequest& req) {
   for (int n = 1;; ++n) {
     std::string error_text;
     const auto t0 = steady_clock::now();
-    CURLcode rc;
-    try {
-      rc = static_cast<CURLcode>(attempt(*handle, req, resp, error_text));
-    } catch (...) {
-      // The connection may be mid-response: do not reuse it.
-      throw;
-    }
+    // An exception (too large, cancelled) leaves the connection mid-response: the handle is
+    // dropped with it, never reused.
+    const auto rc = static_cast<CURLcode>(attempt(*handle, req, resp, error_text));
     const auto ms = duration_cast<milliseconds>(steady_clock::now() - t0).count();
-    long new_conns = 0;
-    curl_easy_getinfo(handle->curl, CURLINFO_NUM_CONNECTS, &new_conns);
 
     bool retry = false;
     std::optional<milliseconds> server_wait;
     std::string reason;
     if (rc != CURLE_OK) {
       log_(AR_LOG_DEBUG, what + ": " + error_text + " after " + std::to_string(ms) + " ms");
-      // A reused keep-alive connection the server had already closed fails before anything
-      // was processed; repeating once is safe for any method (as the Daytona SDKs do).
-      const bool stale =
-          new_conns == 0 && n == 1 && (rc == CURLE_GOT_NOTHING || rc == CURLE_SEND_ERROR);
-      retry = transport_retryable(rc) && (req.idempotent || nothing_sent(rc) || stale);
+      // Once a request may have reached the server, only an idempotent one is sent again.
+      retry = transport_retryable(rc) && (req.idempotent || nothing_sent(rc));
       reason = error_text;
       if (!retry || n >= settings_.max_attempts) {
         const std::string tries = n > 1 ? " (after " + std::to_string(n) + " attempts)" : "";
@@ -327,6 +340,82 @@ HttpResponse HttpClient::perform(const HttpRequest& req) {
     }
     slept += wait;
   }
+}
+
+void HttpClient::check_url(const std::string& url, std::string_view what) {
+  const std::string scheme = lower(std::string_view(url).substr(0, url.find("://")));
+  const std::string host = url_host(url);
+  const std::string key = scheme + "://" + host;
+  {
+    std::lock_guard lock(checked_mutex_);
+    if (checked_.count(key)) return;
+  }
+  if ((scheme != "https" && scheme != "http") || host.empty())
+    throw Error(AR_ERR_INVALID_CONFIG,
+                std::string(what) + ": '" + redact(url) + "' is not an http(s) URL with a host");
+  if (!host_trusted(host, settings_.api_host, settings_.trusted_hosts))
+    throw Error(AR_ERR_INVALID_CONFIG,
+                std::string(what) + ": host '" + host + "' is not the API's host ('" +
+                    settings_.api_host +
+                    "'), so the Daytona API key is not sent there; if that host is yours, add it "
+                    "to sandbox.trusted_hosts");
+  if (scheme == "http" && !is_loopback_host(host)) {
+    // Once per process and host: every sandbox of a long-running server would repeat it.
+    static std::mutex warned_mutex;
+    static std::set<std::string> warned;
+    std::lock_guard lock(warned_mutex);
+    if (warned.insert(host).second)
+      log_(AR_LOG_WARN, "the Daytona API key goes to " + host +
+                            " over plain http:// (readable on the network); use https://");
+  }
+  std::lock_guard lock(checked_mutex_);
+  checked_.insert(key);
+}
+
+std::string url_host(std::string_view url) {
+  auto scheme = url.find("://");
+  if (scheme == std::string_view::npos) return "";
+  url.remove_prefix(scheme + 3);
+  url = url.substr(0, url.find_first_of("/?#"));
+  if (auto at = url.rfind('@'); at != std::string_view::npos) url.remove_prefix(at + 1);
+  if (url.starts_with("[")) {
+    auto close = url.find(']');
+    return close == std::string_view::npos ? "" : lower(url.substr(1, close - 1));
+  }
+  std::string host = lower(url.substr(0, url.find(':')));
+  while (!host.empty() && host.back() == '.') host.pop_back();  // "example.com." is example.com
+  return host;
+}
+
+bool is_loopback_host(std::string_view host) {
+  if (host == "localhost" || host.ends_with(".localhost") || host == "::1") return true;
+  in_addr a4{};
+  if (::inet_pton(AF_INET, std::string(host).c_str(), &a4) == 1)
+    return (ntohl(a4.s_addr) >> 24) == 127;
+  return false;
+}
+
+bool host_trusted(std::string_view host, std::string_view api_host,
+                  const std::vector<std::string>& trusted) {
+  auto subdomain_of = [&](std::string_view base) {
+    return !base.empty() && host.size() > base.size() && host.ends_with(base) &&
+           host[host.size() - base.size() - 1] == '.';
+  };
+  if (host.empty()) return false;
+  if (host == api_host) return true;
+  // A name below the API's host belongs to its owner; an IP address has no such names.
+  in_addr a4{};
+  in6_addr a6{};
+  const std::string api(api_host);
+  const bool api_is_ip =
+      ::inet_pton(AF_INET, api.c_str(), &a4) == 1 || ::inet_pton(AF_INET6, api.c_str(), &a6) == 1;
+  if (!api_is_ip && subdomain_of(api_host)) return true;
+  for (const auto& t : trusted) {
+    const std::string name = lower(t);
+    if (name.starts_with("*.") ? subdomain_of(std::string_view(name).substr(2)) : host == name)
+      return true;
+  }
+  return false;
 }
 
 std::string describe(const HttpRequest& req) {

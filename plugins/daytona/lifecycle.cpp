@@ -3,6 +3,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
+#include <random>
 #include <thread>
 
 namespace agent_runner::daytona {
@@ -15,10 +17,16 @@ using namespace std::chrono;
 namespace {
 constexpr const char* kSessionLabel = "agent-runner.session";
 constexpr const char* kEphemeralLabel = "agent-runner.ephemeral";
+// One value per creation, the same on every attempt of it: how a create that failed after the
+// server acted on it is found again.
+constexpr const char* kCreateTokenLabel = "agent-runner.create-token";
+// DELETE tries after a failed creation (spaced 250 ms, 500 ms, 1 s, 2 s: under 4 s in all).
+constexpr int kCleanupDeletes = 5;
 
-std::string str_member(const json::object& o, const char* key) {
-  auto it = o.find(key);
-  return it != o.end() && it->value().is_string() ? std::string(it->value().as_string()) : "";
+std::string label_of(const json::object& sb, const char* key) {
+  auto lit = sb.find("labels");
+  return lit != sb.end() && lit->value().is_object() ? str_member(lit->value().as_object(), key)
+                                                     : "";
 }
 }  // namespace
 
@@ -27,6 +35,8 @@ DaytonaSandbox::DaytonaSandbox(Config cfg, sdk::Host host, std::optional<std::st
   HttpSettings s;
   s.api_key = cfg_.api_key;
   s.ca_file = cfg_.ca_file;
+  s.api_host = url_host(cfg_.api_url);
+  s.trusted_hosts = cfg_.trusted_hosts;
   s.connect_timeout = milliseconds(static_cast<int64_t>(cfg_.connect_timeout_s * 1000));
   s.request_timeout = milliseconds(static_cast<int64_t>(cfg_.request_timeout_s * 1000));
   s.max_attempts = cfg_.max_attempts;
@@ -57,6 +67,10 @@ std::unique_ptr<DaytonaSandbox> DaytonaSandbox::create(const sdk::CreateArgs& ar
 }
 
 void DaytonaSandbox::open() {
+  if (cfg_.workdir_from_old_name)
+    host_.warn("sandbox.workspace_dir is the old name of sandbox.workdir; rename it");
+  // The API URL is checked (and a plain-http warning given) before anything is sent.
+  api_->http().check_url(cfg_.api_url, "sandbox.api_url");
   if (cfg_.sandbox_id)
     attach_by_id();
   else if (session_)
@@ -66,19 +80,93 @@ void DaytonaSandbox::open() {
 }
 
 json::object DaytonaSandbox::create_body(const std::map<std::string, std::string>& labels,
-                                         const std::optional<std::string>& name) const {
+                                         const std::string& name) const {
   json::object body;
   json::object lab;
   for (const auto& [k, v] : cfg_.labels) lab[k] = v;
   for (const auto& [k, v] : labels) lab[k] = v;
   body["labels"] = std::move(lab);
   body["env"] = json::object{};
-  if (name) body["name"] = *name;
+  body["name"] = name;
   if (cfg_.snapshot_id) body["snapshot"] = *cfg_.snapshot_id;
   if (cfg_.target) body["target"] = *cfg_.target;
   if (cfg_.auto_stop_interval) body["autoStopInterval"] = *cfg_.auto_stop_interval;
   if (cfg_.auto_delete_interval) body["autoDeleteInterval"] = *cfg_.auto_delete_interval;
   return body;
+}
+
+json::object DaytonaSandbox::create_once(std::map<std::string, std::string> labels,
+                                         const std::string& name) {
+  static thread_local std::mt19937 rng{std::random_device{}()};
+  const std::string token = random_hex(16);
+  labels[kCreateTokenLabel] = token;
+  const json::object body = create_body(labels, name);
+  const std::map<std::string, std::string> by_token{{kCreateTokenLabel, token}};
+  // What an earlier attempt of this creation left, if anything; more than one cannot happen
+  // (names are unique), but if it did, the oldest is kept and the others deleted.
+  auto adopt = [&]() -> std::optional<json::object> {
+    auto found = api_->list_sandboxes(by_token);
+    if (found.empty()) return std::nullopt;
+    std::sort(found.begin(), found.end(), [](const json::object& a, const json::object& b) {
+      return str_member(a, "createdAt") < str_member(b, "createdAt");
+    });
+    for (size_t i = 1; i < found.size(); ++i) {
+      const std::string extra = sandbox_id(found[i]);
+      host_.warn("deleting sandbox " + extra + ", a second copy of one creation");
+      if (api_->delete_sandbox(extra, kCleanupDeletes) == DaytonaApi::Deleted::busy)
+        host_.error("could not delete sandbox " + extra + " yet (Daytona: state change in " +
+                    "progress); delete it in Daytona");
+    }
+    host_.info("sandbox " + sandbox_id(found[0]) + " was created by an attempt whose answer " +
+               "was lost; using it");
+    return std::move(found[0]);
+  };
+  milliseconds slept{0};
+  const milliseconds budget(static_cast<int64_t>(cfg_.retry_budget_s * 1000));
+  for (int n = 1;; ++n) {
+    std::string failure;
+    ar_status status = AR_ERR_UNAVAILABLE;
+    try {
+      return api_->create_sandbox(body);
+    } catch (const Error& e) {
+      if (e.status() == AR_ERR_CONFLICT) {
+        // The name is taken: by an earlier attempt of this creation (adopt it), or by another.
+        auto taken = api_->get_sandbox(name);
+        if (taken && label_of(*taken, kCreateTokenLabel) == token) {
+          host_.info("sandbox " + sandbox_id(*taken) +
+                     " was created by an attempt whose answer was lost; using it");
+          return std::move(*taken);
+        }
+        throw;
+      }
+      // 5xx and transport failures: the server may or may not have created it.
+      if (e.status() != AR_ERR_UNAVAILABLE && e.status() != AR_ERR_TIMEOUT) throw;
+      failure = e.what();
+      status = e.status();
+    }
+    try {
+      if (auto mine = adopt()) return std::move(*mine);
+    } catch (const Error& e) {
+      // Not knowing is no reason to stop: a repeated create with the same name cannot make a
+      // second sandbox.
+      if (e.status() == AR_ERR_UNAUTHORIZED) throw;
+      host_.debug(std::string("looking up the creation token failed: ") + e.what());
+    }
+    const milliseconds wait(
+        std::uniform_int_distribution<int64_t>(125 << std::min(n, 6), 250 << std::min(n, 6))(rng));
+    if (n >= cfg_.max_attempts || slept + wait > budget) {
+      // A creation still under way on the server carries our name: if it appears, it has the
+      // ephemeral auto-delete (or the session's label) and can be found by its token.
+      throw Error(status, failure + " (gave up after " + std::to_string(n) +
+                              " attempts; if Daytona still creates sandbox '" + name +
+                              "', labelled " + kCreateTokenLabel + "=" + token +
+                              ", delete it in Daytona or let its auto-delete remove it)");
+    }
+    host_.info("creating a sandbox failed (" + failure + "); none was created, retrying in " +
+               std::to_string(wait.count()) + " ms");
+    std::this_thread::sleep_for(wait);
+    slept += wait;
+  }
 }
 
 void DaytonaSandbox::attach_by_id() {
@@ -89,7 +177,7 @@ void DaytonaSandbox::attach_by_id() {
   id_ = sandbox_id(*sb);
   owned_ = false;
   host_.info("attaching to sandbox " + id_ + " (state " + sandbox_state(*sb) + ")");
-  auto started = wait_started(std::move(*sb), false);
+  auto started = wait_started(std::move(*sb));
   connect_toolbox(started);
   health_check();
 }
@@ -118,7 +206,7 @@ void DaytonaSandbox::attach_or_create_session() {
     host_.debug("session " + *session_ + ": found sandbox " + sandbox_id(*sb));
   } else {
     try {
-      sb = api_->create_sandbox(create_body(labels, name));
+      sb = create_once(labels, name);
       created_now = true;
       host_.info("session " + *session_ + ": created sandbox " + sandbox_id(*sb));
     } catch (const Error& e) {
@@ -130,45 +218,69 @@ void DaytonaSandbox::attach_or_create_session() {
     }
   }
   // A name collision with a foreign sandbox must not hand someone else's files to this session.
-  auto lit = sb->find("labels");
-  if (lit == sb->end() || !lit->value().is_object() ||
-      str_member(lit->value().as_object(), kSessionLabel) != *session_)
+  if (label_of(*sb, kSessionLabel) != *session_)
     throw Error(AR_ERR_CONFLICT, "sandbox '" + name + "' exists but is not labelled " +
                                      kSessionLabel + "=" + *session_ +
                                      "; rename or delete it in Daytona");
   id_ = sandbox_id(*sb);
   owned_ = false;  // a session's sandbox outlives this host process
   try {
-    auto started = wait_started(std::move(*sb), created_now);
+    auto started = wait_started(std::move(*sb));
     connect_toolbox(started);
     health_check();
-  } catch (...) {
-    if (created_now) delete_owned_quietly("its creation failed");
-    throw;
+  } catch (const Error& e) {
+    if (!created_now) throw;
+    throw Error(e.status(), e.what() + discard_created("its creation failed"));
   }
 }
 
 void DaytonaSandbox::create_ephemeral() {
-  std::map<std::string, std::string> labels{{kEphemeralLabel, "true"}};
-  Config& c = cfg_;
   // Safety net if this process dies before release: the server deletes the sandbox once it has
   // auto-stopped (autoDeleteInterval 0), unless the config says otherwise.
-  if (!c.auto_delete_interval) c.auto_delete_interval = 0;
-  auto sb = api_->create_sandbox(create_body(labels, std::nullopt));
+  if (!cfg_.auto_delete_interval) cfg_.auto_delete_interval = 0;
+  // A unique name: Daytona refuses a second sandbox of one creation, whatever was retried.
+  auto sb = create_once({{kEphemeralLabel, "true"}}, "agent-runner-" + random_hex(16));
   id_ = sandbox_id(sb);
   owned_ = true;
   host_.info("created ephemeral sandbox " + id_);
   try {
-    auto started = wait_started(std::move(sb), true);
+    auto started = wait_started(std::move(sb));
     connect_toolbox(started);
-  } catch (...) {
-    delete_owned_quietly("its creation failed");
+  } catch (const Error& e) {
     owned_ = false;
+    throw Error(e.status(), e.what() + discard_created("its creation failed"));
+  } catch (...) {
+    owned_ = false;
+    discard_created("its creation failed");
     throw;
   }
 }
 
-json::object DaytonaSandbox::wait_started(json::object sb, bool delete_on_failure) {
+std::string DaytonaSandbox::discard_created(const std::string& why) {
+  try {
+    if (api_->delete_sandbox(id_, kCleanupDeletes) == DaytonaApi::Deleted::yes) {
+      host_.info("deleted sandbox " + id_ + " because " + why);
+      return " (sandbox " + id_ + " was deleted)";
+    }
+  } catch (const std::exception& e) {
+    host_.error("could not delete sandbox " + id_ + " (" + why + "): " + e.what());
+    return " (sandbox " + id_ + " could not be deleted: " + e.what() + "; delete it in Daytona)";
+  }
+  const std::string autodel =
+      cfg_.auto_delete_interval && *cfg_.auto_delete_interval >= 0
+          ? "Daytona's auto-delete removes it " +
+                (*cfg_.auto_delete_interval == 0
+                     ? std::string("once it stops")
+                     : std::to_string(*cfg_.auto_delete_interval) + " min after it stops") +
+                ", or delete it in Daytona"
+          : "delete it in Daytona";
+  host_.warn("sandbox " + id_ + " could not be deleted yet (" + why + "): " + autodel);
+  return " (sandbox " + id_ +
+         " could not be deleted yet: Daytona still reports a state change in progress; " + autodel +
+         ")";
+}
+
+json::object DaytonaSandbox::wait_started(json::object sb) {
   const auto t0 = steady_clock::now();
   const auto budget = milliseconds(static_cast<int64_t>(cfg_.create_timeout_s * 1000));
   // The official SDKs' schedule: 100 ms, growing by 10% per poll after 5 s, at most 1 s.
@@ -179,14 +291,9 @@ json::object DaytonaSandbox::wait_started(json::object sb, bool delete_on_failur
     if (state == "started") return sb;
     if (state == "error" || state == "build_failed") {
       std::string reason = str_member(sb, "errorReason");
-      const std::string msg =
-          "sandbox " + id_ + " failed to start: state '" + state + "'" +
-          (reason.empty() ? "" : ", errorReason: " + api_->http().redact(reason));
-      if (delete_on_failure) {
-        delete_owned_quietly("it went to state " + state);
-        throw Error(AR_ERR_UNAVAILABLE, msg + " (the sandbox was deleted)");
-      }
-      throw Error(AR_ERR_UNAVAILABLE, msg + " (recover or delete it in Daytona)");
+      throw Error(AR_ERR_UNAVAILABLE,
+                  "sandbox " + id_ + " failed to start: state '" + state + "'" +
+                      (reason.empty() ? "" : ", errorReason: " + api_->http().redact(reason)));
     }
     if (state == "destroyed" || state == "destroying")
       throw Error(AR_ERR_NOT_FOUND, "sandbox " + id_ + " is being deleted (state " + state + ")");
@@ -198,16 +305,10 @@ json::object DaytonaSandbox::wait_started(json::object sb, bool delete_on_failur
       continue;
     }
     const auto elapsed = steady_clock::now() - t0;
-    if (elapsed >= budget) {
-      const std::string msg = "sandbox " + id_ + " did not reach state 'started' within " +
-                              std::to_string(static_cast<int64_t>(cfg_.create_timeout_s)) +
-                              " s (sandbox.create_timeout_s); last state '" + state + "'";
-      if (delete_on_failure) {
-        delete_owned_quietly("it did not start in time");
-        throw Error(AR_ERR_TIMEOUT, msg + " (the sandbox was deleted)");
-      }
-      throw Error(AR_ERR_TIMEOUT, msg);
-    }
+    if (elapsed >= budget)
+      throw Error(AR_ERR_TIMEOUT, "sandbox " + id_ + " did not reach state 'started' within " +
+                                      std::to_string(static_cast<int64_t>(cfg_.create_timeout_s)) +
+                                      " s (sandbox.create_timeout_s); last state '" + state + "'");
     std::this_thread::sleep_for(
         std::min<steady_clock::duration>(interval, budget - elapsed + milliseconds(1)));
     if (steady_clock::now() - t0 > seconds(5))
@@ -220,16 +321,25 @@ json::object DaytonaSandbox::wait_started(json::object sb, bool delete_on_failur
 
 void DaytonaSandbox::connect_toolbox(const json::object& sb) {
   toolbox_ = api_->toolbox_base(sb);
-  if (cfg_.workspace_dir) {
-    workspace_ = *cfg_.workspace_dir;
+  unsigned major = 0, minor = 0;
+  shell_stdin_ =
+      std::sscanf(str_member(sb, "daemonVersion").c_str(), "%u.%u", &major, &minor) == 2 &&
+      (major > 0 || minor >= 156);
+  std::string dir;
+  if (cfg_.workdir) {
+    dir = *cfg_.workdir;
     DaytonaApi::ToolboxCall c;
     c.method = "POST";
-    c.path = "/files/folder?path=" + url_encode(workspace_) + "&mode=755";
+    c.path = "/files/folder?path=" + url_encode(dir) + "&mode=755";
     c.idempotent = true;
     auto r = tb(c);
+    if (r.status == 403)
+      throw Error(AR_ERR_PERMISSION_DENIED, "sandbox.workdir " + dir +
+                                                ": the sandbox's user may not create it; choose "
+                                                "a directory it can write");
     if (!r.ok()) {
       HttpRequest req = request_for(c.method, toolbox_ + c.path);
-      api_->fail(req, r, "creating sandbox.workspace_dir");
+      api_->fail(req, r, "creating sandbox.workdir " + dir);
     }
   } else {
     for (const char* ep : {"/work-dir", "/user-home-dir", "/project-dir"}) {
@@ -244,14 +354,16 @@ void DaytonaSandbox::connect_toolbox(const json::object& sb) {
       }
       boost::system::error_code ec;
       auto v = json::parse(r.body, ec);
-      if (!ec && v.is_object()) workspace_ = str_member(v.as_object(), "dir");
-      if (!workspace_.empty()) break;
+      if (!ec && v.is_object()) dir = str_member(v.as_object(), "dir");
+      if (!dir.empty()) break;
     }
-    if (workspace_.empty())
-      throw Error(AR_ERR_UNAVAILABLE,
-                  "sandbox " + id_ + " did not tell its work dir; set sandbox.workspace_dir");
+    if (dir.empty() || dir.front() != '/')
+      throw Error(AR_ERR_UNAVAILABLE, "sandbox " + id_ +
+                                          " did not tell its work dir (GET /work-dir); set "
+                                          "sandbox.workdir");
   }
-  host_.debug("sandbox " + id_ + ": toolbox ready, workspace " + workspace_);
+  workdir_ = parse_sandbox_path(dir);
+  host_.debug("sandbox " + id_ + ": toolbox ready, workdir " + workdir_.display());
 }
 
 void DaytonaSandbox::health_check() {
@@ -261,7 +373,7 @@ void DaytonaSandbox::health_check() {
   std::string last;
   for (int i = 0;; ++i) {
     try {
-      auto r = run_short("echo alive", 10);
+      auto r = run_short("echo alive", 10, true);
       if (r.exit_code == 0 && r.output.find("alive") != std::string::npos) return;
       last = "exit code " + std::to_string(r.exit_code);
     } catch (const Error& e) {
@@ -275,30 +387,24 @@ void DaytonaSandbox::health_check() {
   }
 }
 
-void DaytonaSandbox::delete_owned_quietly(const std::string& why) {
-  if (id_.empty() || deleted_) return;
-  try {
-    api_->delete_sandbox(id_, 30);
-    deleted_ = true;
-    host_.info("deleted sandbox " + id_ + " because " + why);
-  } catch (const std::exception& e) {
-    host_.error("could not delete sandbox " + id_ + " (" + why + "): " + e.what() +
-                "; delete it in Daytona");
-  }
-}
-
 json::object DaytonaSandbox::info() const {
+  const std::string wd = workdir_.display();
   json::object o{{"sandbox_id", id_},
                  {"session", session_ ? json::value(*session_) : json::value(nullptr)},
                  {"persistent", !owned_},
-                 {"remote_workspace", workspace_}};
+                 {"workdir", wd},
+                 {"remote_workspace", wd}};
   return o;
 }
 
 Result DaytonaSandbox::release() {
   if (!owned_) return Result::ok({{"sandbox_id", id_}, {"deleted", false}});
   try {
-    api_->delete_sandbox(id_, std::max(30.0, cfg_.request_timeout_s));
+    if (api_->delete_sandbox(id_, kCleanupDeletes) == DaytonaApi::Deleted::busy)
+      return Result::error(AR_ERR_CONFLICT,
+                           "deleting ephemeral sandbox " + id_ +
+                               ": Daytona still reports a state change in progress; its "
+                               "auto-delete removes it once it stops, or delete it in Daytona");
   } catch (const Error& e) {
     return Result::error(e.status(), std::string("deleting ephemeral sandbox ") + id_ + ": " +
                                          e.what() + " (delete it in Daytona)");

@@ -10,20 +10,9 @@ namespace agent_runner::daytona {
 
 using sdk::Error;
 
-bool to_sandbox_path(const std::string& workspace, std::string_view remote, SandboxPath& out) {
-  std::string base = workspace;
-  while (base.size() > 1 && base.back() == '/') base.pop_back();
-  if (base != "/") {
-    if (!remote.starts_with(base)) return false;
-    remote.remove_prefix(base.size());
-    if (!remote.empty() && remote.front() != '/') return false;
-  }
-  try {
-    out = parse_sandbox_path(remote);
-  } catch (const Error&) {
-    return false;
-  }
-  return true;
+SandboxPath resolve_path(std::string_view input, const SandboxPath& workdir) {
+  if (input.starts_with('/')) return parse_sandbox_path(input);
+  return parse_sandbox_path(workdir.display() + "/" + std::string(input));
 }
 
 std::string normalize_time(std::string_view iso) {

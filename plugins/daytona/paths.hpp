@@ -1,6 +1,7 @@
-// Sandbox paths mapped beneath the remote workspace directory, and small helpers of this plugin.
-// Parsing sandbox paths, glob matching, base64 and shell quoting are the SDK's
-// (agent_runner/sandbox_path.hpp, agent_runner/text.hpp).
+// Paths in the remote sandbox and small helpers of this plugin. An absolute path is the remote
+// sandbox's real path, the same for commands and file operations; a relative one is relative to
+// the sandbox's workdir (where commands start). Parsing, glob matching, base64 and shell quoting
+// are the SDK's (agent_runner/sandbox_path.hpp, agent_runner/text.hpp).
 #pragma once
 
 #include <agent_runner/sandbox_path.hpp>
@@ -8,20 +9,20 @@
 
 #include <string>
 #include <string_view>
-#include <vector>
 
 namespace agent_runner::daytona {
 
-// Sandbox paths are the SDK's: lexical, rooted at "/", `..` above the root = invalid_path. The
-// remote sandbox is itself the isolation boundary, so symlinks inside it are the daemon's
-// business, not a host escape. p.under(workspace) is the absolute path inside the sandbox.
+// A normalised absolute path in the remote sandbox: `..` above "/" is invalid_path. The remote
+// sandbox is itself the isolation boundary, so symlinks inside it are the daemon's business, not
+// a host escape.
 using sdk::glob_match;
 using sdk::parse_sandbox_path;
 using sdk::SandboxPath;
 using sdk::shell_quote;
 
-// Maps an absolute remote path back to a sandbox path; false when it is not beneath workspace.
-bool to_sandbox_path(const std::string& workspace, std::string_view remote, SandboxPath& out);
+// `input` as an absolute sandbox path: absolute as given, relative below `workdir`. Throws
+// sdk::Error(invalid_path) as parse_sandbox_path does.
+SandboxPath resolve_path(std::string_view input, const SandboxPath& workdir);
 
 // "2026-06-01T12:00:00.123Z" -> "2026-06-01T12:00:00Z" (the filesystem plugin's format).
 std::string normalize_time(std::string_view iso);

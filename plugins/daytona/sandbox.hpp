@@ -10,7 +10,6 @@
 #include <agent_runner/plugin.hpp>
 #include <agent_runner/sandbox_ops.hpp>
 
-#include <atomic>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -18,15 +17,19 @@
 
 namespace agent_runner::daytona {
 
-// What GET /files/info says about a remote path.
+// What GET /files/info (or one row of GET /files) says about a remote path.
 struct RemoteInfo {
   bool is_dir = false;
   int64_t size = 0;
   int64_t mode = 0;  // permission bits
   std::string modified_at;
 };
+RemoteInfo to_info(const boost::json::object& file_info);
 
-// Result of a short command run with POST /process/execute.
+// "read /a/b": the operation and path that open an error message.
+std::string op_s(std::string_view op, const SandboxPath& p);
+
+// Result of a short script run with POST /process/execute.
 struct ShortExec {
   int64_t exit_code = -1;
   std::string output;
@@ -59,17 +62,28 @@ class DaytonaSandbox : public sdk::Sandbox {
   void attach_or_create_session();
   void create_ephemeral();
   boost::json::object create_body(const std::map<std::string, std::string>& labels,
-                                  const std::optional<std::string>& name) const;
+                                  const std::string& name) const;
+  // POST /sandbox made safe to repeat: every attempt carries one creation token (a label) and
+  // the same name, so after a failure the server may have acted on (5xx, timeout, lost answer)
+  // the sandbox is looked up by its token and adopted, and Daytona's unique names refuse a
+  // second one. Throws conflict when the name belongs to another creation.
+  boost::json::object create_once(std::map<std::string, std::string> labels,
+                                  const std::string& name);
   // Waits (polling with growing intervals, bounded by create_timeout_s) until the sandbox is
-  // started, starting it when stopped. Deletes it on failure when `delete_on_failure`.
-  boost::json::object wait_started(boost::json::object sb, bool delete_on_failure);
+  // started, starting it when stopped. Never deletes anything.
+  boost::json::object wait_started(boost::json::object sb);
   void connect_toolbox(const boost::json::object& sb);
   void health_check();
-  void delete_owned_quietly(const std::string& why);
+  // The one cleanup after a failed creation of a sandbox this process created: a bounded delete.
+  // Returns what happened, for the error message (" (sandbox X was deleted)" or why not).
+  std::string discard_created(const std::string& why);
 
-  // --- toolbox plumbing (files.cpp) ---
+  // --- toolbox plumbing (toolbox.cpp) ---
   // A toolbox call; if the sandbox turns out stopped (auto-stop), starts it and tries again once.
   HttpResponse tb(const DaytonaApi::ToolboxCall& call);
+  // A request path or argument as an absolute sandbox path (relative ones below workdir).
+  SandboxPath path(std::string_view input) const;
+  SandboxPath path_arg(const boost::json::object& req, std::string_view key = "path") const;
   std::string q(const SandboxPath& p) const;  // url-encoded remote path
   std::optional<RemoteInfo> stat(const SandboxPath& p, std::string_view op);
   // Throws the error for a path that does not exist: not_a_directory when a parent is a file,
@@ -79,28 +93,30 @@ class DaytonaSandbox : public sdk::Sandbox {
   // else the API error naming the request).
   [[noreturn]] void fs_fail(const SandboxPath& p, std::string_view op,
                             const DaytonaApi::ToolboxCall& call, const HttpResponse& resp);
+  // GET of a /files endpoint about `p` ("/files/search?path=...&pattern=..."): its parsed JSON
+  // answer (null when it is not JSON), or nullopt for a 404 when `missing_ok`; other failures
+  // throw as fs_fail does.
+  std::optional<boost::json::value> files_get(const SandboxPath& p, std::string_view op,
+                                              const std::string& path, bool missing_ok = false);
   std::string fetch(const SandboxPath& p, std::string_view op, const RemoteInfo& info);
   void put(const SandboxPath& p, std::string_view op, std::string_view content);
   void check_file_size(const SandboxPath& p, std::string_view op, uint64_t size) const;
-  ShortExec run_short(const std::string& script, double timeout_s);
-
-  // --- execute (execute.cpp) ---
-  sdk::Result execute_session(sdk::Call& call, const std::string& script, double timeout_s,
-                              const std::string& exec_id);
-  sdk::Result execute_process(sdk::Call& call, const std::string& script, double timeout_s,
-                              const std::string& exec_id);
-  void kill_tree(const std::string& exec_id);
+  // Runs a shell script with POST /process/execute. `idempotent`: the script is safe to run
+  // twice (the HTTP layer may then repeat it after a lost answer).
+  ShortExec run_short(const std::string& script, double timeout_s, bool idempotent = false,
+                      const std::function<bool()>& cancelled = {});
 
   Config cfg_;
   sdk::Host host_;
   std::optional<std::string> session_;
   std::unique_ptr<DaytonaApi> api_;
   std::string id_;
-  std::string toolbox_;                         // toolbox base URL ({toolboxProxyUrl}/{id})
-  std::string workspace_;                       // remote directory that is "/" for the agent
-  bool owned_ = false;                          // ephemeral: deleted on release
-  bool deleted_ = false;                        // delete_owned_quietly succeeded
-  std::atomic<bool> sessions_supported_{true};  // false: the daemon has no sessions
+  std::string toolbox_;  // toolbox base URL ({toolboxProxyUrl}/{id})
+  SandboxPath workdir_;  // where commands start and relative paths lead
+  // The daemon pipes /process/execute commands into a shell (v0.156.0+): scripts go as they are,
+  // without the base64 wrapper older daemons (which split the command line) need.
+  bool shell_stdin_ = false;
+  bool owned_ = false;  // ephemeral: deleted on release
   std::mutex restart_mutex_;
 };
 

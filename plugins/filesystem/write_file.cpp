@@ -110,13 +110,15 @@ bool reserves_on_write(int fd) {
 }
 
 // Makes sure everything written to the temporary file is accounted for before it replaces
-// anything: on a filesystem that may only report a full disk (or an I/O error) at writeback
-// (NFS, FUSE, ...), fsync; everywhere, the error close(2) reports. The local filesystems that
-// reserve space at write(2) are not fsync'ed: a flush per write costs milliseconds (ten times
-// the write itself on a busy disk), and the rename is atomic without it; what is given up is
-// only that a power cut right after the rename may lose the new content there.
-void finish(TempFile& tmp, const std::string& shown, std::string_view action) {
-  if (!reserves_on_write(tmp.fd()) && ::fsync(tmp.fd()) != 0) throw_errno(errno, shown, action);
+// anything. When it replaces an existing file, fsync always: without it a power cut right after
+// the rename can leave an empty file on XFS and others, and the old content is what must never be
+// lost (edits and overwrites; an agent waits seconds for its model, not milliseconds for a
+// flush). A new file has nothing to lose, so it is flushed only on a filesystem that may report a
+// full disk (or an I/O error) no earlier than writeback (NFS, FUSE, ...). Everywhere, the error
+// close(2) reports counts.
+void finish(TempFile& tmp, bool replacing, const std::string& shown, std::string_view action) {
+  if ((replacing || !reserves_on_write(tmp.fd())) && ::fsync(tmp.fd()) != 0)
+    throw_errno(errno, shown, action);
   if (const int err = tmp.close(); err != 0) throw_errno(err, shown, action);
 }
 
@@ -212,7 +214,7 @@ bool write_file(const FileContext& ctx, const SandboxPath& p, std::string_view c
                                       : 0;
     if ((how.mode >= 0 || t.exists) && ::fchmod(tmp.fd(), mode) != 0)
       throw_errno(errno, shown, "chmod");
-    finish(tmp, shown, action);
+    finish(tmp, t.exists, shown, action);
     bool created = !t.exists;
     if (t.exists) {
       if (::renameat(dir, tmp.name().c_str(), dir, leaf.c_str()) != 0)

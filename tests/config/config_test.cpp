@@ -50,6 +50,12 @@ TEST(Config, JsonHasExactlyTheContractMembers) {
                                    "temporal_service_address",
                                    "task_queue",
                                    "max_concurrency",
+                                   "lease_s",
+                                   "max_attempts",
+                                   "events_maxlen",
+                                   "job_expiry_s",
+                                   "drain_timeout_s",
+                                   "job_max_bytes",
                                    "stigmer_backend_endpoint",
                                    "stigmer_api_key",
                                    "sandbox_type",
@@ -97,16 +103,34 @@ TEST(Config, BadModeListsTheAllowedValues) {
 }
 
 TEST(Config, LocalModeNeedsNothingAndNullsWhatItDoesNotUse) {
-  auto o = config_json({}, {{"MODE", "local"}, {"REDIS_HOST", "redis.example"}});
+  auto o = config_json({}, {{"MODE", "local"}});
   EXPECT_EQ(o.at("sandbox_type"), "filesystem");
   EXPECT_EQ(o.at("stigmer_backend_endpoint"), "localhost:50051");
   EXPECT_EQ(o.at("stigmer_api_key"), "***");  // the dummy-local-key default, set
-  for (auto k : {"redis_host", "redis_port", "redis_password", "env"})
+  for (auto k : {"redis_host", "redis_password", "env"})
     EXPECT_TRUE(o.at(k).is_null()) << k;
+  EXPECT_EQ(o.at("redis_port"), 6379);  // used once REDIS_HOST is set
   auto sc = o.at("sandbox_config").as_object();
   EXPECT_EQ(sc.at("type"), "filesystem");
   EXPECT_EQ(sc.at("root_dir"), json::value((fs::current_path() / "workspace").string()));
   EXPECT_EQ(sc.size(), 2u);
+}
+
+// A worker in local mode (the filesystem plugin) takes its jobs from Redis when REDIS_HOST is set.
+TEST(Config, LocalModeUsesRedisOnlyWhenItsHostIsSet) {
+  auto o = config_json({}, {{"MODE", "local"}, {"REDIS_HOST", "redis.example"}});
+  EXPECT_EQ(o.at("redis_host"), "redis.example");
+  EXPECT_EQ(o.at("redis_port"), 6379);
+  EXPECT_TRUE(o.at("redis_password").is_null());
+  EXPECT_EQ(o.at("lease_s"), 60);
+  EXPECT_EQ(o.at("max_attempts"), 3);
+  EXPECT_EQ(o.at("events_maxlen"), 100000);
+  EXPECT_EQ(o.at("job_expiry_s"), 86400);
+  EXPECT_EQ(o.at("drain_timeout_s"), 600);
+  EXPECT_EQ(o.at("job_max_bytes"), 16 * 1024 * 1024);
+  auto bad = host({"config", "--json"}, {{"MODE", "local"}, {"AGENT_RUNNER_LEASE_S", "0"}});
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find("lease_s (env AGENT_RUNNER_LEASE_S)"), std::string::npos) << bad.err;
 }
 
 TEST(Config, RootDirIsMadeAbsolute) {
@@ -469,7 +493,7 @@ TEST(Config, OneTableDrivesTheFlagsHelpJsonAndExplain) {
   auto help = host({"config", "--help"}).out;
   for (auto s : {"local: default localhost:50051; cloud: default localhost:8080",
                  "local: default dummy-local-key; cloud: required",
-                 "local: default ./workspace; cloud: unused", "local: unused; cloud: default 6379",
+                 "local: default ./workspace; cloud: unused", "local: optional; cloud: default localhost",
                  "required when sandbox_type is daytona", "--sandbox-root-dir DIR",
                  "--mode local|cloud", "--sandbox-type TYPE"})
     EXPECT_NE(help.find(s), std::string::npos) << s;
@@ -483,7 +507,7 @@ TEST(Config, OneTableDrivesTheFlagsHelpJsonAndExplain) {
   EXPECT_EQ(src.at("mode"), "flag --mode");
   EXPECT_EQ(src.at("sandbox_type"), "flag --sandbox-type");
   EXPECT_EQ(src.at("sandbox_root_dir"), "flag --sandbox-root-dir");
-  EXPECT_EQ(src.at("redis_host"), "unused in local mode");
+  EXPECT_EQ(src.at("redis_host"), "unset");  // local mode: Redis only when REDIS_HOST is set
   EXPECT_EQ(src.at("stigmer_api_key"), "default (local mode)");
   for (auto field : {"env", "temporal_namespace", "temporal_service_address", "task_queue",
                      "max_concurrency", "stigmer_backend_endpoint", "redis_port", "redis_password",

@@ -43,6 +43,23 @@ TEST(Cli, ExecInCloudModeRunsTheCommandAndRemovesTheSandbox) {
   EXPECT_TRUE(srv.sandboxes().empty());
 }
 
+// Issue 14: `exec -- pwd` prints the sandbox's workdir; `workspace_dir` still works, with a
+// warning to rename it.
+TEST(Cli, PwdIsTheWorkdirAndTheOldNameWarns) {
+  FakeDaytona srv;
+  auto r = host(srv, {"exec", "--", "pwd"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "/home/daytona\n");
+  ar_test::TempDir dir;
+  ar_test::write_file(dir.path() / "c.yaml", "sandbox:\n  workspace_dir: /ws\n");
+  auto old = host(srv, {"--config", (dir.path() / "c.yaml").string(), "exec", "--", "pwd"});
+  EXPECT_EQ(old.exit_code, 0) << old.err;
+  EXPECT_EQ(old.out, "/ws\n");
+  EXPECT_NE(old.err.find("workspace_dir is the old name of sandbox.workdir"), std::string::npos)
+      << old.err;
+  EXPECT_TRUE(srv.sandboxes().empty());
+}
+
 TEST(Cli, TwoHostProcessesWithOneSessionShareOneSandbox) {
   FakeDaytona srv;
   srv.configure({{"ready_polls", 3}});
@@ -71,8 +88,9 @@ TEST(Cli, TheApiKeyAppearsInNoLogLineOrOutput) {
   EXPECT_NE(ok.err.find("POST /api/sandbox"), std::string::npos);  // trace logging is on
   srv.faults({{{"method", "GET"}, {"path", "/work-dir$"}, {"status", 503}, {"times", 1}},
               {{"method", "POST"},
-               {"path", "/exec$"},
+               {"path", "/process/execute$"},
                {"status", 500},
+               {"times", 100},
                {"body", {{"message", std::string("echoing Authorization: Bearer ") + kKey}}}}});
   auto bad = host(srv, {"exec", "--", "echo fine"});
   everything += bad.out + bad.err;
@@ -96,8 +114,6 @@ TEST(Cli, RunExampleGivesTheSameStepResultsAsLocalMode) {
   FakeDaytona srv;
   ar_test::TempDir dir;
   const std::string example = std::string(AR_TEST_SOURCE_DIR) + "/examples/hello.yaml";
-  auto cloud = host(srv, {"run", example, "--events", (dir.path() / "cloud.jsonl").string()});
-  ASSERT_EQ(cloud.exit_code, 0) << cloud.err;
   auto env = ar_test::base_env();
   env["MODE"] = "local";
   env["SANDBOX_ROOT_DIR"] = (dir.path() / "ws").string();
@@ -105,6 +121,23 @@ TEST(Cli, RunExampleGivesTheSameStepResultsAsLocalMode) {
   auto local = ar_test::run(
       {AR_TEST_HOST_BIN, "run", example, "--events", (dir.path() / "local.jsonl").string()}, env);
   ASSERT_EQ(local.exit_code, 0) << local.err;
+  // The Daytona sandbox gets the local one's workdir (from workload.started; "/" when the local
+  // plugin reports none), so absolute paths mean the same in both.
+  std::string workdir = "/";
+  {
+    std::istringstream in(ar_test::read_file(dir.path() / "local.jsonl"));
+    std::string line;
+    while (std::getline(in, line)) {
+      auto e = json::parse(line).as_object();
+      if (e.at("event") == "workload.started" && e.contains("workdir") &&
+          e.at("workdir").is_string())
+        workdir = std::string(e.at("workdir").as_string());
+    }
+  }
+  ar_test::write_file(dir.path() / "cloud.yaml", "sandbox:\n  workdir: " + workdir + "\n");
+  auto cloud = host(srv, {"--config", (dir.path() / "cloud.yaml").string(), "run", example,
+                          "--events", (dir.path() / "cloud.jsonl").string()});
+  ASSERT_EQ(cloud.exit_code, 0) << cloud.err;
   auto steps = [&](const std::string& name) {
     std::vector<json::object> out;
     std::istringstream in(ar_test::read_file(dir.path() / name));

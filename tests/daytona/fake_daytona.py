@@ -9,20 +9,31 @@ shapes and status codes of ../../../shared/reference/daytona-api.md (v0.190.0):
   toolbox        {base}/toolbox/<id>/...          work-dir, process/execute, sessions, files
   legacy toolbox {base}/api/toolbox/<id>/toolbox/...
 
-Sandboxes live in memory; each has a real directory (its "filesystem") under --root, and commands
-run for real (/bin/sh) with that directory's home/daytona as the work dir.
+Each sandbox has its own filesystem, like a container: a root directory under --root whose
+/home/daytona is the work dir and /tmp its own, with the host's /usr and /etc read-only (bind
+mounts in a private mount namespace, held by one small process per sandbox) and the host's /dev
+and /proc. Commands run for real (/bin/sh) chrooted there, so an absolute path means the same
+file to a command and to the file endpoints; the file endpoints resolve paths (and symlinks)
+beneath that root, never outside it. /process/execute merges stdout and stderr into one pipe, as
+the daemon does.
 
 Test control (no auth): {base}/_admin/...
   POST /_admin/faults   {"rules": [{"method": "GET", "path": "regex", "times": 1,
                           "action": "status"|"drop"|"slow", "status": 503, "retry_after": "1",
-                          "delay": 2.0, "body": "..."}]}   (appends rules; matched in order)
+                          "delay": 2.0, "body": "...", "after": false}]}   (appends rules; matched
+                          in order). "after": true handles the request first (a sandbox is created,
+                          a command runs) and then answers with the fault instead: "status" replaces
+                          the answer, "drop" closes the connection without one, "slow" delays it.
   POST /_admin/config   {"ready_polls": 2, "create_outcome": "started"|"error"|"build_failed"|"stuck",
                           "error_reason": "...", "omit_toolbox_url": false,
                           "proxy_url_endpoint": true, "list_shape": "items"|"array",
                           "page_size": 100, "delete_conflicts": 0,
-                          "ignore_labels": false}   (an old server that ignores ?labels=)
+                          "ignore_labels": false,   (an old server that ignores ?labels=)
+                          "toolbox_host": "127.0.0.1",   (the host name in toolboxProxyUrl)
+                          "daemon_version": "0.190.0"}   (daemonVersion in the sandbox DTO)
   POST /_admin/sandbox/<id>/state {"state": "stopped"}
-  GET  /_admin/state    {"sandboxes": [...], "requests": [{"method","path","status"}], "auth_failures": n}
+  GET  /_admin/state    {"sandboxes": [...], "requests": [{"method","path","status","bytes",
+                          "host","auth"}], "auth_failures": n, "executions": n, "wrapped": n}
   POST /_admin/reset
 
 Prints "PORT <n>" on stdout once listening (with --tls-cert also "ADMIN <m>": the admin
@@ -60,10 +71,14 @@ class State:
         self.reset()
 
     def reset(self):
+        for sb in getattr(self, "sandboxes", {}).values():
+            destroy_sandbox(sb)
         self.sandboxes = {}
         self.rules = []
         self.requests = []
         self.auth_failures = 0
+        self.executions = 0
+        self.wrapped = 0  # /process/execute commands in the base64 wrapper for old daemons
         self.config = {
             "ready_polls": 1,
             "create_outcome": "started",
@@ -74,6 +89,8 @@ class State:
             "page_size": 100,
             "delete_conflicts": 0,
             "ignore_labels": False,
+            "toolbox_host": "127.0.0.1",
+            "daemon_version": "0.190.0",
         }
 
 
@@ -88,7 +105,7 @@ def sandbox_dto(sb, base, full=True):
         "state": sb["state"], "desiredState": sb["desiredState"],
         "autoStopInterval": sb["autoStopInterval"], "autoArchiveInterval": 10080,
         "autoDeleteInterval": sb["autoDeleteInterval"], "createdAt": sb["createdAt"],
-        "updatedAt": now_iso(), "sandboxClass": "container", "daemonVersion": "0.190.0",
+        "updatedAt": now_iso(), "sandboxClass": "container", "daemonVersion": STATE.config["daemon_version"],
         "someFutureField": {"nested": [1, 2]},
     }
     if sb.get("errorReason"):
@@ -97,8 +114,12 @@ def sandbox_dto(sb, base, full=True):
         dto["env"] = sb["env"]
         dto["networkBlockAll"] = False
     if not STATE.config["omit_toolbox_url"]:
-        dto["toolboxProxyUrl"] = base + "/toolbox"
+        dto["toolboxProxyUrl"] = toolbox_base(base)
     return dto
+
+
+def toolbox_base(base):
+    return base.replace("127.0.0.1", STATE.config["toolbox_host"]) + "/toolbox"
 
 
 def advance(sb):
@@ -150,11 +171,19 @@ class Handler(BaseHTTPRequestHandler):
             data = payload.encode()
         else:
             data = payload or b""
+        after = getattr(self, "_after", None)
+        self._after = None
+        if after:
+            # The request was handled; the answer is the fault's.
+            action = after.get("action", "status")
+            if action == "drop":
+                return self.drop()
+            if action == "slow":
+                time.sleep(float(after.get("delay", 5)))
+            else:
+                return self.send_fault(after)
         # Recorded before answering: a client that reads the state right after its answer sees it.
-        if not self.path.startswith("/_admin/"):
-            with LOCK:
-                STATE.requests.append({"method": self.command, "path": self.path,
-                                       "status": status})
+        self.record(status, len(data))
         self.send_response(status)
         if data or ctype != "application/json":
             self.send_header("Content-Type", ctype)
@@ -164,6 +193,36 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(data)
+
+    def record(self, status, size=0):
+        if not self.path.startswith("/_admin/"):
+            with LOCK:
+                STATE.requests.append({
+                    "method": self.command, "path": self.path, "status": status, "bytes": size,
+                    "host": (self.headers.get("Host") or "").rsplit(":", 1)[0],
+                    "auth": self.headers.get("Authorization") is not None})
+
+    def drop(self):
+        """Closes the connection without an answer (after reading the request)."""
+        self.body()
+        self.record(0)
+        self.close_connection = True
+        try:
+            self.wfile.flush()
+            self.connection.shutdown(2)
+        except OSError:
+            pass
+
+    def send_fault(self, rule):
+        self.body()
+        status = int(rule.get("status", 503))
+        headers = {}
+        if "retry_after" in rule:
+            headers["Retry-After"] = str(rule["retry_after"])
+        body = rule.get("body")
+        if body is None:
+            body = {"statusCode": status, "message": "injected fault %d" % status}
+        self.send(status, body, headers=headers)
 
     def api_error(self, status, message, error=None):
         reasons = {400: "Bad Request", 401: "Unauthorized", 404: "Not Found", 409: "Conflict",
@@ -178,6 +237,7 @@ class Handler(BaseHTTPRequestHandler):
                            "method": self.command})
 
     def apply_faults(self, path):
+        """True when a fault answered the request; an "after" fault waits for the answer."""
         with LOCK:
             rule = None
             for r in STATE.rules:
@@ -192,29 +252,17 @@ class Handler(BaseHTTPRequestHandler):
                 break
         if not rule:
             return False
+        if rule.get("after"):
+            self._after = rule
+            return False
         action = rule.get("action", "status")
         if action == "slow":
             time.sleep(float(rule.get("delay", 5)))
             return False  # then answer normally (the client may have given up)
         if action == "drop":
-            self.body()
-            with LOCK:
-                STATE.requests.append({"method": self.command, "path": self.path, "status": 0})
-            self.close_connection = True
-            try:
-                self.connection.shutdown(2)
-            except OSError:
-                pass
+            self.drop()
             return True
-        self.body()
-        status = int(rule.get("status", 503))
-        headers = {}
-        if "retry_after" in rule:
-            headers["Retry-After"] = str(rule["retry_after"])
-        body = rule.get("body")
-        if body is None:
-            body = {"statusCode": status, "message": "injected fault %d" % status}
-        self.send(status, body, headers=headers)
+        self.send_fault(rule)
         return True
 
     def authorized(self):
@@ -240,6 +288,7 @@ class Handler(BaseHTTPRequestHandler):
     def dispatch(self):
         if hasattr(self, "_body"):
             del self._body  # the handler lives as long as the keep-alive connection
+        self._after = None
         parts = urlsplit(self.path)
         path = parts.path
         query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
@@ -279,15 +328,15 @@ class Handler(BaseHTTPRequestHandler):
                 STATE.config.update(body)
                 return self.send(200, STATE.config)
             if path == "/_admin/reset":
-                for sb in STATE.sandboxes.values():
-                    shutil.rmtree(sb["dir"], ignore_errors=True)
                 STATE.reset()
                 return self.send(200, {"ok": True})
             if path == "/_admin/state":
-                sbs = [dict(sandbox_dto(sb, self.base()), workDir=sb["workdir"])
+                sbs = [dict(sandbox_dto(sb, self.base()), rootDir=sb["root"])
                        for sb in STATE.sandboxes.values()]
                 return self.send(200, {"sandboxes": sbs, "requests": STATE.requests,
-                                       "auth_failures": STATE.auth_failures})
+                                       "auth_failures": STATE.auth_failures,
+                                       "executions": STATE.executions,
+                                       "wrapped": STATE.wrapped})
             m = re.match(r"^/_admin/sandbox/([^/]+)/state$", path)
             if m and m.group(1) in STATE.sandboxes:
                 sb = STATE.sandboxes[m.group(1)]
@@ -308,7 +357,7 @@ class Handler(BaseHTTPRequestHandler):
         body = self.json_body() if method in ("POST", "PUT") else None
         with LOCK:
             if path == "/config" and method == "GET":
-                return self.send(200, {"proxyToolboxUrl": self.base() + "/toolbox",
+                return self.send(200, {"proxyToolboxUrl": toolbox_base(self.base()),
                                        "defaultSnapshot": "daytonaio/sandbox:0.190.0"})
             if path == "/sandbox" and method == "POST":
                 if body is None:
@@ -318,8 +367,6 @@ class Handler(BaseHTTPRequestHandler):
                     return self.api_error(409, "Sandbox with name %s already exists" % name)
                 sid = str(uuid.uuid4())
                 d = os.path.join(STATE.root, sid)
-                work = os.path.join(d, "home", "daytona")
-                os.makedirs(work)
                 sb = {
                     "id": sid, "name": name or sid, "snapshot": body.get("snapshot") or "default",
                     "labels": body.get("labels") or {}, "env": body.get("env") or {},
@@ -328,8 +375,10 @@ class Handler(BaseHTTPRequestHandler):
                     "polls_left": int(STATE.config["ready_polls"]),
                     "autoStopInterval": body.get("autoStopInterval", 15),
                     "autoDeleteInterval": body.get("autoDeleteInterval", -1),
-                    "createdAt": now_iso(), "dir": d, "workdir": work, "sessions": {},
+                    "createdAt": now_iso(), "dir": d, "root": os.path.join(d, "fs"),
+                    "workdir": WORKDIR, "sessions": {},
                 }
+                make_root(sb)
                 advance(sb) if sb["polls_left"] == 0 else None
                 STATE.sandboxes[sid] = sb
                 return self.send(200, sandbox_dto(sb, self.base()))
@@ -362,14 +411,14 @@ class Handler(BaseHTTPRequestHandler):
                 advance(sb)
                 return self.send(200, sandbox_dto(sb, self.base()))
             if action == "" and method == "DELETE":
-                if STATE.config["delete_conflicts"] > 0:
-                    STATE.config["delete_conflicts"] -= 1
+                # As Daytona: no delete while a state change is under way (creating, starting...).
+                if sb["state"] in ("creating", "starting", "stopping", "restoring") or \
+                        STATE.config["delete_conflicts"] > 0:
+                    if STATE.config["delete_conflicts"] > 0:
+                        STATE.config["delete_conflicts"] -= 1
                     return self.api_error(409, "Sandbox state change in progress")
-                for sess in sb["sessions"].values():
-                    for cmd in sess.values():
-                        kill_cmd(cmd)
                 del STATE.sandboxes[sb["id"]]
-                shutil.rmtree(sb["dir"], ignore_errors=True)
+                destroy_sandbox(sb)
                 sb["state"] = "destroying"
                 sb["desiredState"] = "destroyed"
                 return self.send(200, sandbox_dto(sb, self.base()))
@@ -389,7 +438,7 @@ class Handler(BaseHTTPRequestHandler):
             if action == "/toolbox-proxy-url" and method == "GET":
                 if not STATE.config["proxy_url_endpoint"]:
                     return self.api_error(404, "Cannot GET /api%s" % path)
-                return self.send(200, {"url": self.base() + "/toolbox"})
+                return self.send(200, {"url": toolbox_base(self.base())})
             if action.startswith("/autostop") or action == "/last-activity":
                 return self.send(201, sandbox_dto(sb, self.base()))
         return self.api_error(404, "Cannot %s /api%s" % (method, path))
@@ -406,17 +455,26 @@ class Handler(BaseHTTPRequestHandler):
                 return self.tb_error(400, "bad request: failed to resolve container IP after 3 "
                                      "attempts: no IP address found. Is the Sandbox started?",
                                      "BAD_REQUEST")
-        work = sb["workdir"]
         method = self.command
+        try:
+            return self.toolbox_call(sb, path, query, method)
+        except PermissionError:
+            self.body()
+            return self.send(403)
+        except OSError:
+            self.body()
+            return self.send(400)
 
-        def p(name="path", required=True):
+    def toolbox_call(self, sb, path, query, method):
+        def p(name="path", follow=True):
+            """(host path, writable) of a path argument, or (None, False) when absent."""
             v = query.get(name)
-            if v is None:
-                return None
-            return v if os.path.isabs(v) else os.path.join(work, v)
+            if v is None or v == "":
+                return None, False
+            return resolve(sb, v, follow)
 
         if path in ("/work-dir", "/user-home-dir", "/project-dir") and method == "GET":
-            return self.send(200, {"dir": work})
+            return self.send(200, {"dir": sb["workdir"]})
         if path == "/version":
             return self.send(200, {"version": "0.190.0"})
         if path == "/process/execute" and method == "POST":
@@ -424,26 +482,27 @@ class Handler(BaseHTTPRequestHandler):
         if path.startswith("/process/session"):
             return self.sessions(sb, path[len("/process/session"):], method)
         if path in ("/files", "/files/") and method == "GET":
-            d = p() or work
+            d, _ = p()
+            if d is None:
+                d, _ = resolve(sb, sb["workdir"])
             if not os.path.exists(d):
                 return self.send(404)
             if not os.path.isdir(d):
                 return self.send(400)
-            try:
-                return self.send(200, [file_info(os.path.join(d, n)) for n in os.listdir(d)])
-            except PermissionError:
-                return self.send(403)
+            return self.send(200, [file_info(os.path.join(d, n)) for n in os.listdir(d)])
         if path == "/files/info" and method == "GET":
-            f = p()
+            f, _ = p()
             if f is None:
                 return self.send(400)
             if not os.path.lexists(f):
                 return self.send(404)
             return self.send(200, file_info(f))
         if path in ("/files", "/files/") and method == "DELETE":
-            f = p()
+            f, w = p(follow=False)
             if f is None or not os.path.lexists(f):
                 return self.send(404 if f else 400)
+            if not w:
+                return self.send(403)
             if os.path.isdir(f) and not os.path.islink(f):
                 if query.get("recursive") != "true":
                     return self.tb_error(400, "bad request: cannot delete directory without "
@@ -453,7 +512,11 @@ class Handler(BaseHTTPRequestHandler):
                 os.unlink(f)
             return self.send(204)
         if path == "/files/folder" and method == "POST":
-            f = p()
+            f, w = p()
+            if f is None:
+                return self.send(400)
+            if not w:
+                return self.send(403)
             mode = int(query.get("mode") or "755", 8)
             try:
                 os.makedirs(f, mode=mode, exist_ok=True)
@@ -461,7 +524,7 @@ class Handler(BaseHTTPRequestHandler):
                 return self.send(400)
             return self.send(201)
         if path == "/files/download" and method == "GET":
-            f = p()
+            f, _ = p()
             if f is None or not os.path.exists(f):
                 return self.send(404)
             if os.path.isdir(f):
@@ -472,15 +535,15 @@ class Handler(BaseHTTPRequestHandler):
                              headers={"Content-Disposition": "attachment; filename=%s"
                                       % os.path.basename(f)})
         if path == "/files/upload" and method == "POST":
-            f = p()
+            f, w = p()
             parts = parse_multipart(self.headers.get("Content-Type", ""), self.body())
             data = next((v for n, _, v in parts if n == "file"), None)
             if f is None or data is None:
                 return self.send(400)
+            if not w:
+                return self.send(403)
             try:
-                os.makedirs(os.path.dirname(f), exist_ok=True)
-                with open(f, "wb") as fh:
-                    fh.write(data)
+                write_file(f, data)
             except OSError:
                 return self.send(400)
             return self.send(200)
@@ -499,12 +562,11 @@ class Handler(BaseHTTPRequestHandler):
                 if dest is None:
                     errors.append("files[%s].file: missing .path metadata" % m.group(1))
                     continue
-                if not os.path.isabs(dest):
-                    dest = os.path.join(work, dest)
                 try:
-                    os.makedirs(os.path.dirname(dest), mode=0o755, exist_ok=True)
-                    with open(dest, "wb") as fh:
-                        fh.write(value)
+                    host, w = resolve(sb, dest)
+                    if not w:
+                        raise PermissionError(13, "read-only file system")
+                    write_file(host, value)
                     files.append({"path": dest, "bytes": len(value)})
                 except OSError as e:
                     errors.append("%s: %s" % (dest, e.strerror))
@@ -512,14 +574,16 @@ class Handler(BaseHTTPRequestHandler):
                 return self.send(400, {"errors": errors, "files": files})
             return self.send(200, {"files": files})
         if path == "/files/permissions" and method == "POST":
-            f = p()
+            f, w = p()
             if f is None or not os.path.exists(f):
                 return self.send(404)
+            if not w:
+                return self.send(403)
             if query.get("mode"):
                 os.chmod(f, int(query["mode"], 8))
             return self.send(200)
         if path == "/files/find" and method == "GET":
-            root, pattern = p(), query.get("pattern")
+            (root, _), pattern = p(), query.get("pattern")
             if root is None or pattern is None:
                 return self.send(400)
             out = []
@@ -533,18 +597,21 @@ class Handler(BaseHTTPRequestHandler):
                     continue
                 for i, line in enumerate(data.decode("utf-8", "replace").split("\n"), 1):
                     if pattern in line:
-                        out.append({"file": f, "line": i, "content": line})
+                        out.append({"file": virtual(sb, f), "line": i, "content": line})
             return self.send(200, out)
         if path == "/files/search" and method == "GET":
             import fnmatch
-            root, pattern = p(), query.get("pattern")
+            (root, _), pattern = p(), query.get("pattern")
             if root is None or pattern is None:
                 return self.send(400)
             out = []
+            # As filepath.Walk: the root itself too, symlinks not followed.
+            if fnmatch.fnmatchcase(os.path.basename(root.rstrip("/")), pattern):
+                out.append(virtual(sb, root))
             for dirpath, dirnames, filenames in os.walk(root):
                 for n in dirnames + filenames:
                     if fnmatch.fnmatchcase(n, pattern):
-                        out.append(os.path.join(dirpath, n))
+                        out.append(virtual(sb, os.path.join(dirpath, n)))
             return self.send(200, {"files": out})
         self.body()
         return self.send(404)
@@ -561,9 +628,14 @@ class Handler(BaseHTTPRequestHandler):
                                      % k, "BAD_REQUEST")
             env[k] = v
         timeout = req.get("timeout") or None
-        proc = subprocess.Popen(["/bin/sh"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, cwd=req.get("cwd") or sb["workdir"],
-                                env=env, start_new_session=True)
+        with LOCK:
+            STATE.executions += 1
+            if req["command"].startswith("sh -c \"echo '"):
+                STATE.wrapped += 1
+        # The daemon: $SHELL with the command on stdin, stdout and stderr into one buffer.
+        proc = subprocess.Popen(in_sandbox(sb, req.get("cwd") or sb["workdir"]),
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, env=env, start_new_session=True)
         try:
             out, _ = proc.communicate(req["command"].encode(), timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -646,15 +718,135 @@ class Handler(BaseHTTPRequestHandler):
         return {"output": dec(strip_markers(raw)), "stdout": None, "stderr": None}
 
 
+# ---- the sandbox's filesystem ----------------------------------------------------------------
+WORKDIR = "/home/daytona"
+# Top-level directories a command sees from the host (bind mounts); the file endpoints map them
+# to the host's, read-only.
+BINDS = ("usr", "etc", "dev", "proc")
+READONLY_BINDS = ("usr", "etc")
+AS_ROOT = os.geteuid() == 0
+
+
+def make_root(sb):
+    """The sandbox's root directory and the process holding its mount namespace."""
+    root = sb["root"]
+    os.makedirs(root + WORKDIR)
+    os.makedirs(os.path.join(root, "tmp"))
+    os.chmod(os.path.join(root, "tmp"), 0o1777)
+    binds = list(BINDS)
+    for d in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
+        host = "/" + d
+        if os.path.islink(host):
+            os.symlink(os.readlink(host), os.path.join(root, d))
+        elif os.path.isdir(host):
+            binds.append(d)
+    for d in binds:
+        os.makedirs(os.path.join(root, d), exist_ok=True)
+    script = "set -e\n"
+    for d in binds:
+        script += 'mount --rbind /%s "$0/%s"\n' % (d, d)
+        if d in READONLY_BINDS or d not in BINDS:
+            script += 'mount -o remount,bind,ro "$0/%s"\n' % d
+    script += 'echo ready\nexec chroot "$0" /bin/sleep 2147483647\n'
+    # A private mount namespace: these mounts exist only for the sandbox's processes; on the host
+    # the directories stay empty, so removing the root never reaches the host's files.
+    argv = ["unshare", "--mount", "--propagation", "private"]
+    if not AS_ROOT:
+        argv += ["--user", "--map-root-user"]
+    holder = subprocess.Popen(argv + ["/bin/sh", "-c", script, root], stdin=subprocess.DEVNULL,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    line = holder.stdout.readline()
+    if line.strip() != b"ready":
+        holder.kill()
+        holder.wait()
+        raise RuntimeError("cannot build the sandbox's filesystem (needs mount namespaces): " +
+                           holder.stderr.read().decode(errors="replace"))
+    sb["holder"] = holder
+
+
+def destroy_sandbox(sb):
+    for sess in sb["sessions"].values():
+        for cmd in sess.values():
+            kill_cmd(cmd)
+    holder = sb.pop("holder", None)
+    if holder:
+        holder.kill()
+        holder.wait()
+    shutil.rmtree(sb["dir"], ignore_errors=True)
+
+
+def in_sandbox(sb, cwd, command=None):
+    """argv running /bin/sh in the sandbox's root with `cwd` as working directory: the command on
+    stdin, or `command` as -c."""
+    argv = ["nsenter", "-t", str(sb["holder"].pid), "--mount"]
+    if not AS_ROOT:
+        argv += ["--user", "--preserve-credentials"]
+    shim = 'cd "$1" || exit 1; ' + ('exec /bin/sh -c "$2"' if command is not None else
+                                    "exec /bin/sh")
+    argv += ["--root", "--wd", "/bin/sh", "-c", shim, "sh", cwd]
+    return argv + ([command] if command is not None else [])
+
+
+def resolve(sb, path, follow=True):
+    """(host path, writable) of a sandbox path, relative ones below the work dir, every symlink
+    followed as the sandbox would (beneath its root), the last one only when `follow`."""
+    if not path.startswith("/"):
+        path = sb["workdir"] + "/" + path
+    todo = [c for c in path.split("/") if c not in ("", ".")]
+    done = []
+    hops = 0
+    while todo:
+        c = todo.pop(0)
+        if c == "..":
+            if done:
+                done.pop()
+            continue
+        host = host_path(sb, done + [c])
+        if (todo or follow) and os.path.islink(host):
+            hops += 1
+            if hops > 40:
+                raise OSError(40, "too many levels of symbolic links")
+            target = os.readlink(host)
+            if target.startswith("/"):
+                done = []
+            todo = [x for x in target.split("/") if x not in ("", ".")] + todo
+            continue
+        done.append(c)
+    return host_path(sb, done), not (done and done[0] in BINDS)
+
+
+def host_path(sb, comps):
+    if comps and comps[0] in BINDS:
+        return os.path.join("/" + comps[0], *comps[1:])
+    return os.path.join(sb["root"], *comps)
+
+
+def virtual(sb, host):
+    """The sandbox path of a host path under its root (or a bind)."""
+    rel = os.path.relpath(host, sb["root"])
+    if rel == ".":
+        return "/"
+    if not rel.startswith(".."):
+        return "/" + rel
+    return host
+
+
+def write_file(host, data):
+    os.makedirs(os.path.dirname(host), mode=0o755, exist_ok=True)
+    with open(host, "wb") as fh:
+        fh.write(data)
+
+
 def cmd_env(sb):
     return {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-            "HOME": sb["workdir"], "LANG": "C.UTF-8", "USER": "daytona"}
+            "HOME": WORKDIR, "LANG": "C.UTF-8", "USER": "daytona"}
 
 
 def start_cmd(sb, command):
-    proc = subprocess.Popen(["/bin/sh", "-c", command], stdin=subprocess.DEVNULL,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=sb["workdir"],
-                            env=cmd_env(sb))
+    with LOCK:
+        STATE.executions += 1
+    proc = subprocess.Popen(in_sandbox(sb, sb["workdir"], command), stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=cmd_env(sb))
     cmd = {"command": command, "proc": proc, "log": bytearray(), "lock": threading.Lock(),
            "exitCode": None, "done": threading.Event()}
 
@@ -786,9 +978,7 @@ def main():
     finally:
         with LOCK:
             for sb in STATE.sandboxes.values():
-                for sess in sb["sessions"].values():
-                    for cmd in sess.values():
-                        kill_cmd(cmd)
+                destroy_sandbox(sb)
         if not args.root:
             shutil.rmtree(root, ignore_errors=True)
 

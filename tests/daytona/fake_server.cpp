@@ -56,6 +56,9 @@ HttpReply http(int port, const std::string& method, const std::string& path,
 }
 
 FakeDaytona::FakeDaytona(const std::string& tls_cert) : tls_(!tls_cert.empty()) {
+  // The plugin prefers DAYTONA_API_KEY to the config's key: a real key in the environment of
+  // whoever runs the tests must never reach the test server.
+  ::unsetenv("DAYTONA_API_KEY");
   int out[2];
   if (::pipe2(out, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
   const std::string script = std::string(AR_TEST_SOURCE_DIR) + "/tests/daytona/fake_daytona.py";
@@ -118,6 +121,10 @@ json::object FakeDaytona::state() {
 
 json::array FakeDaytona::sandboxes() {
   return state().at("sandboxes").as_array();
+}
+
+json::array FakeDaytona::requests() {
+  return state().at("requests").as_array();
 }
 
 size_t FakeDaytona::count_requests(const std::string& method, const std::string& path_regex) {

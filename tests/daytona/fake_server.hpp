@@ -47,6 +47,8 @@ class FakeDaytona {
   void faults(const boost::json::array& rules);
   boost::json::object state();
   boost::json::array sandboxes();
+  // Every request the server answered (or dropped): {method, path, status, host, auth}.
+  boost::json::array requests();
   size_t count_requests(const std::string& method, const std::string& path_regex);
   void set_state(const std::string& id, const std::string& st);
 

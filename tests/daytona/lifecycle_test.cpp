@@ -46,8 +46,25 @@ TEST(Descriptor, PublishesTypeCapabilitiesAndASchemaWithTheSecretMarked) {
   EXPECT_EQ(key.at("writeOnly"), true);
   for (const char* k :
        {"type", "api_url", "snapshot_id", "target", "sandbox_id", "labels", "auto_stop_interval",
-        "auto_delete_interval", "create_timeout_s", "request_timeout_s", "ca_file", "env"})
+        "auto_delete_interval", "create_timeout_s", "request_timeout_s", "ca_file", "env",
+        "trusted_hosts", "workdir", "workspace_dir"})
     EXPECT_TRUE(schema.at("properties").as_object().contains(k)) << k;
+}
+
+// Issue 12: `api_key` in the config file is accepted; DAYTONA_API_KEY, when set, takes precedence.
+TEST(Config, TheKeyComesFromTheConfigUnlessTheEnvironmentSetsIt) {
+  FakeDaytona srv;
+  const std::string wrong = "dtn_WRONG_zzzzzzzzzzzzzzzzzzzzzzzzzzzz";
+  EXPECT_TRUE(try_open(config(srv)).ok());  // api_key from the config
+  ASSERT_EQ(::setenv("DAYTONA_API_KEY", kKey, 1), 0);
+  auto env_wins = try_open(config(srv, {{"api_key", wrong}}));
+  ::unsetenv("DAYTONA_API_KEY");
+  EXPECT_TRUE(env_wins.ok()) << env_wins.message();
+  EXPECT_EQ(try_open(config(srv, {{"api_key", wrong}})).status, AR_ERR_UNAUTHORIZED);
+  ASSERT_EQ(::setenv("DAYTONA_API_KEY", "", 1), 0);  // empty counts as unset
+  auto empty_env = try_open(config(srv));
+  ::unsetenv("DAYTONA_API_KEY");
+  EXPECT_TRUE(empty_env.ok()) << empty_env.message();
 }
 
 TEST(Config, ProblemsNameTheKeyAndTheFix) {
@@ -68,6 +85,37 @@ TEST(Config, ProblemsNameTheKeyAndTheFix) {
   EXPECT_EQ(r.status, AR_ERR_INVALID_CONFIG);
   r = try_open(config(srv, {{"ca_file", "/nonexistent/ca.pem"}}));
   EXPECT_EQ(r.status, AR_ERR_INVALID_CONFIG);
+  r = try_open(config(srv, {{"workdir", "relative/dir"}}));
+  EXPECT_EQ(r.status, AR_ERR_INVALID_CONFIG);
+  EXPECT_NE(r.message().find("sandbox.workdir"), std::string::npos) << r.message();
+  r = try_open(config(srv, {{"workdir", "/a"}, {"workspace_dir", "/b"}}));
+  EXPECT_EQ(r.status, AR_ERR_INVALID_CONFIG);
+  EXPECT_NE(r.message().find("old name"), std::string::npos) << r.message();
+  r = try_open(config(srv, {{"trusted_hosts", json::array{1}}}));
+  EXPECT_EQ(r.status, AR_ERR_INVALID_CONFIG);
+  EXPECT_NE(r.message().find("sandbox.trusted_hosts[0]"), std::string::npos) << r.message();
+  r = try_open(config(srv, {{"env", {{"1BAD", "x"}}}}));
+  EXPECT_EQ(r.status, AR_ERR_INVALID_CONFIG);
+  EXPECT_TRUE(srv.sandboxes().empty());
+}
+
+// Issue 14: `workdir` (old name `workspace_dir`) is where commands start and relative paths lead;
+// it is created when missing and reported by create.
+TEST(Config, WorkdirAndItsOldName) {
+  FakeDaytona srv;
+  for (const char* key : {"workdir", "workspace_dir"}) {
+    auto sb = open(config(srv, {{key, "/workspace"}}));
+    ASSERT_TRUE(sb);
+    EXPECT_EQ(sb->info().at("workdir"), "/workspace");
+    EXPECT_EQ(sb->call(Op::execute, {{"command", "pwd"}}).body.at("output"), "/workspace\n");
+    CallOptions o;
+    o.inputs = {"x"};
+    EXPECT_EQ(sb->call(Op::write, {{"path", "a.txt"}}, o).body.at("path"), "/workspace/a.txt");
+  }
+  // One the sandbox cannot make (below the read-only /usr) is refused with the reason.
+  auto r = try_open(config(srv, {{"workdir", "/usr/work"}}));
+  EXPECT_EQ(r.status, AR_ERR_PERMISSION_DENIED);
+  EXPECT_NE(r.message().find("sandbox.workdir /usr/work"), std::string::npos) << r.message();
   EXPECT_TRUE(srv.sandboxes().empty());
 }
 
@@ -96,16 +144,19 @@ TEST(Lifecycle, EphemeralSandboxIsCreatedFromTheSnapshotAndDeletedOnRelease) {
 TEST(Lifecycle, EphemeralSandboxIsDeletedAlsoWhenTheWorkloadFailed) {
   FakeDaytona srv;
   {
-    auto sb = open(config(srv));
+    auto sb = open(config(srv, {{"max_attempts", 2}}));
     ASSERT_TRUE(sb);
     EXPECT_EQ(sb->call(Op::read, {{"path", "/missing"}}).status, AR_ERR_FILE_NOT_FOUND);
-    srv.faults({{{"method", "POST"}, {"path", "/exec$"}, {"status", 500}, {"times", 1}}});
+    srv.faults(
+        {{{"method", "POST"}, {"path", "/process/execute$"}, {"status", 500}, {"times", 100}}});
     auto r = sb->call(Op::execute, {{"command", "echo hi"}});
     EXPECT_EQ(r.status, AR_ERR_UNAVAILABLE);
-    // A POST that runs a command is not repeated: the error names method, path and status.
+    // The error names method, path and status.
     EXPECT_NE(r.message().find("POST /toolbox/"), std::string::npos) << r.message();
     EXPECT_NE(r.message().find("HTTP 500"), std::string::npos) << r.message();
-    EXPECT_EQ(srv.count_requests("POST", "/exec$"), 1u);
+    // Starting a command is safe to repeat (it runs once whatever reaches the server), so the
+    // 5xx was retried within max_attempts.
+    EXPECT_EQ(srv.count_requests("POST", "/process/execute$"), 2u);
   }  // the host's Sandbox releases on destruction
   EXPECT_TRUE(srv.sandboxes().empty());
 }
@@ -168,6 +219,22 @@ TEST(Lifecycle, AttachBySandboxIdNeverDeletesAndAMissingOneIsNotFound) {
   EXPECT_NE(r.message().find("no-such-sandbox"), std::string::npos);
 }
 
+// Daemons before v0.156.0 split a command line on spaces instead of running it in a shell; the
+// plugin wraps its scripts for them (and sends them as they are to newer ones).
+TEST(Lifecycle, CommandsWorkOnOldAndNewDaemons) {
+  FakeDaytona srv;
+  for (const char* version : {"0.150.0", "0.190.0", "weird"}) {
+    srv.configure({{"daemon_version", version}});
+    auto sb = open(config(srv));
+    ASSERT_TRUE(sb);
+    const int64_t before = srv.state().at("wrapped").as_int64();
+    auto r = sb->call(Op::execute, {{"command", "echo \"a  b\" 'c'"}});
+    EXPECT_EQ(r.body.at("output"), "a  b c\n") << version << ": " << r.message();
+    const bool wrapped = srv.state().at("wrapped").as_int64() > before;
+    EXPECT_EQ(wrapped, std::string(version) != "0.190.0") << version;
+  }
+}
+
 TEST(Lifecycle, ASandboxStoppedBetweenCallsIsStartedAgain) {
   FakeDaytona srv;
   auto sb = open(config(srv));
@@ -178,14 +245,72 @@ TEST(Lifecycle, ASandboxStoppedBetweenCallsIsStartedAgain) {
   EXPECT_EQ(r.body.at("stdout"), "back\n");
 }
 
-TEST(Lifecycle, StuckInCreatingTimesOutAndIsDeleted) {
+// Issue 12: a sandbox stuck in `creating` cannot be deleted yet (409): one bounded cleanup, and
+// the error says so with its id instead of claiming it was deleted.
+TEST(Lifecycle, StuckInCreatingTimesOutAndSaysItCouldNotBeDeletedYet) {
   FakeDaytona srv;
-  srv.configure({{"create_outcome", "stuck"}, {"delete_conflicts", 1}});
+  srv.configure({{"create_outcome", "stuck"}});
   auto r = try_open(config(srv, {{"create_timeout_s", 1}}));
   EXPECT_EQ(r.status, AR_ERR_TIMEOUT);
   EXPECT_NE(r.message().find("'creating'"), std::string::npos) << r.message();
   EXPECT_NE(r.message().find("create_timeout_s"), std::string::npos) << r.message();
+  ASSERT_EQ(srv.sandboxes().size(), 1u);
+  const std::string id(srv.sandboxes()[0].as_object().at("id").as_string());
+  EXPECT_NE(r.message().find("sandbox " + id + " could not be deleted yet"), std::string::npos)
+      << r.message();
+  EXPECT_NE(r.message().find("auto-delete"), std::string::npos) << r.message();
+  EXPECT_EQ(r.message().find("was deleted"), std::string::npos) << r.message();
+  // One cleanup sequence of five tries, not two sequences from two cleanup paths.
+  EXPECT_EQ(srv.count_requests("DELETE", "^/api/sandbox/"), 5u);
+}
+
+TEST(Lifecycle, AFailedCreationIsDeletedOnceEvenAfterAConflict) {
+  FakeDaytona srv;
+  srv.configure({{"create_outcome", "error"}, {"delete_conflicts", 1}});
+  auto r = try_open(config(srv));
+  EXPECT_EQ(r.status, AR_ERR_UNAVAILABLE);
+  EXPECT_NE(r.message().find("was deleted"), std::string::npos) << r.message();
+  EXPECT_EQ(srv.count_requests("DELETE", "^/api/sandbox/"), 2u);  // 409, then deleted
   EXPECT_TRUE(srv.sandboxes().empty());
+}
+
+// Issue 12: creation is safe to repeat. A 503 before or after the server created the sandbox, a
+// lost answer, and an answer slower than request_timeout_s: exactly one sandbox, and it works.
+TEST(Lifecycle, CreationSurvivesFailuresAndNeverLeavesTwo) {
+  FakeDaytona srv;
+  const json::array cases = {
+      json::object{{"method", "POST"}, {"path", "^/api/sandbox$"}, {"status", 503}},
+      json::object{
+          {"method", "POST"}, {"path", "^/api/sandbox$"}, {"status", 503}, {"after", true}},
+      json::object{
+          {"method", "POST"}, {"path", "^/api/sandbox$"}, {"action", "drop"}, {"after", true}},
+      json::object{{"method", "POST"},
+                   {"path", "^/api/sandbox$"},
+                   {"action", "slow"},
+                   {"delay", 3},
+                   {"after", true}},
+  };
+  for (const auto& fault : cases) {
+    for (const bool session : {false, true}) {
+      SCOPED_TRACE(json::serialize(fault) + (session ? " session" : " ephemeral"));
+      srv.reset();
+      srv.faults({fault});
+      auto sb = open(config(srv, {{"request_timeout_s", 1}}),
+                     session ? std::optional<std::string>("s") : std::nullopt);
+      ASSERT_TRUE(sb);
+      EXPECT_EQ(srv.sandboxes().size(), 1u);
+      EXPECT_EQ(srv.sandboxes()[0].as_object().at("id"), json::value(sb->id()));
+      // A lost answer is not re-sent by libcurl (the create went out on a fresh connection, not
+      // the kept-alive one the session lookup used): the sandbox is found by its token instead.
+      if (fault.as_object().contains("action") && fault.as_object().at("action") == "drop") {
+        EXPECT_EQ(srv.count_requests("POST", "^/api/sandbox$"), 1u);
+      }
+      auto r = sb->call(Op::execute, {{"command", "echo works"}});
+      EXPECT_EQ(r.body.at("output"), "works\n") << r.message();
+      EXPECT_TRUE(sb->release().ok());
+      EXPECT_EQ(srv.sandboxes().size(), session ? 1u : 0u);
+    }
+  }
 }
 
 TEST(Lifecycle, ErrorStateSaysWhyAndIsDeleted) {
@@ -341,6 +466,30 @@ TEST(Http, ToolboxUrlFallsBackForOlderServers) {
   }
   EXPECT_EQ(srv.count_requests("GET", "^/api/config$"), 1u);
   EXPECT_TRUE(srv.sandboxes().empty());
+}
+
+// Issue 12: the key goes only to the API's host (and its subdomains) or a host the operator
+// trusts, whatever toolboxProxyUrl the server names.
+TEST(Http, TheKeyGoesOnlyToTheApiHostOrTrustedHosts) {
+  FakeDaytona srv;
+  srv.configure({{"toolbox_host", "localhost"}});  // same server, another host name
+  auto r = try_open(config(srv));
+  EXPECT_EQ(r.status, AR_ERR_INVALID_CONFIG);
+  EXPECT_NE(r.message().find("'localhost'"), std::string::npos) << r.message();
+  EXPECT_NE(r.message().find("sandbox.trusted_hosts"), std::string::npos) << r.message();
+  auto requests_to = [&](const std::string& host) {
+    size_t n = 0;
+    for (const auto& q : srv.requests())
+      if (q.as_object().at("host").as_string() == host) ++n;
+    return n;
+  };
+  EXPECT_EQ(requests_to("localhost"), 0u);
+  EXPECT_TRUE(srv.sandboxes().empty());  // the sandbox it made is gone again
+  auto sb = open(config(srv, {{"trusted_hosts", json::array{"localhost"}}}));
+  ASSERT_TRUE(sb);
+  EXPECT_EQ(sb->call(Op::execute, {{"command", "echo trusted"}}).body.at("output"), "trusted\n");
+  EXPECT_GT(requests_to("localhost"), 0u);
+  for (const auto& q : srv.requests()) EXPECT_EQ(q.as_object().at("auth"), true);
 }
 
 // TLS verification is always on: a server with a certificate from an unknown CA is refused, and

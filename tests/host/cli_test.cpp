@@ -314,7 +314,7 @@ TEST(Cli, BashCompletionCompletesCommandsOptionsAndValues) {
           ar_test::base_env());
   EXPECT_EQ(spec.out, "complete -F _agent_runner agent-runner\n");
   EXPECT_EQ(complete_bash({"agent-runner", "pl"}, script), "plugins\n");
-  EXPECT_EQ(complete_bash({"agent-runner", "c"}, script), "completion\nconfig\n");
+  EXPECT_EQ(complete_bash({"agent-runner", "c"}, script), "cancel\ncompletion\nconfig\n");
   EXPECT_EQ(complete_bash({"agent-runner", "--mode", ""}, script), "cloud\nlocal\n");
   EXPECT_EQ(complete_bash({"agent-runner", "--mode", "=", "lo"}, script), "local\n");
   EXPECT_EQ(complete_bash({"agent-runner", "--log-format", "j"}, script), "json\n");

@@ -107,9 +107,14 @@ done
 files_of "$CORE" >"$W/core.files"
 files_of "$DEV" >"$W/dev.files"
 for f in /usr/bin/agent-runner /etc/agent-runner/config.yaml /usr/share/man/man1/agent-runner.1.gz \
-  /usr/share/bash-completion/completions/agent-runner /usr/share/doc/agent-runner/copyright /usr/share/doc/agent-runner/changelog.Debian.gz; do
+  /usr/share/bash-completion/completions/agent-runner /usr/share/doc/agent-runner/copyright /usr/share/doc/agent-runner/changelog.Debian.gz \
+  /lib/systemd/system/agent-runner-worker.service; do
   grep -qx "$f" "$W/core.files" || fail "core package lacks $f"
 done
+# The worker's unit is installed, never enabled or started by the package.
+dpkg-deb --ctrl-tarfile "$CORE" | tar -t | grep -qE '(postinst|prerm|postrm)$' &&
+  fail "the core package has maintainer scripts (the worker unit must not be enabled)"
+grep -q '^/etc/systemd/' "$W/core.files" && fail "the core package enables a unit: $(grep '^/etc/systemd/' "$W/core.files")"
 if [ "$AR_EXPECT_FILESYSTEM" = 1 ]; then
   grep -qx /usr/lib/agent-runner/plugins/filesystem.so "$W/core.files" ||
     fail "core package lacks the filesystem plugin"
@@ -160,6 +165,14 @@ run_host() { # the staged host, with a clean environment plus "$@" before the co
     "$@")
 }
 "$H" --version | grep -q "agent-runner $AR_VERSION" || fail "staged host's --version is not $AR_VERSION: $("$H" --version)"
+
+step "the worker's systemd unit"
+unit="$S/lib/systemd/system/agent-runner-worker.service"
+grep -qx 'ExecStart=/usr/bin/agent-runner --config /etc/agent-runner/config.yaml worker' "$unit" ||
+  fail "the unit does not start the packaged worker with the packaged config"
+grep -qx 'EnvironmentFile=-/etc/agent-runner/worker.env' "$unit" || fail "the unit reads no key file"
+# The command it starts exists and explains itself.
+run_host "$H" worker --help | grep -q 'run jobs from the Redis task queue' || fail "staged host has no worker"
 
 step "the packaged bash completion"
 # What `agent-runner completion bash` prints, and it completes in a real bash.

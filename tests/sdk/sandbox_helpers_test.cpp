@@ -169,6 +169,21 @@ TEST(SdkLineWindow, SelectsLinesAndReportsTheWindow) {
             AR_ERR_INVALID_ARGUMENT);
 }
 
+// A reader that can seek skips what would be dropped: same text, same counts as reading it all.
+TEST(SdkHeadTail, SkippingTheMiddleGivesTheSameResultAsReadingIt) {
+  const std::string all = "0123456789abcdefghijklmnopqrstuvwxyz";
+  sdk::HeadTail read_all(10), skipping(10);
+  read_all.append(all);
+  skipping.skip(3);  // ignored: the head is not full yet
+  skipping.append(all.substr(0, 8));
+  ASSERT_TRUE(skipping.head_full());
+  skipping.skip(all.size() - 8 - skipping.tail_cap());
+  skipping.append(all.substr(all.size() - skipping.tail_cap()));
+  EXPECT_EQ(skipping.text(), read_all.text());
+  EXPECT_EQ(skipping.total(), read_all.total());
+  EXPECT_TRUE(skipping.truncated());
+}
+
 TEST(SdkHeadTail, KeepsHeadAndTailWithAMarker) {
   sdk::HeadTail small(10);
   small.append("hello");

@@ -310,7 +310,17 @@ class HeadTail {
     // Trim in bulk so appends stay amortised O(1).
     if (tail_.size() > 2 * tail_cap_) tail_.erase(0, tail_.size() - tail_cap_);
   }
-  // Bytes appended in all.
+  // Counts `n` bytes that were produced but are not looked at (a reader that can seek, e.g. a
+  // remote file, skips what would be dropped anyway). Only for a full head and when at least
+  // tail_cap() more bytes follow: they make the whole tail, so what was kept of it goes.
+  void skip(uint64_t n) {
+    if (head_.size() < head_cap_ || n == 0) return;
+    total_ += n;
+    tail_.clear();
+  }
+  bool head_full() const { return head_.size() >= head_cap_; }
+  size_t tail_cap() const { return tail_cap_; }
+  // Bytes appended (or skipped) in all.
   uint64_t total() const { return total_; }
   // Whether bytes were dropped.
   bool truncated() const { return total_ > head_cap_ + tail_cap_; }
