@@ -161,7 +161,8 @@ TEST(Cli, RunExampleGivesTheSameStepResultsAsLocalMode) {
   auto a = steps("local.jsonl"), b = steps("cloud.jsonl");
   ASSERT_EQ(a.size(), b.size());
   ASSERT_GE(a.size(), 5u);
-  for (size_t i = 0; i < a.size(); ++i) EXPECT_EQ(a[i], b[i]) << "step " << i;
+  for (size_t i = 0; i < a.size(); ++i)
+    EXPECT_EQ(json::serialize(a[i]), json::serialize(b[i])) << "step " << i;
   EXPECT_TRUE(srv.sandboxes().empty());
 }
 
