@@ -96,7 +96,7 @@ Workspace::Workspace(const FsConfig& cfg, const std::optional<std::string>& sess
   } else {
     sweep_leftovers(root.string(), kEphemeralPrefix);
     for (int i = 0; i < kClaimAttempts && !ws_lock_; ++i) {
-      ws_name_ = std::string(kEphemeralPrefix) + random_hex(8);
+      ws_name_ = leftover_name(kEphemeralPrefix) + random_hex(8);
       if (::mkdirat(root_fd_.get(), ws_name_.c_str(), 0700) != 0)
         throw Error(
             AR_ERR_PERMISSION_DENIED,
@@ -142,7 +142,7 @@ void Workspace::create_tmp_dir() {
   const std::string base = tmp_base();
   sweep_leftovers(base, kTmpPrefix);
   for (int i = 0; i < kClaimAttempts && !tmp_lock_; ++i) {
-    std::string tmpl = base + "/" + std::string(kTmpPrefix) + "XXXXXX";
+    std::string tmpl = base + "/" + leftover_name(kTmpPrefix) + "XXXXXX";
     if (!::mkdtemp(tmpl.data()))
       throw Error(AR_ERR_INTERNAL, "cannot create the sandbox's private TMPDIR in " + base + ": " +
                                        std::string(std::strerror(errno)));

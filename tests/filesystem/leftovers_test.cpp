@@ -187,6 +187,46 @@ TEST_P(KillNine, KillsTheTreeAndTheNextStartSweepsOnlyStaleLeftovers) {
   EXPECT_EQ(entries(tmp.path(), "agent-runner-fs-"), std::set<std::string>{});
 }
 
+// An unlocked directory is not always a leftover: an older agent-runner took no lock and put no
+// pid in the name. The sweep removes one whose recorded pid is gone, or (without a pid) one not
+// modified for an hour, and nothing else.
+TEST(Leftovers, TheSweepSparesDirectoriesThatMayStillBeInUse) {
+  ar_test::TempDir root, tmp;
+  auto env = ar_test::base_env();
+  env["MODE"] = "local";
+  env["SANDBOX_ROOT_DIR"] = root.path().string();
+  env["TMPDIR"] = tmp.path().string();
+  // A pid that is gone: a child that exited and was reaped.
+  const pid_t dead = ::fork();
+  if (dead == 0) ::_exit(0);
+  ASSERT_GT(dead, 0);
+  ::waitpid(dead, nullptr, 0);
+  const std::string live = std::to_string(::getpid()), gone = std::to_string(dead);
+  struct Case {
+    fs::path dir;
+    bool swept;
+  };
+  std::vector<Case> cases;
+  for (const auto& [parent, prefix] : {std::pair{root.path(), std::string(".ephemeral-")},
+                                       std::pair{tmp.path(), std::string("agent-runner-fs-")}}) {
+    cases.push_back({parent / (prefix + "a1b2c3"), false});          // older version, fresh
+    cases.push_back({parent / (prefix + "d4e5f6"), true});           // older version, stale
+    cases.push_back({parent / (prefix + gone + "-0a0b0c"), true});   // its process is gone
+    cases.push_back({parent / (prefix + live + "-0d0e0f"), false});  // its process runs
+  }
+  for (const auto& c : cases) {
+    fs::create_directories(c.dir);
+    ar_test::write_file(c.dir / "f", "x");
+  }
+  const auto hour_and_a_bit = fs::file_time_type::clock::now() - std::chrono::minutes(70);
+  fs::last_write_time(cases[1].dir, hour_and_a_bit);
+  fs::last_write_time(cases[5].dir, hour_and_a_bit);
+  auto r = ar_test::run({AR_TEST_HOST_BIN, "exec", "--", "true"}, env);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  for (const auto& c : cases)
+    EXPECT_EQ(fs::exists(c.dir), !c.swept) << c.dir << (c.swept ? " was not swept" : " was swept");
+}
+
 INSTANTIATE_TEST_SUITE_P(Modes, KillNine, ::testing::Values(true, false), [](const auto& info) {
   return info.param ? "PidNamespace" : "NoPidNamespace";
 });
