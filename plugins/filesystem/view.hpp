@@ -1,5 +1,5 @@
 // The sandbox's filesystem as commands and file operations both see it: ONE mount table. Where a
-// mount namespace can be made (the container view) the holder (holder.hpp) mounts exactly these
+// mount namespace can be made (the container view) view_mount.hpp mounts exactly these
 // entries on a fresh tmpfs root and file operations resolve through the mounted result; without
 // one (the host view) the table holds only the workspace and its tmp at their host paths.
 //
