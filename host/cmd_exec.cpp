@@ -10,7 +10,6 @@
 #include <mutex>
 
 namespace agent_runner {
-namespace sdk = agent_runner::sdk;
 namespace {
 
 struct ExecArgs {

@@ -17,7 +17,7 @@ namespace {
 struct ServeArgs {
   bool mcp = false;
   std::optional<std::string> session;
-  std::optional<size_t> max_message_bytes, max_calls;
+  std::optional<size_t> max_message_bytes, max_calls, max_result_bytes, max_matches;
 };
 
 std::string instructions_for(const Sandbox& sb) {
@@ -46,6 +46,8 @@ int serve_command(App& app, const ServeArgs& args) {
   options.server_version = AGENT_RUNNER_VERSION;
   if (args.max_message_bytes) options.max_message_bytes = *args.max_message_bytes;
   if (args.max_calls) options.max_workers = *args.max_calls;
+  if (args.max_result_bytes) options.limits.max_result_bytes = *args.max_result_bytes;
+  if (args.max_matches) options.limits.max_matches = *args.max_matches;
   if (!mcp) {
     std::cerr << "agent-runner serve: say which protocol to serve: --mcp (Model Context Protocol "
                  "on stdio, the only one so far)\n";
@@ -134,6 +136,17 @@ running are answered) or on SIGTERM/SIGINT (running commands are killed first).)
       ->check(whole_number(1024, std::numeric_limits<long long>::max()));
   cmd.add_option("--max-calls", a->max_calls,
                  "tool calls running at once (default 16); more wait their turn")
+      ->type_name("N")
+      ->check(whole_number(1, std::numeric_limits<long long>::max()));
+  cmd.add_option("--max-result-bytes", a->max_result_bytes,
+                 "bytes one tool call may return: download's files together, grep's\n"
+                 "matching lines (default 16777216 = 16 MiB); what is over is left\n"
+                 "out and the result says so")
+      ->type_name("N")
+      ->check(whole_number(1, std::numeric_limits<long long>::max()));
+  cmd.add_option("--max-matches", a->max_matches,
+                 "matching lines one grep call may collect (default 5000); a larger\n"
+                 "max_matches is lowered to it, and the result says so")
       ->type_name("N")
       ->check(whole_number(1, std::numeric_limits<long long>::max()));
   return [a](App& app) { return serve_command(app, *a); };

@@ -3,8 +3,11 @@
 #include "app.hpp"
 #include "redact.hpp"
 
+#include <agent_runner/plugin.hpp>
+
 #include <fcntl.h>
 
+#include <array>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -14,27 +17,77 @@
 namespace agent_runner {
 namespace json = boost::json;
 
-void redact_json(json::value& v) {
-  const auto& r = Redactor::global();
-  if (r.empty()) return;
+namespace {
+
+void redact_value(json::value& v, const Redactor& r) {
   if (v.is_string()) {
     auto red = r.redact(v.get_string());
     if (red != v.get_string()) v = red;
   } else if (v.is_array()) {
-    for (auto& e : v.get_array()) redact_json(e);
+    for (auto& e : v.get_array()) redact_value(e, r);
   } else if (v.is_object()) {
-    // Values are redacted in place; the object is rebuilt only in the rare case a key holds a
-    // secret (this runs for every output chunk of every command).
-    bool key_has_secret = false;
-    for (auto& kv : v.get_object()) {
-      redact_json(kv.value());
-      key_has_secret = key_has_secret || r.redact(kv.key()) != kv.key();
-    }
-    if (!key_has_secret) return;
-    json::object out;
-    for (auto& kv : v.get_object()) out[r.redact(kv.key())] = std::move(kv.value());
-    v = std::move(out);
+    for (auto& kv : v.get_object()) redact_value(kv.value(), r);
   }
+}
+
+// Members of an event line whose values the host writes from its own vocabulary.
+constexpr std::array<std::string_view, 5> kVocabulary = {"event", "ts", "op", "stream", "status"};
+
+bool is_vocabulary(std::string_view key) {
+  for (auto k : kVocabulary)
+    if (k == key) return true;
+  return false;
+}
+
+// The length of a UTF-8 sequence announced by its lead byte (0: not a lead byte).
+size_t sequence_length(unsigned char c) {
+  if (c >= 0xC2 && c <= 0xDF) return 2;
+  if ((c & 0xF0) == 0xE0) return 3;
+  if (c >= 0xF0 && c <= 0xF4) return 4;
+  return 0;
+}
+
+// How many bytes at the end of `s` start a sequence that is not complete yet (0-3).
+size_t incomplete_tail(std::string_view s) {
+  const size_t n = s.size();
+  for (size_t back = 1; back <= 3 && back <= n; ++back) {
+    const auto c = static_cast<unsigned char>(s[n - back]);
+    if ((c & 0xC0) == 0x80) continue;  // a continuation byte: look further back
+    const size_t len = sequence_length(c);
+    return len > back ? back : 0;
+  }
+  return 0;
+}
+
+}  // namespace
+
+void redact_event(json::object& event) {
+  const auto& r = Redactor::global();
+  if (r.empty()) return;
+  for (auto& kv : event) {
+    if (is_vocabulary(kv.key())) continue;
+    if (kv.key() == "error" && kv.value().is_object()) {
+      for (auto& e : kv.value().get_object())
+        if (e.key() != "code") redact_value(e.value(), r);
+      continue;
+    }
+    redact_value(kv.value(), r);
+  }
+}
+
+std::string Utf8Stream::push(std::string_view chunk) {
+  pending_.append(chunk);
+  const size_t hold = incomplete_tail(pending_);
+  std::string out =
+      sdk::utf8_sanitize(std::string_view(pending_).substr(0, pending_.size() - hold));
+  pending_.erase(0, pending_.size() - hold);
+  return out;
+}
+
+std::string Utf8Stream::flush() {
+  std::string out = sdk::utf8_sanitize(pending_);
+  pending_.clear();
+  return out;
 }
 
 std::string iso8601_now() {
@@ -63,9 +116,8 @@ void EventSink::emit(json::object event) {
   json::object line;
   line["ts"] = iso8601_now();
   for (auto& kv : event) line[kv.key()] = std::move(kv.value());
-  json::value v = std::move(line);
-  redact_json(v);
-  std::string text = json::serialize(v);
+  redact_event(line);
+  std::string text = json::serialize(line);
   text += '\n';
   std::lock_guard lock(mutex_);
   write_all(fd_, text);

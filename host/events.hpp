@@ -1,5 +1,6 @@
 // JSON-lines event stream of `run` (--events FILE|-): one object per line, flushed per line,
-// every string redacted of registered secrets before it is written. Thread-safe.
+// every value redacted of registered secrets before it is written, and every line valid UTF-8
+// JSON that a strict reader accepts. Thread-safe.
 #pragma once
 
 #include <boost/json.hpp>
@@ -7,6 +8,7 @@
 #include <cstdio>
 #include <mutex>
 #include <string>
+#include <string_view>
 
 namespace agent_runner {
 
@@ -14,7 +16,7 @@ class EventSink {
  public:
   // Writes to `fd` (not owned).
   explicit EventSink(int fd) : fd_(fd) {}
-  // Adds "ts" (ISO-8601 UTC with milliseconds) first, redacts every string, writes one line.
+  // Adds "ts" (ISO-8601 UTC with milliseconds) first, redacts the values, writes one line.
   void emit(boost::json::object event);
 
  private:
@@ -22,8 +24,24 @@ class EventSink {
   std::mutex mutex_;
 };
 
-// Replaces every registered secret inside every string of `v` (keys too).
-void redact_json(boost::json::value& v);
+// Replaces every registered secret inside the values of one event line. Keys are never touched,
+// nor the values the host writes from its own vocabulary (event names, step kinds, stream and
+// status names, error codes): a secret that happens to be a common word ("step") must not
+// rewrite the format.
+void redact_event(boost::json::object& event);
+
+// Turns a stream of output chunks into valid UTF-8 (U+FFFD for each invalid byte), holding back
+// an incomplete sequence at the end of a chunk until the next chunk of the same stream completes
+// it: a character split between two reads is kept whole, never turned into two U+FFFD.
+class Utf8Stream {
+ public:
+  std::string push(std::string_view chunk);
+  // The end of the stream: a sequence still incomplete is invalid.
+  std::string flush();
+
+ private:
+  std::string pending_;  // at most 3 bytes: the start of a sequence
+};
 
 // "2026-11-29T12:00:00.123Z"
 std::string iso8601_now();

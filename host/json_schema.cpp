@@ -2,8 +2,13 @@
 // back to a file line (workloads) or a config key (plugin configs).
 #include "json_schema.hpp"
 
+#include <re2/re2.h>
+
+#include <algorithm>
 #include <cmath>
-#include <regex>
+#include <map>
+#include <memory>
+#include <mutex>
 
 namespace agent_runner {
 namespace {
@@ -60,6 +65,24 @@ std::string short_json(const json::value& v) {
   return s;
 }
 
+// Schema patterns run on untrusted strings of any length: RE2 matches in linear time without
+// recursion (std::regex's recursive matcher overflowed the stack on a 100 000-character value).
+// Each pattern is compiled once per process; the cache is bounded because plugin schemas (and
+// the fuzzer) can bring any number of them.
+std::shared_ptr<const RE2> compiled_pattern(const std::string& pattern) {
+  static std::mutex mutex;
+  static std::map<std::string, std::shared_ptr<const RE2>> cache;
+  constexpr size_t kMaxCached = 1024;
+  std::lock_guard lock(mutex);
+  if (auto it = cache.find(pattern); it != cache.end()) return it->second;
+  RE2::Options options;
+  options.set_log_errors(false);  // a bad pattern is reported as a schema error, not on stderr
+  auto re = std::make_shared<const RE2>(pattern, options);
+  if (cache.size() >= kMaxCached) cache.clear();
+  cache.emplace(pattern, re);
+  return re;
+}
+
 std::string format_number(double d) {
   if (d == std::floor(d) && std::fabs(d) < 1e15) return std::to_string(static_cast<long long>(d));
   return std::to_string(d);
@@ -67,12 +90,22 @@ std::string format_number(double d) {
 
 class Validator {
  public:
-  explicit Validator(const json::value& root) : root_(root) {}
+  // The budget grows with the instance: a large workload legitimately takes many steps, a
+  // one-value instance never needs more than the minimum.
+  Validator(const json::value& root, const json::value& instance)
+      : root_(root), max_steps_(std::max<size_t>(kMinSteps, kStepsPerValue * count(instance))) {}
 
   void validate(const json::value& schema, const json::value& v, const std::string& ptr,
                 std::vector<SchemaError>& out, int depth = 0) {
     if (depth > 64) {
       out.push_back({ptr, "schema nesting too deep"});
+      return;
+    }
+    // anyOf/oneOf try every branch, and $ref can point back up: a schema can ask for work
+    // exponential in its depth. Stop (once, with a message) rather than spin.
+    // Every call past the budget fails at once, so no branch can pass by being skipped.
+    if (++steps_ > max_steps_) {
+      out.push_back({ptr, budget_message()});
       return;
     }
     if (schema.is_bool()) {
@@ -115,10 +148,13 @@ class Validator {
         for (const auto& opt : e->get_array())
           allowed += (allowed.empty() ? "" : ", ") + short_json(opt);
         out.push_back({ptr, short_json(v) + " is not allowed; allowed: " + allowed});
+        return;
       }
     }
-    if (auto* c = s.if_contains("const"); c && !(*c == v))
+    if (auto* c = s.if_contains("const"); c && !(*c == v)) {
       out.push_back({ptr, "must be " + short_json(*c)});
+      return;
+    }
 
     if (is_number(v)) check_number(s, v, ptr, out);
     if (v.is_string()) check_string(s, v.get_string(), ptr, out);
@@ -202,24 +238,25 @@ class Validator {
           {ptr, "must be > " + format_number(as_double(*m)) + " (got " + short_json(v) + ")"});
   }
 
+  // Stops at the first failure: a value already known to be wrong gets one clear message, and
+  // no further (possibly costly) check runs on it.
   void check_string(const json::object& s, json::string_view str, const std::string& ptr,
                     std::vector<SchemaError>& out) {
-    if (auto* m = s.if_contains("minLength");
-        m && m->is_int64() && str.size() < static_cast<size_t>(m->get_int64()))
-      out.push_back({ptr, "must be at least " + std::to_string(m->get_int64()) +
-                              (m->get_int64() == 1 ? " character" : " characters")});
-    if (auto* m = s.if_contains("maxLength");
-        m && m->is_int64() && str.size() > static_cast<size_t>(m->get_int64()))
-      out.push_back({ptr, "must be at most " + std::to_string(m->get_int64()) +
-                              (m->get_int64() == 1 ? " character" : " characters")});
+    if (auto* m = s.if_contains("minLength"); m && m->is_int64() && m->get_int64() > 0 &&
+                                              str.size() < static_cast<size_t>(m->get_int64()))
+      return out.push_back({ptr, "must be at least " + std::to_string(m->get_int64()) +
+                                     (m->get_int64() == 1 ? " character" : " characters")});
+    if (auto* m = s.if_contains("maxLength"); m && m->is_int64() && m->get_int64() >= 0 &&
+                                              str.size() > static_cast<size_t>(m->get_int64()))
+      return out.push_back({ptr, "must be at most " + std::to_string(m->get_int64()) +
+                                     (m->get_int64() == 1 ? " character" : " characters")});
     if (auto* p = s.if_contains("pattern"); p && p->is_string()) {
-      try {
-        std::regex re(std::string(p->get_string()), std::regex::ECMAScript);
-        if (!std::regex_search(str.begin(), str.end(), re))
-          out.push_back({ptr, "must match the pattern " + std::string(p->get_string())});
-      } catch (const std::regex_error&) {
-        out.push_back({ptr, "schema error: bad pattern " + std::string(p->get_string())});
-      }
+      auto re = compiled_pattern(std::string(p->get_string()));
+      if (!re->ok())
+        return out.push_back({ptr, "schema error: bad pattern " + std::string(p->get_string()) +
+                                       " (" + re->error() + ")"});
+      if (!RE2::PartialMatch(re2::StringPiece(str.data(), str.size()), *re))
+        out.push_back({ptr, "must match the pattern " + std::string(p->get_string())});
     }
   }
 
@@ -266,7 +303,29 @@ class Validator {
     }
   }
 
+ public:
+  std::string budget_message() const {
+    return "schema error: validation needs more than " + std::to_string(max_steps_) +
+           " steps (the schema branches too much)";
+  }
+  bool over_budget() const { return steps_ > max_steps_; }
+
+ private:
+  static constexpr size_t kMinSteps = 100'000;
+  static constexpr size_t kStepsPerValue = 200;
+
+  static size_t count(const json::value& v) {
+    size_t n = 1;
+    if (v.is_array())
+      for (const auto& e : v.get_array()) n += count(e);
+    if (v.is_object())
+      for (const auto& kv : v.get_object()) n += count(kv.value());
+    return n;
+  }
+
   const json::value& root_;
+  size_t max_steps_;
+  size_t steps_ = 0;
 };
 
 }  // namespace
@@ -288,7 +347,14 @@ std::string json_pointer_token(std::string_view key) {
 std::vector<SchemaError> validate_json_schema(const boost::json::value& schema,
                                               const boost::json::value& instance) {
   std::vector<SchemaError> out;
-  Validator(schema).validate(schema, instance, "", out);
+  Validator validator(schema, instance);
+  validator.validate(schema, instance, "", out);
+  // anyOf/oneOf keep only the closest branch's errors: make sure the reason stays visible.
+  if (validator.over_budget()) {
+    bool said = false;
+    for (const auto& e : out) said = said || e.message == validator.budget_message();
+    if (!said) out.push_back({"", validator.budget_message()});
+  }
   return out;
 }
 

@@ -1,9 +1,10 @@
 // A small JSON Schema validator (the subset the project's schemas use), shared by plugin config
 // validation and workload files. Keywords: type (string or array), properties, required,
 // additionalProperties (bool or schema), items, enum, const, minimum, maximum, exclusiveMinimum,
-// minLength, maxLength, minItems, maxItems, pattern (ECMAScript via std::regex, anchored as
-// written), oneOf, anyOf, allOf, $ref to "#/$defs/NAME" or "#/definitions/NAME", description
-// (ignored), default (ignored), "x-secret" (ignored here; marks values to redact).
+// minLength, maxLength, minItems, maxItems, pattern (RE2 syntax, the common subset of ECMAScript
+// that schemas use; unanchored unless anchored as written; linear time), oneOf, anyOf, allOf, $ref
+// to "#/$defs/NAME" or "#/definitions/NAME", description (ignored), default (ignored), "x-secret"
+// (ignored here; marks values to redact).
 #pragma once
 
 #include <boost/json.hpp>

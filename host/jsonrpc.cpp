@@ -1,5 +1,7 @@
 #include "jsonrpc.hpp"
 
+#include "yaml_json.hpp"
+
 #include <poll.h>
 #include <unistd.h>
 #include <cerrno>
@@ -42,13 +44,16 @@ json::object make_notification(std::string_view method, json::object params) {
 
 Parsed parse_line(std::string_view line) {
   if (line.find_first_not_of(" \t\r") == std::string_view::npos) return {};
-  json::error_code ec;
-  json::parse_options opts;
-  opts.max_depth = 64;
-  json::value v = json::parse(line, ec, {}, opts);
-  if (ec)
-    return fail(nullptr, kParseError,
-                "Parse error: the line is not valid JSON (" + ec.message() + ")");
+  // The same bounded reader as every other untrusted document (yaml_json.hpp); the line's length
+  // is already capped by the LineReader.
+  InputLimits limits;
+  limits.max_bytes = line.size();
+  json::value v;
+  try {
+    v = parse_json_bounded(line, limits);
+  } catch (const YamlError& e) {
+    return fail(nullptr, kParseError, std::string("Parse error: the line is ") + e.what());
+  }
   if (v.is_array())
     return fail(nullptr, kInvalidRequest,
                 "Invalid Request: JSON-RPC batches are not supported; send one message per line");

@@ -21,8 +21,15 @@ std::shared_ptr<spdlog::logger> logger() {
   return l;
 }
 
-// Registered secret values never reach the client in text. Base64 file content is left alone:
-// it cannot contain a secret's text, and a "match" inside it would only corrupt the bytes.
+// Registered secret values never reach the client. Bytes that travel base64-encoded were redacted
+// before encoding (mcp_tools.cpp); a "match" inside base64 text would only corrupt them. Members
+// that carry the protocol's own vocabulary are left alone, so a secret that happens to be a
+// common word cannot break a message.
+bool protocol_member(std::string_view key) {
+  return key == "content_base64" || key == "jsonrpc" || key == "method" || key == "id" ||
+         key == "type" || key == "progressToken";
+}
+
 void redact_strings(json::value& v, const Redactor& r) {
   if (v.is_string()) {
     std::string s = r.redact(v.get_string());
@@ -31,7 +38,7 @@ void redact_strings(json::value& v, const Redactor& r) {
     for (auto& e : v.get_array()) redact_strings(e, r);
   } else if (v.is_object()) {
     for (auto& kv : v.get_object())
-      if (kv.key() != "content_base64") redact_strings(kv.value(), r);
+      if (!protocol_member(kv.key())) redact_strings(kv.value(), r);
   }
 }
 
@@ -41,6 +48,8 @@ void redact_strings(json::value& v, const Redactor& r) {
 // message tells the model how long the command has run and what it printed last.
 class ProgressReporter {
  public:
+  static constexpr size_t kLastLineBytes = 200;
+
   ProgressReporter(MessageWriter& writer, json::value token, const std::atomic<bool>& cancelled,
                    std::chrono::milliseconds interval)
       : writer_(writer),
@@ -55,7 +64,6 @@ class ProgressReporter {
     std::lock_guard lock(mutex_);
     bytes_ += data.size();
     tail_.append(data);
-    if (tail_.size() > 4096) tail_.erase(0, tail_.size() - 1024);
     output_pending_ = true;
     cv_.notify_one();
   }
@@ -80,7 +88,14 @@ class ProgressReporter {
         return stopping_ || (output_pending_ && Clock::now() - last_sent >= interval_ / 4);
       });
       if (stopping_) break;
-      if (cancelled_.load()) continue;
+      if (cancelled_.load()) {
+        // Nothing more is reported for a cancelled call. Clear what is pending and wait a whole
+        // interval: otherwise the predicate stays true, wait_until returns at once without ever
+        // releasing the mutex, and stop() (which needs it) waits forever: the worker hangs.
+        output_pending_ = false;
+        last_sent = Clock::now();
+        continue;
+      }
       const auto now = Clock::now();
       if (!output_pending_ && now < next_beat) continue;
       output_pending_ = false;
@@ -101,10 +116,17 @@ class ProgressReporter {
     std::snprintf(elapsed, sizeof elapsed, "%.1f", seconds);
     std::string message = std::string("running for ") + elapsed + " s, " + std::to_string(bytes_) +
                           " bytes of output";
-    std::string_view t = tail_;
+    // Redacted before it is cut: a cut through a secret would leave a piece no redaction finds.
+    const std::string tail = tail_.excerpt();
+    std::string_view t = tail;
     while (!t.empty() && (t.back() == '\n' || t.back() == '\r')) t.remove_suffix(1);
     if (auto nl = t.find_last_of('\n'); nl != std::string_view::npos) t.remove_prefix(nl + 1);
-    if (t.size() > 200) t = t.substr(t.size() - 200);
+    if (t.size() > kLastLineBytes) {
+      t = t.substr(t.size() - kLastLineBytes);
+      // Start on a character, not inside one.
+      while (!t.empty() && (static_cast<unsigned char>(t.front()) & 0xC0) == 0x80)
+        t.remove_prefix(1);
+    }
     if (!t.empty()) message += "; last line: " + sdk::utf8_sanitize(t);
     return json::object{{"progressToken", token_}, {"progress", seconds}, {"message", message}};
   }
@@ -119,7 +141,7 @@ class ProgressReporter {
   bool stopping_ = false;
   bool output_pending_ = false;
   size_t bytes_ = 0;
-  std::string tail_;
+  RedactedTail tail_{Redactor::global(), 4 * kLastLineBytes};
   double last_progress_ = 0;
   std::thread thread_;  // last: starts after everything above is initialized
 };
@@ -439,7 +461,7 @@ void Server::run_tool_call(const std::shared_ptr<Call>& call, const ToolSpec& to
     finish(call, {});
     return;
   }
-  PreparedCall prepared = prepare_call(tool, arguments);
+  PreparedCall prepared = prepare_call(tool, arguments, options_.limits);
   if (!prepared.error.empty()) {
     finish(call, jsonrpc::make_result(call->id,
                                       error_result("invalid_argument", prepared.error, features)));
@@ -457,7 +479,8 @@ void Server::run_tool_call(const std::shared_ptr<Call>& call, const ToolSpec& to
   const auto start = Clock::now();
   OpResult r;
   try {
-    r = runner_(prepared.op, prepared.request, opts);
+    r = prepared.op == Op::download ? download(prepared, opts)
+                                    : runner_(prepared.op, prepared.request, opts);
   } catch (const std::exception& e) {
     r = OpResult::error(AR_ERR_INTERNAL, e.what());
   }
@@ -486,6 +509,61 @@ void Server::finish(const std::shared_ptr<Call>& call, json::object response) {
     return;
   }
   writer_.send(response);
+}
+
+OpResult Server::download(const PreparedCall& prepared, const CallOptions& opts) {
+  const size_t limit = options_.limits.max_result_bytes;
+  OpResult merged;
+  json::array files;
+  size_t held = 0;
+  for (const auto& path : prepared.request.at("paths").get_array()) {
+    if (opts.cancelled && opts.cancelled->load())
+      return OpResult::error(AR_ERR_CANCELLED, "cancelled by the client");
+    auto left_out = [&](std::string message) {
+      files.push_back(json::object{
+          {"path", path},
+          {"ok", false},
+          {"error", json::object{{"code", "too_large"}, {"message", std::move(message)}}}});
+    };
+    if (held >= limit) {
+      left_out("left out: the files before it already reach this server's limit of " +
+               std::to_string(limit) +
+               " bytes per call (serve --max-result-bytes); download it in another call");
+      continue;
+    }
+    OpResult one = runner_(Op::download, json::object{{"paths", json::array{path}}}, opts);
+    if (!one.ok()) return one;  // the whole call failed (cancelled, unavailable, ...)
+    const json::value* fr = one.body.if_contains("files");
+    if (!fr || !fr->is_array() || fr->get_array().empty() || !fr->get_array()[0].is_object()) {
+      left_out("the plugin's answer had no entry for this file");
+      continue;
+    }
+    json::object f = fr->get_array()[0].get_object();
+    const json::value* b = f.if_contains("buffer");
+    const auto index = b ? b->if_uint64() : nullptr;
+    const auto sindex = b ? b->if_int64() : nullptr;
+    const size_t at = index                    ? static_cast<size_t>(*index)
+                      : sindex && *sindex >= 0 ? static_cast<size_t>(*sindex)
+                                               : SIZE_MAX;
+    f["buffer"] = nullptr;  // renumbered below, into the merged result's buffers
+    if (at < one.buffers.size()) {
+      std::string& bytes = one.buffers[at];
+      if (held + bytes.size() > limit) {
+        left_out("is " + std::to_string(bytes.size()) + " bytes" +
+                 (held ? "; with the files before it that is" : ",") + " more than this server's " +
+                 "limit of " + std::to_string(limit) + " bytes per call (serve " +
+                 "--max-result-bytes); " +
+                 (held ? "download it in another call" : "read it in parts with read_file"));
+        continue;  // `one` and its bytes go here
+      }
+      held += bytes.size();
+      f["buffer"] = merged.buffers.size();
+      merged.buffers.push_back(std::move(bytes));
+    }
+    files.push_back(std::move(f));
+  }
+  merged.body = json::object{{"files", std::move(files)}};
+  return merged;
 }
 
 void Server::cancel_all() {

@@ -40,6 +40,7 @@ struct ServerOptions {
   size_t max_workers = 16;  // commands running at once, and file operations running at once;
                             // more wait in a queue
   std::chrono::milliseconds progress_interval{1000};
+  CallLimits limits;  // per tool call: bytes of files and matching lines, matches
   std::string server_version = "0.0.0";
   std::string instructions;  // shown to the model by clients that support it
 };
@@ -115,6 +116,9 @@ class Server {
                      const boost::json::object& arguments, const boost::json::value& token,
                      const Features& features);
   void finish(const std::shared_ptr<Call>& call, boost::json::object response);
+  // A download, one file at a time, that stops holding file contents once they reach the
+  // per-call limit; the files left out say so.
+  OpResult download(const PreparedCall& prepared, const CallOptions& opts);
 
   OpRunner runner_;
   ServerOptions options_;

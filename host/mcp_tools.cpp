@@ -1,12 +1,15 @@
 #include "mcp_tools.hpp"
 
 #include "json_schema.hpp"
+#include "redact.hpp"
 
 #include <agent_runner/plugin.hpp>
 
 #include <array>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
+#include <optional>
 
 namespace agent_runner::mcp {
 namespace {
@@ -14,6 +17,7 @@ namespace {
 namespace json = boost::json;
 
 constexpr int64_t kDefaultReadLimit = 2000;
+constexpr int64_t kPluginDefaultMatches = 1000;  // grep without max_matches, in both plugins
 // Beyond this a listing is cut (about 20k tokens), as deepagents does, so one call cannot flood
 // the model's context; the structured result still has everything.
 constexpr size_t kMaxListingChars = 80000;
@@ -381,14 +385,55 @@ std::string str_of(const json::object& o, std::string_view key, std::string fall
   return v && v->is_string() ? std::string(v->get_string()) : fallback;
 }
 
+// The value as an int64_t when it is a whole number that fits (a double outside the range would
+// be undefined behaviour to convert).
+std::optional<int64_t> exact_int(const json::value& v) {
+  if (v.is_int64()) return v.get_int64();
+  if (v.is_uint64()) {
+    if (v.get_uint64() > static_cast<uint64_t>(INT64_MAX)) return std::nullopt;
+    return static_cast<int64_t>(v.get_uint64());
+  }
+  if (v.is_double()) {
+    const double d = v.get_double();
+    // 2^63 is exactly representable; every double below it converts.
+    if (!(d >= -9223372036854775808.0 && d < 9223372036854775808.0) || d != std::trunc(d))
+      return std::nullopt;
+    return static_cast<int64_t>(d);
+  }
+  return std::nullopt;
+}
+
 int64_t int_of(const json::object& o, std::string_view key, int64_t fallback = 0) {
   const json::value* v = member(o, key);
   if (!v) return fallback;
-  if (v->is_int64()) return v->get_int64();
-  if (v->is_uint64()) return static_cast<int64_t>(v->get_uint64());
-  if (v->is_double() && std::isfinite(v->get_double()))
-    return static_cast<int64_t>(v->get_double());
-  return fallback;
+  return exact_int(*v).value_or(fallback);
+}
+
+// Arguments the schema calls integers must also fit the integers the host and the plugins use:
+// JSON Schema accepts 6.7e79 as an integer.
+std::string check_integer_ranges(const json::object& schema, const json::object& args,
+                                 const std::string& prefix) {
+  const json::value* props = member(schema, "properties");
+  if (!props || !props->is_object()) return "";
+  std::string out;
+  for (const auto& [key, sub] : props->get_object()) {
+    const json::value* v = member(args, key);
+    if (!v || !sub.is_object()) continue;
+    const auto& so = sub.get_object();
+    if (v->is_array() && member(so, "items") && so.at("items").is_object()) {
+      for (size_t i = 0; i < v->get_array().size(); ++i)
+        if (v->get_array()[i].is_object())
+          out += check_integer_ranges(so.at("items").get_object(), v->get_array()[i].get_object(),
+                                      prefix + std::string(key) + "/" + std::to_string(i) + "/");
+      continue;
+    }
+    if (str_of(so, "type") != "integer" || exact_int(*v)) continue;
+    const int64_t min = member(so, "minimum") ? int_of(so, "minimum") : INT64_MIN;
+    out += "\n  - " + prefix + std::string(key) + ": must be an integer between " +
+           std::to_string(min) + " and " + std::to_string(INT64_MAX) + " (got " +
+           json::serialize(*v) + ")";
+  }
+  return out;
 }
 
 bool bool_of(const json::object& o, std::string_view key, bool fallback = false) {
@@ -512,7 +557,8 @@ json::object render_read(const PreparedCall& call, const OpResult& r, const Feat
   const int64_t total = int_of(b, "total_lines");
   const std::string_view raw = r.buffers.empty() ? std::string_view{} : r.buffers[0];
   const bool binary = raw.find('\0') != std::string_view::npos;
-  std::string content = binary ? std::string() : sdk::utf8_sanitize(raw);
+  // Redacted before the UTF-8 repair, which could otherwise change a secret's bytes.
+  std::string content = binary ? std::string() : sdk::utf8_sanitize(Redactor::global().redact(raw));
   int64_t lines = int_of(b, "lines", -1);
   if (lines < 0) {  // count them ourselves when the plugin did not
     lines = 0;
@@ -584,20 +630,34 @@ json::object render_glob(const PreparedCall& call, const OpResult& r, json::obje
 json::object render_grep(const PreparedCall& call, const OpResult& r, json::object& structured) {
   json::array matches;
   std::string text;
+  size_t bytes = 0, left_out = 0;
   if (const json::value* v = member(r.body, "matches"); v && v->is_array()) {
     for (const auto& m : v->get_array()) {
       if (!m.is_object()) continue;
       const auto& o = m.get_object();
+      std::string line = str_of(o, "path") + ":" + std::to_string(int_of(o, "line")) + ":" +
+                         str_of(o, "text") + "\n";
+      // The result is sent twice (text and structuredContent): bound what one call returns.
+      if (left_out || bytes + line.size() > call.limits.max_result_bytes) {
+        ++left_out;
+        continue;
+      }
+      bytes += line.size();
       json::object out{
           {"path", str_of(o, "path")}, {"line", int_of(o, "line")}, {"text", str_of(o, "text")}};
-      text += str_of(o, "path") + ":" + std::to_string(int_of(o, "line")) + ":" +
-              str_of(o, "text") + "\n";
+      text += line;
       matches.push_back(std::move(out));
     }
   }
-  const bool truncated = bool_of(r.body, "truncated");
+  const bool truncated = bool_of(r.body, "truncated") || left_out > 0;
   if (matches.empty()) text = "No matches for " + str_of(call.request, "pattern") + "\n";
   text.pop_back();
+  if (left_out)
+    text += "\n[" + plural(static_cast<int64_t>(left_out), "more matching line") +
+            " left out: the lines shown reach this server's limit of " +
+            std::to_string(call.limits.max_result_bytes) +
+            " bytes per call (serve --max-result-bytes)]";
+  if (!call.note.empty()) text += "\n[" + call.note + "]";
   if (truncated) text += "\n[More lines match; narrow the search with path or glob]";
   structured = json::object{{"matches", std::move(matches)}, {"truncated", truncated}};
   return text_result(cut_listing(std::move(text)));
@@ -655,8 +715,9 @@ json::object render_download(const OpResult& r, const Features& features,
     json::value content;
     if (ok) {
       const int64_t index = int_of(o, "buffer", -1);
+      // Redacted as bytes, before encoding: inside base64 no secret can be found.
       if (index >= 0 && static_cast<size_t>(index) < r.buffers.size())
-        content = base64_encode(r.buffers[static_cast<size_t>(index)]);
+        content = base64_encode(Redactor::global().redact(r.buffers[static_cast<size_t>(index)]));
       copy_if(o, out, "size");
       copy_if(o, out, "mode");
     }
@@ -720,12 +781,15 @@ json::array tools_list(const Features& features) {
   return out;
 }
 
-PreparedCall prepare_call(const ToolSpec& tool, const json::object& args) {
+PreparedCall prepare_call(const ToolSpec& tool, const json::object& args,
+                          const CallLimits& limits) {
   PreparedCall call;
   call.op = tool.op;
+  call.limits = limits;
   auto problems = validate_json_schema(tool.input_schema, args);
-  if (!problems.empty()) {
-    call.error = "Invalid arguments for " + tool.name + ":";
+  std::string ranges = problems.empty() ? check_integer_ranges(tool.input_schema, args, "") : "";
+  if (!problems.empty() || !ranges.empty()) {
+    call.error = "Invalid arguments for " + tool.name + ":" + ranges;
     for (const auto& p : problems)
       call.error += "\n  - " +
                     (p.pointer.empty() ? std::string("arguments") : p.pointer.substr(1)) + ": " +
@@ -771,6 +835,16 @@ PreparedCall prepare_call(const ToolSpec& tool, const json::object& args) {
       req["pattern"] = args.at("pattern");
       for (auto key : {"path", "glob", "literal", "ignore_case"}) copy_if(args, req, key);
       if (member(args, "max_matches")) req["max_matches"] = int_of(args, "max_matches");
+      // The plugin builds every match in memory before answering: cap what it may build. (Left
+      // out, the plugins' own default of 1000 applies.)
+      if (const int64_t asked = int_of(req, "max_matches", kPluginDefaultMatches);
+          static_cast<uint64_t>(asked) > limits.max_matches) {
+        req["max_matches"] = limits.max_matches;
+        if (member(args, "max_matches"))
+          call.note = "max_matches " + std::to_string(asked) + " was lowered to " +
+                      std::to_string(limits.max_matches) +
+                      ", this server's limit per call (serve --max-matches)";
+      }
       break;
     case Op::upload: {
       json::array files;

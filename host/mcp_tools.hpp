@@ -40,16 +40,28 @@ const ToolSpec* find_tool(std::string_view name);
 // The `tools` array of a tools/list result.
 boost::json::array tools_list(const Features& features);
 
+// What one tool call may bring back into the host's memory and to the client (settings of
+// `serve`): without them a download of many files, or a grep for "^" in a big file, builds
+// results of any size.
+struct CallLimits {
+  size_t max_result_bytes = 16u << 20;  // download: bytes of all files; grep: of matching lines
+  size_t max_matches = 5000;            // grep: matching lines
+};
+
 // A tool call ready for the sandbox, or the reason its arguments were refused (for the model).
 struct PreparedCall {
   Op op = Op::execute;
   boost::json::object request;
   std::vector<std::string> inputs;  // write: content; upload: decoded bytes per file
   std::string error;                // non-empty: invalid arguments, nothing to run
+  CallLimits limits;
+  std::string note;  // what the limits changed in the request, for the result text
 };
-PreparedCall prepare_call(const ToolSpec& tool, const boost::json::object& arguments);
+PreparedCall prepare_call(const ToolSpec& tool, const boost::json::object& arguments,
+                          const CallLimits& limits = {});
 
-// A CallToolResult for the model.
+// A CallToolResult for the model. File bytes are redacted of registered secrets before they are
+// base64-encoded (inside base64 no secret can be found later).
 boost::json::object render_result(const ToolSpec& tool, const PreparedCall& call,
                                   const OpResult& result, const Features& features);
 // A failed call as a CallToolResult: isError, "Error: CODE: MESSAGE" as its text and

@@ -1,6 +1,7 @@
 #include "plugin_loader.hpp"
 
 #include "logging.hpp"
+#include "plugin_probe.hpp"
 
 #include <boost/dll/shared_library.hpp>
 
@@ -11,6 +12,7 @@
 #include <system_error>
 
 #include <dlfcn.h>
+#include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -24,21 +26,83 @@ constexpr std::array<std::string_view, AR_CAP_KNOWN_COUNT_> kCapabilityNames = {
     "env",     "files",     "search",         "transfer",        "sessions",
     "cancel",  "isolation", "network_policy", "resource_limits", "remote"};
 
-// group/other-writable files and directories can be swapped by another user: refuse them.
-std::optional<std::string> unsafe_permissions(const fs::path& p, std::string_view what) {
+std::string mode_text(mode_t mode) {
+  char buf[8];
+  std::snprintf(buf, sizeof buf, "%04o", static_cast<unsigned>(mode & 07777));
+  return buf;
+}
+
+std::string user_text(uid_t uid) {
+  std::string name;
+  struct passwd pw {};
+  struct passwd* found = nullptr;
+  std::vector<char> buf(16384);
+  if (::getpwuid_r(uid, &pw, buf.data(), buf.size(), &found) == 0 && found) name = pw.pw_name;
+  return name.empty() ? "uid " + std::to_string(uid) : name + " (uid " + std::to_string(uid) + ")";
+}
+
+// Whose files a plugin may come from: root's, or those of the user running agent-runner. Anyone
+// else who owns the file, or a directory on its way, can replace the code we are about to run.
+bool trusted_owner(uid_t uid) {
+  return uid == 0 || uid == ::geteuid();
+}
+
+// A plugin file or directory (`what`, by its real path) that another user could swap, and why.
+std::optional<std::string> untrusted_entry(const fs::path& p, std::string_view what,
+                                           const std::string& shown) {
   struct stat st {};
-  if (::stat(p.c_str(), &st) != 0)
+  if (::lstat(p.c_str(), &st) != 0)
     return std::string("cannot stat ") + std::string(what) + " " + p.string() + ": " +
            std::strerror(errno);
+  if (!trusted_owner(st.st_uid))
+    return std::string(what) + " " + shown + " is owned by " + user_text(st.st_uid) +
+           ", not by root or by " + user_text(::geteuid()) +
+           " who runs agent-runner: its owner could replace the plugin's code; refusing to load "
+           "it (fix: chown root " +
+           p.string() + ", or remove it)";
   if (st.st_mode & (S_IWGRP | S_IWOTH))
-    return std::string(what) + " " + p.string() + " is writable by group or others (mode " +
-           [&] {
-             char buf[8];
-             std::snprintf(buf, sizeof buf, "%04o", st.st_mode & 07777);
-             return std::string(buf);
-           }() +
-           "); refusing to load it (fix: chmod go-w " + p.string() + ")";
+    return std::string(what) + " " + shown + " is writable by group or others (mode " +
+           mode_text(st.st_mode) + "); refusing to load it (fix: chmod go-w " + p.string() + ")";
   return std::nullopt;
+}
+
+// Every directory above a plugin (by its real path, up to /) must be safe too: whoever can
+// rename an entry in one can swap everything below it. A sticky directory (/tmp) is safe: there
+// only an entry's owner can rename it.
+std::optional<std::string> untrusted_ancestors(const fs::path& real, const std::string& shown) {
+  for (fs::path dir = real.parent_path();; dir = dir.parent_path()) {
+    struct stat st {};
+    if (::lstat(dir.c_str(), &st) != 0)
+      return "cannot stat directory " + dir.string() + " above " + shown + ": " +
+             std::strerror(errno);
+    if (!trusted_owner(st.st_uid))
+      return "directory " + dir.string() + " above " + shown + " is owned by " +
+             user_text(st.st_uid) + ", not by root or by " + user_text(::geteuid()) +
+             " who runs agent-runner: its owner could replace the plugin; refusing to load it "
+             "(fix: chown root " +
+             dir.string() + ", or move the plugin elsewhere)";
+    if ((st.st_mode & (S_IWGRP | S_IWOTH)) && !(st.st_mode & S_ISVTX))
+      return "directory " + dir.string() + " above " + shown +
+             " is writable by group or others (mode " + mode_text(st.st_mode) +
+             ") and not sticky: anyone could replace the plugin; refusing to load it (fix: "
+             "chmod go-w " +
+             dir.string() + ")";
+    if (dir == dir.root_path() || dir.empty()) break;
+  }
+  return std::nullopt;
+}
+
+// The file or directory as we will really open it (symlinks resolved), checked with everything
+// above it. `shown` names it as the user wrote it, plus its target when that differs.
+std::optional<std::string> untrusted_path(const fs::path& p, std::string_view what) {
+  std::error_code ec;
+  const fs::path real = fs::canonical(p, ec);
+  if (ec) return "cannot resolve " + std::string(what) + " " + p.string() + ": " + ec.message();
+  const fs::path given = fs::absolute(p, ec).lexically_normal();
+  const std::string shown =
+      given == real ? p.string() : p.string() + " (a symbolic link to " + real.string() + ")";
+  if (auto bad = untrusted_entry(real, what, shown)) return bad;
+  return untrusted_ancestors(real, shown);
 }
 
 bool has_elf_magic(const fs::path& p) {
@@ -49,11 +113,6 @@ bool has_elf_magic(const fs::path& p) {
                                          "\x7f"
                                          "ELF",
                                          4) == 0;
-}
-
-std::optional<std::string> c_string(const char* s) {
-  if (!s) return std::nullopt;
-  return std::string(s);
 }
 
 }  // namespace
@@ -146,7 +205,7 @@ PluginRegistry PluginRegistry::discover(const std::vector<SearchDir>& dirs) {
     }
     std::sort(files.begin(), files.end());
     if (files.empty()) continue;
-    if (auto bad = unsafe_permissions(sd.dir, "plugin directory")) {
+    if (auto bad = untrusted_path(sd.dir, "plugin directory")) {
       // Every file in an unsafe directory is reported as rejected, so the user sees why.
       for (const auto& f : files) {
         PluginReport r;
@@ -181,73 +240,44 @@ void PluginRegistry::load_file(const fs::path& file, const std::string& source) 
   };
 
   if (!fs::is_regular_file(file, ec)) return reject(file.string() + " is not a regular file");
-  if (auto bad = unsafe_permissions(file, "plugin file")) return reject(*bad);
+  if (auto bad = untrusted_path(file, "plugin file")) return reject(*bad);
   if (!has_elf_magic(file))
     return reject(file.string() + " is not a shared library (no ELF header)");
+
+  // Nothing of the file runs in this process until a child has loaded it and come back with a
+  // descriptor that passes every check (plugin_probe.hpp).
+  ProbeOutcome probe = probe_plugin(file);
+  if (!probe.descriptor) return reject(file.string() + ": " + probe.error);
+  const DescriptorInfo& info = *probe.descriptor;
+  if (info.struct_size >= offsetof(ar_plugin_descriptor, name))
+    r.abi = std::to_string(info.abi_major) + "." + std::to_string(info.abi_minor);
+  r.name = info.name;
+  r.sandbox_type = info.sandbox_type;
+  r.version = info.plugin_version;
+  r.capabilities = info.capabilities;
+  if (auto bad = check_descriptor(info)) return reject(file.string() + ": " + *bad);
+  for (const auto& other : loaded_) {
+    if (other->sandbox_type() == *info.sandbox_type)
+      return reject("sandbox type '" + *info.sandbox_type + "' of " + file.string() +
+                    " is already provided by " + other->path() + " (remove one of the two files)");
+  }
 
   auto lib = std::make_unique<boost::dll::shared_library>();
   boost::system::error_code bec;
   // RTLD_NOW: an unresolved symbol fails here, not at the first call. RTLD_LOCAL: plugins do not
   // see each other's symbols.
   lib->load(file, boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local, bec);
-  if (bec || !lib->is_loaded()) {
-    // Boost.DLL clears dlerror(); ask the loader once more for the real reason.
-    std::string why = bec.message();
-    if (void* h = ::dlopen(file.c_str(), RTLD_NOW | RTLD_LOCAL)) {
-      ::dlclose(h);
-    } else if (const char* e = ::dlerror()) {
-      why = e;
-    }
-    return reject(file.string() + " could not be loaded: " + why);
-  }
-  if (!lib->has(AR_PLUGIN_ENTRY_SYMBOL))
-    return reject(file.string() + " does not export the entry symbol " AR_PLUGIN_ENTRY_SYMBOL
-                                  " (not an agent-runner plugin, or built without the SDK macro)");
+  if (bec || !lib->is_loaded() || !lib->has(AR_PLUGIN_ENTRY_SYMBOL))
+    return reject(file.string() + ": could not be loaded although a test load succeeded (" +
+                  bec.message() + "); was the file replaced meanwhile?");
   auto entry = lib->get<const ar_plugin_descriptor*()>(AR_PLUGIN_ENTRY_SYMBOL);
   const ar_plugin_descriptor* d = entry();
-  if (!d) return reject(file.string() + ": " AR_PLUGIN_ENTRY_SYMBOL " returned no descriptor");
-
-  // Read the fixed header first; nothing past struct_size is touched.
-  constexpr size_t kHeader = offsetof(ar_plugin_descriptor, name);
-  if (d->struct_size < kHeader)
-    return reject(file.string() + ": descriptor is " + std::to_string(d->struct_size) +
-                  " bytes, smaller than the " + std::to_string(kHeader) + "-byte header");
-  r.abi = std::to_string(d->abi_major) + "." + std::to_string(d->abi_minor);
-  const std::string host_abi =
-      std::to_string(AR_ABI_VERSION_MAJOR) + "." + std::to_string(AR_ABI_VERSION_MINOR);
-  if (d->abi_major != AR_ABI_VERSION_MAJOR)
-    return reject(file.string() + " was built for plugin ABI " + *r.abi +
-                  "; this agent-runner speaks ABI " + host_abi +
-                  " (major versions must match: rebuild the plugin against SDK " AR_SDK_VERSION
-                  ")");
-  if (d->abi_minor > AR_ABI_VERSION_MINOR)
-    return reject(file.string() + " was built for plugin ABI " + *r.abi +
-                  ", newer than this agent-runner's ABI " + host_abi +
-                  " (upgrade agent-runner, or rebuild the plugin against SDK " AR_SDK_VERSION ")");
-  // A 1.0 descriptor ends at the last operation slot; 1.1 appends the plugin-level slots. The
-  // copy below zero-fills whatever an older plugin does not have.
-  const size_t min_size =
-      d->abi_minor == 0 ? AR_DESCRIPTOR_MIN_SIZE_1_0 : AR_DESCRIPTOR_MIN_SIZE_1_1;
-  if (d->struct_size < min_size)
-    return reject(file.string() + ": descriptor is " + std::to_string(d->struct_size) +
-                  " bytes, ABI " + *r.abi + " needs at least " + std::to_string(min_size));
-
+  // The entry must give this process the descriptor it gave the child.
+  if (!d || encode_descriptor(describe_descriptor(*d)) != encode_descriptor(info))
+    return reject(file.string() + ": " AR_PLUGIN_ENTRY_SYMBOL
+                                  " returned a different descriptor than in the test load");
   ar_plugin_descriptor copy{};
   std::memcpy(&copy, d, std::min<size_t>(d->struct_size, sizeof copy));
-  r.name = c_string(copy.name);
-  r.sandbox_type = c_string(copy.sandbox_type);
-  r.version = c_string(copy.plugin_version);
-  r.capabilities = copy.capabilities;
-  if (!copy.sandbox_type || !*copy.sandbox_type || !copy.name || !*copy.name)
-    return reject(file.string() + ": descriptor has no name or sandbox type");
-  if (!copy.create || !copy.release || !copy.free_result)
-    return reject(file.string() + ": descriptor lacks create, release or free_result");
-
-  for (const auto& other : loaded_) {
-    if (other->sandbox_type() == copy.sandbox_type)
-      return reject("sandbox type '" + std::string(copy.sandbox_type) + "' of " + file.string() +
-                    " is already provided by " + other->path() + " (remove one of the two files)");
-  }
 
   // An accepted plugin stays mapped until the process exits (RTLD_NODELETE on the handle we
   // already hold). Unmapping code that may have started threads or left static state behind
@@ -256,8 +286,8 @@ void PluginRegistry::load_file(const fs::path& file, const std::string& source) 
   if (void* pin = ::dlopen(file.c_str(), RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE)) ::dlclose(pin);
 
   r.loaded = true;
-  log->debug("loaded plugin {} ({} {}, type {}) from {}", *r.name, *r.version, *r.abi,
-             *r.sandbox_type, r.path);
+  log->debug("loaded plugin {} ({} {}, type {}) from {}", *r.name, r.version.value_or("?"),
+             r.abi.value_or("?"), *r.sandbox_type, r.path);
   loaded_.push_back(std::make_shared<LoadedPlugin>(std::move(lib), copy, file.string()));
   reports_.push_back(std::move(r));
 }

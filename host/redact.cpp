@@ -16,14 +16,15 @@ Redactor& Redactor::global() {
   return r;
 }
 
-void Redactor::add(std::string_view secret) {
-  if (secret.size() < 4) return;
+bool Redactor::add(std::string_view secret) {
+  if (secret.size() < kMinSecretBytes) return false;
   std::lock_guard lock(registry_mutex());
-  if (std::find(secrets_.begin(), secrets_.end(), secret) != secrets_.end()) return;
+  if (std::find(secrets_.begin(), secrets_.end(), secret) != secrets_.end()) return true;
   secrets_.emplace_back(secret);
   // Longest first, so a secret that contains another is replaced whole.
   std::sort(secrets_.begin(), secrets_.end(),
             [](const std::string& a, const std::string& b) { return a.size() > b.size(); });
+  return true;
 }
 
 bool Redactor::empty() const {
@@ -54,21 +55,39 @@ std::string Redactor::redact(std::string_view text) const {
   return out;
 }
 
-std::string StreamRedactor::push(std::string_view chunk) {
-  pending_.append(chunk);
-  std::string red = redactor_.redact(pending_);
-  const auto secrets = redactor_.values();
-  // Hold back the longest tail of the (redacted) text that is a proper prefix of some secret.
+size_t Redactor::partial_prefix_at_end(std::string_view text) const {
+  std::lock_guard lock(registry_mutex());
   size_t hold = 0;
-  for (const auto& s : secrets) {
-    const size_t max = std::min(s.size() - 1, red.size());
-    for (size_t k = max; k > hold; --k) {
-      if (red.compare(red.size() - k, k, s, 0, k) == 0) {
+  for (const auto& s : secrets_) {
+    for (size_t k = std::min(s.size() - 1, text.size()); k > hold; --k) {
+      if (text.substr(text.size() - k) == std::string_view(s).substr(0, k)) {
         hold = k;
         break;
       }
     }
   }
+  return hold;
+}
+
+size_t Redactor::partial_suffix_at_start(std::string_view text) const {
+  std::lock_guard lock(registry_mutex());
+  size_t drop = 0;
+  for (const auto& s : secrets_) {
+    for (size_t k = std::min(s.size() - 1, text.size()); k > drop; --k) {
+      if (text.substr(0, k) == std::string_view(s).substr(s.size() - k)) {
+        drop = k;
+        break;
+      }
+    }
+  }
+  return drop;
+}
+
+std::string StreamRedactor::push(std::string_view chunk) {
+  pending_.append(chunk);
+  std::string red = redactor_.redact(pending_);
+  // Hold back the longest tail of the (redacted) text that is a proper prefix of some secret.
+  const size_t hold = redactor_.partial_prefix_at_end(red);
   pending_ = red.substr(red.size() - hold);
   red.resize(red.size() - hold);
   return red;
@@ -78,6 +97,27 @@ std::string StreamRedactor::flush() {
   std::string out = redactor_.redact(pending_);
   pending_.clear();
   return out;
+}
+
+void RedactedTail::append(std::string_view chunk) {
+  raw_.append(chunk);
+  // Keep at least the window plus one longest secret, so a secret cut by the start of raw_ ends
+  // inside it and shows there as a proper suffix, which excerpt() drops. Trim in large steps so
+  // appending stays linear.
+  const size_t want = keep_ + redactor_.longest();
+  if (raw_.size() > 2 * want + 4096) {
+    raw_.erase(0, raw_.size() - want);
+    trimmed_ = true;
+  }
+}
+
+std::string RedactedTail::excerpt() const {
+  std::string red = redactor_.redact(raw_);
+  // A secret still being written: its start is at the end now.
+  red.resize(red.size() - redactor_.partial_prefix_at_end(red));
+  // A secret that began before the window: its rest is at the start.
+  if (trimmed_) red.erase(0, redactor_.partial_suffix_at_start(red));
+  return red;
 }
 
 }  // namespace agent_runner

@@ -1,5 +1,9 @@
 // Secret redaction: every value registered here is replaced by "***" wherever the host prints it
-// (logs, events, command output). One registry for the whole process.
+// (logs, events, command output, MCP messages). One registry for the whole process.
+//
+// Redaction works on bytes, so it must happen before anything re-encodes them (base64, UTF-8
+// repair): a secret inside base64 text is no longer findable. And wherever text is cut (a
+// window over streaming output, a chunk boundary), a secret cut in two must not show in part.
 #pragma once
 
 #include <string>
@@ -10,17 +14,27 @@ namespace agent_runner {
 
 class Redactor {
  public:
+  // Shorter values are not registered: replacing them everywhere would destroy ordinary text and
+  // hide almost nothing. Loaders refuse such secrets instead of leaving them unmasked.
+  static constexpr size_t kMinSecretBytes = 4;
+
   // The process-wide registry used by logging and every printer.
   static Redactor& global();
 
-  // Registers a secret value. Values shorter than 4 bytes are not registered: replacing them
-  // everywhere would destroy ordinary text and hide almost nothing.
-  void add(std::string_view secret);
+  // Registers a secret value; false (and nothing registered) when it is too short.
+  bool add(std::string_view secret);
   std::string redact(std::string_view text) const;
   bool empty() const;
   // The longest registered secret, in bytes (streaming redaction keeps this much back).
   size_t longest() const;
   std::vector<std::string> values() const;
+
+  // Length of the longest suffix of `text` that is a proper prefix of a secret: the start of a
+  // secret that a cut at the end of `text` may have split off.
+  size_t partial_prefix_at_end(std::string_view text) const;
+  // Length of the longest prefix of `text` that is a proper suffix of a secret: the rest of a
+  // secret that began before `text` did.
+  size_t partial_suffix_at_start(std::string_view text) const;
 
  private:
   mutable std::vector<std::string> secrets_;  // guarded by mutex_ in the .cpp
@@ -41,6 +55,24 @@ class StreamRedactor {
  private:
   const Redactor& redactor_;
   std::string pending_;
+};
+
+// The end of a running stream, kept so that a redacted excerpt of it can be shown at any moment
+// (MCP progress messages quote the last line). Redacts before cutting, and shows no piece of a
+// secret at either edge: one that began before the kept window, or one still being written.
+class RedactedTail {
+ public:
+  RedactedTail(const Redactor& r, size_t keep) : redactor_(r), keep_(keep) {}
+  void append(std::string_view chunk);
+  // Redacted text ending where the output ends so far, at least the last `keep` bytes of it
+  // when there are that many (minus any piece of a secret at the edges).
+  std::string excerpt() const;
+
+ private:
+  const Redactor& redactor_;
+  size_t keep_;
+  std::string raw_;
+  bool trimmed_ = false;  // raw_ no longer starts at the start of the output
 };
 
 }  // namespace agent_runner

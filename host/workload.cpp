@@ -1,6 +1,8 @@
 #include "workload.hpp"
 
+#include "bounded_read.hpp"
 #include "json_schema.hpp"
+#include "redact.hpp"
 #include "workload_schema.hpp"
 #include "yaml_json.hpp"
 
@@ -39,6 +41,9 @@ const json::value& workload_schema() {
 }
 
 namespace {
+
+// A secret is a key, a token or a password: anything larger is not one (and /dev/zero is not).
+constexpr size_t kMaxSecretFileBytes = 1u << 20;
 
 struct StepKind {
   const char* name;
@@ -89,11 +94,24 @@ fs::path Workload::local_path(const std::string& written) const {
 
 WorkloadLoad load_workload(const fs::path& file, const std::map<std::string, std::string>& host_env,
                            bool resolve_secrets) {
+  std::string error;
+  auto text = read_regular_file(file.string(), InputLimits{}.max_bytes, error);
+  if (!text) {
+    WorkloadLoad out;
+    out.errors.push_back(file.string() + ": cannot read: " + error);
+    return out;
+  }
+  return load_workload_text(*text, file, host_env, resolve_secrets);
+}
+
+WorkloadLoad load_workload_text(std::string_view text, const fs::path& file,
+                                const std::map<std::string, std::string>& host_env,
+                                bool resolve_secrets) {
   WorkloadLoad out;
   const std::string fname = file.string();
   YamlDocument doc;
   try {
-    doc = parse_yaml_file(fname);
+    doc = parse_yaml(text);
   } catch (const YamlError& e) {
     if (e.position.line) {
       out.errors.push_back(fname + ":" + std::to_string(e.position.line) + ":" +
@@ -162,6 +180,7 @@ WorkloadLoad load_workload(const fs::path& file, const std::map<std::string, std
       const std::string name(kv.key());
       const std::string where = at("/secrets/" + name) + ": secrets." + name + ": ";
       const auto& spec = kv.value().get_object();
+      std::string value;
       if (const auto* var = spec.if_contains("env")) {
         auto it = host_env.find(std::string(var->get_string()));
         if (it == host_env.end()) {
@@ -169,21 +188,31 @@ WorkloadLoad load_workload(const fs::path& file, const std::map<std::string, std
                                std::string(var->get_string()) + "; export it before `run`");
           continue;
         }
-        w.secrets[name] = it->second;
+        value = it->second;
       } else {
         fs::path p(std::string(spec.at("file").get_string()));
         if (p.is_relative()) p = w.base_dir / p;
-        std::ifstream in(p, std::ios::binary);
-        std::ostringstream ss;
-        if (!in || fs::is_directory(p, ec) || !(ss << in.rdbuf())) {
-          out.errors.push_back(where + "cannot read " + p.string());
+        std::string error;
+        auto data = read_regular_file(p.string(), kMaxSecretFileBytes, error);
+        if (!data) {
+          out.errors.push_back(where + "cannot read " + p.string() + ": " + error);
           continue;
         }
-        std::string value = ss.str();
+        value = std::move(*data);
         // A trailing newline is the file's, not the secret's.
         while (!value.empty() && (value.back() == '\n' || value.back() == '\r')) value.pop_back();
-        w.secrets[name] = value;
       }
+      // The redactor cannot mask a value this short without destroying ordinary text, so it
+      // would pass into events and output unmasked: refuse it rather than leak it quietly.
+      if (value.size() < Redactor::kMinSecretBytes) {
+        out.errors.push_back(where + "the value is " + std::to_string(value.size()) + " byte" +
+                             (value.size() == 1 ? "" : "s") + " long; secrets of fewer than " +
+                             std::to_string(Redactor::kMinSecretBytes) +
+                             " bytes cannot be masked in output, so they are refused (use a longer "
+                             "secret, or pass the value through `env:` if it is not secret)");
+        continue;
+      }
+      w.secrets[name] = std::move(value);
     }
   }
   if (const auto* skills = root.if_contains("skills")) {

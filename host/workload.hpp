@@ -55,6 +55,10 @@ struct WorkloadLoad {
 WorkloadLoad load_workload(const std::filesystem::path& file,
                            const std::map<std::string, std::string>& host_env,
                            bool resolve_secrets = true);
+// The same for text already in memory; `file` names it in errors and anchors relative paths.
+WorkloadLoad load_workload_text(std::string_view text, const std::filesystem::path& file,
+                                const std::map<std::string, std::string>& host_env,
+                                bool resolve_secrets = true);
 
 // Loads every file (`run`, `submit`: all are validated before any runs); prints each invalid
 // file's errors to stderr, prefixed "agent-runner COMMAND", and returns null if any was invalid.

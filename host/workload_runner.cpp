@@ -22,7 +22,6 @@
 namespace agent_runner {
 namespace json = boost::json;
 namespace fs = std::filesystem;
-namespace sdk = agent_runner::sdk;
 using Clock = std::chrono::steady_clock;
 
 void Console::status(const std::string& line, bool final_line) {
@@ -452,17 +451,24 @@ class Runner {
           req["timeout_s"] = *t;
           req.erase("timeout");
         }
-        StreamRedactor out(Redactor::global()), err(Redactor::global());
+        // Per stream: redact the raw bytes first (a secret split across chunks is held back),
+        // then make them valid UTF-8 for the event line (a character split across chunks too).
+        struct Stream {
+          StreamRedactor redact{Redactor::global()};
+          Utf8Stream text;
+        } out, err;
         std::mutex red_mutex;  // a plugin may emit from more than one thread
         co.on_output = [&](ar_stream stream, std::string_view data) {
           std::lock_guard lock(red_mutex);
-          auto& red = stream == AR_STREAM_STDERR ? err : out;
-          std::string safe = red.push(data);
-          emit_output(index, stream, safe);
+          auto& s = stream == AR_STREAM_STDERR ? err : out;
+          std::string safe = s.redact.push(data);
+          emit_output(index, stream, safe, s.text.push(safe));
         };
         r = sandbox_->call(Op::execute, req, co);
-        emit_output(index, AR_STREAM_STDOUT, out.flush());
-        emit_output(index, AR_STREAM_STDERR, err.flush());
+        for (auto [s, stream] : {std::pair{&out, AR_STREAM_STDOUT}, {&err, AR_STREAM_STDERR}}) {
+          std::string rest = s->redact.flush();
+          emit_output(index, stream, rest, s->text.push(rest) + s->text.flush());
+        }
         break;
       }
       case Op::write: {
@@ -488,20 +494,25 @@ class Runner {
         if (sdk::is_valid_utf8(r.buffers[0])) {
           result["content"] = r.buffers[0];
         } else {
-          result["content_base64"] = sdk::base64_encode(r.buffers[0]);
+          // Redact the bytes before encoding them: inside base64 no secret can be found.
+          result["content_base64"] = sdk::base64_encode(Redactor::global().redact(r.buffers[0]));
         }
       }
     }
     return r;
   }
 
-  void emit_output(size_t index, ar_stream stream, const std::string& data) {
-    if (data.empty()) return;
-    emit({{"event", "step.output"},
-          {"index", index},
-          {"stream", stream == AR_STREAM_STDERR ? "stderr" : "stdout"},
-          {"data", data}});
-    if (opts_.console) opts_.console->output(stream == AR_STREAM_STDERR ? 2 : 1, data);
+  // `raw`: redacted bytes as the command wrote them (for the terminal); `text`: the same as
+  // valid UTF-8 (for the event line).
+  void emit_output(size_t index, ar_stream stream, const std::string& raw,
+                   const std::string& text) {
+    if (!text.empty())
+      emit({{"event", "step.output"},
+            {"index", index},
+            {"stream", stream == AR_STREAM_STDERR ? "stderr" : "stdout"},
+            {"data", text}});
+    if (opts_.console && !raw.empty())
+      opts_.console->output(stream == AR_STREAM_STDERR ? 2 : 1, raw);
   }
 
   OpResult upload(const WorkloadStep& step, CallOptions& co) {

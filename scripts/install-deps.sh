@@ -9,7 +9,7 @@ set -eu
 build_pkgs="cmake g++ make pkg-config ccache libboost1.81-dev libboost-json1.81-dev libyaml-cpp-dev
 libspdlog-dev libcurl4-openssl-dev libre2-dev libcli11-dev libhiredis-dev"
 test_pkgs="libgtest-dev libgmock-dev python3 nodejs npm binutils dpkg-dev fakeroot lintian file
-iproute2 procps redis-server"
+iproute2 procps redis-server clang libclang-rt-14-dev"
 # bench/run's baselines: ripgrep, Node (server-filesystem and the MCP client, pinned in
 # bench/node/package-lock.json, which bench/run installs with npm ci), python3 (bench/run itself),
 # redis-server (the worker cases).

@@ -1,6 +1,7 @@
 #include "worker/job.hpp"
 
 #include "json_schema.hpp"
+#include "yaml_json.hpp"
 
 #include <agent_runner/text.hpp>
 
@@ -311,42 +312,16 @@ BuiltJob build_job(const Workload& w, size_t max_bytes,
 std::optional<json::value> parse_bounded_json(std::string_view text, size_t max_bytes,
                                               std::string& error, size_t max_depth,
                                               size_t max_nodes) {
-  if (text.size() > max_bytes) {
-    error = "too large: " + std::to_string(text.size()) + " bytes, at most " +
-            std::to_string(max_bytes);
+  InputLimits limits;
+  limits.max_bytes = max_bytes;
+  limits.max_depth = max_depth;
+  limits.max_nodes = max_nodes;
+  try {
+    return parse_json_bounded(text, limits);
+  } catch (const YamlError& e) {
+    error = e.what();
     return std::nullopt;
   }
-  // Every value but the first follows a '[', '{' or ','; counting them outside strings bounds the
-  // number of values before the parser allocates one (a 16 MiB "[[],[],...]" is 5 M values).
-  size_t nodes = 1;
-  bool in_string = false, escaped = false;
-  for (char c : text) {
-    if (in_string) {
-      if (escaped)
-        escaped = false;
-      else if (c == '\\')
-        escaped = true;
-      else if (c == '"')
-        in_string = false;
-    } else if (c == '"') {
-      in_string = true;
-    } else if (c == '[' || c == '{' || c == ',') {
-      ++nodes;
-    }
-  }
-  if (nodes > max_nodes) {
-    error = "too many values (more than " + std::to_string(max_nodes) + ")";
-    return std::nullopt;
-  }
-  json::parse_options opt;
-  opt.max_depth = max_depth;
-  boost::system::error_code ec;
-  json::value v = json::parse(json::string_view(text.data(), text.size()), ec, {}, opt);
-  if (ec) {
-    error = "not valid JSON: " + ec.message();
-    return std::nullopt;
-  }
-  return v;
 }
 
 ParsedJob parse_job(std::string_view text, size_t max_bytes) {

@@ -71,3 +71,39 @@ TEST(JsonSchema, BooleanSchemas) {
   EXPECT_TRUE(check("true", "1").empty());
   EXPECT_FALSE(check("false", "1").empty());
 }
+
+TEST(JsonSchema, PatternsRunInLinearTimeOnHugeStrings) {
+  // std::regex's recursive matcher overflowed the stack here; RE2 does not recurse.
+  const std::string huge(1'000'000, 'a');
+  json::value v(huge);
+  auto e = validate_json_schema(json::parse(R"({"type":"string","pattern":"^(a|b)*$"})"), v);
+  EXPECT_TRUE(e.empty());
+  e = validate_json_schema(json::parse(R"({"type":"string","pattern":"^(a|b)*c$"})"), v);
+  ASSERT_EQ(e.size(), 1u);
+  EXPECT_EQ(e[0].message, "must match the pattern ^(a|b)*c$");
+}
+
+TEST(JsonSchema, AValueIsCheckedNoFurtherOnceItFailed) {
+  // maxLength fails: no second complaint from the pattern about the same value.
+  auto e = check(R"({"type":"string","maxLength":3,"pattern":"^[0-9]+$"})", R"("abcdef")");
+  ASSERT_EQ(e.size(), 1u);
+  EXPECT_EQ(e[0].message, "must be at most 3 characters");
+  e = check(R"({"enum":["a","b"],"minLength":5})", R"("c")");
+  ASSERT_EQ(e.size(), 1u);
+}
+
+TEST(JsonSchema, ABadPatternIsASchemaErrorNamingIt) {
+  auto e = check(R"({"type":"string","pattern":"(unclosed"})", R"("x")");
+  ASSERT_EQ(e.size(), 1u);
+  EXPECT_NE(e[0].message.find("schema error: bad pattern (unclosed"), std::string::npos)
+      << e[0].message;
+}
+
+TEST(JsonSchema, ASchemaThatAsksForExponentialWorkIsStopped) {
+  // Each level tries both branches of the whole schema again: 2^64 steps without a bound.
+  auto e = check(R"({"anyOf":[{"$ref":"#"},{"$ref":"#"}]})", "1");
+  ASSERT_FALSE(e.empty());
+  bool budget = false;
+  for (const auto& err : e) budget = budget || err.message.find("steps") != std::string::npos;
+  EXPECT_TRUE(budget);
+}

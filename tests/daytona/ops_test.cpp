@@ -104,6 +104,9 @@ TEST_F(Ops, ExecuteStartsInWorkdirWithEnvAndCwdAndClosedStdin) {
   EXPECT_EQ(escape.status, AR_ERR_INVALID_PATH);
   auto bad_env = exec("true", {{"env", {{"1BAD", "x"}}}});
   EXPECT_EQ(bad_env.status, AR_ERR_INVALID_ARGUMENT);
+  // A long name is refused, not matched by a recursive regex that overflows the stack.
+  auto long_env = exec("true", {{"env", {{std::string(1'000'000, 'A') + "-", "x"}}}});
+  EXPECT_EQ(long_env.status, AR_ERR_INVALID_ARGUMENT);
 }
 
 // Issue 14: an absolute path is the sandbox's real path for commands and file operations alike;

@@ -6,6 +6,9 @@
 
 #include <filesystem>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 namespace fs = std::filesystem;
 using ar_test::run;
 
@@ -147,6 +150,111 @@ TEST(Cli, ExecUsageErrors) {
   auto h = host({"exec", "--help"});
   EXPECT_EQ(h.exit_code, 0);
   EXPECT_NE(h.out.find("--timeout"), std::string::npos);
+}
+
+// ---- one bad .so never takes down a command -----------------------------------------------------
+
+namespace {
+const std::string kHostile = AR_TEST_HOSTILE_DIR;
+}  // namespace
+
+TEST(Cli, PluginsListsHostileFilesAsRejectedWithTheReason) {
+  auto r = host({"--plugin-dir", kHostile, "plugins", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::map<std::string, std::string> reasons;
+  const auto listed = boost::json::parse(r.out);
+  for (const auto& v : listed.as_array()) {
+    const auto& o = v.as_object();
+    const std::string path(o.at("path").as_string());
+    if (fs::path(path).parent_path() != kHostile) continue;
+    EXPECT_EQ(o.at("status"), "rejected") << path;
+    reasons[fs::path(path).filename()] = std::string(o.at("error").as_string());
+  }
+  const std::map<std::string, std::string> expected = {
+      {"hostile_segv.so", "crashed with SIGSEGV"},
+      {"hostile_abort.so", "crashed with SIGABRT"},
+      {"hostile_spin.so", "timed out after 2 s"},
+      {"hostile_ctor.so", "crashed with SIGSEGV while it was loaded"},
+      {"hostile_bad_pointer.so", "crashed with SIGSEGV while its descriptor was read"}};
+  for (const auto& [file, words] : expected) {
+    ASSERT_TRUE(reasons.count(file)) << file << " not listed: " << r.out;
+    EXPECT_NE(reasons[file].find(kHostile + "/" + file), std::string::npos) << reasons[file];
+    EXPECT_NE(reasons[file].find(words), std::string::npos) << reasons[file];
+  }
+  // The table names them too.
+  auto table = host({"--plugin-dir", kHostile, "plugins"});
+  ASSERT_EQ(table.exit_code, 0) << table.err;
+  EXPECT_NE(table.out.find("crashed with SIGSEGV"), std::string::npos) << table.out;
+}
+
+TEST(Cli, DoctorSurvivesHostilePluginsAndReportsThem) {
+  auto r = host({"--plugin-dir", kHostile, "doctor", "--json"});
+  ASSERT_TRUE(r.exit_code == 0 || r.exit_code == 1) << r.exit_code << r.err;
+  const auto report = boost::json::parse(r.out).as_object();
+  int rejected = 0;
+  for (const auto& p : report.at("plugins").as_array())
+    if (fs::path(std::string(p.at("path").as_string())).parent_path() == kHostile) {
+      EXPECT_EQ(p.at("status"), "rejected");
+      ++rejected;
+    }
+  EXPECT_EQ(rejected, 5) << r.out;
+}
+
+TEST(Cli, ExecSelectingAGoodPluginRunsWithHostileOnesBesideIt) {
+  ar_test::TempDir tmp;
+  auto env = ar_test::base_env();
+  env["SANDBOX_ROOT_DIR"] = tmp.path().string();
+  auto r = host({"--mode", "local", "--sandbox-type", "fixture-good", "--plugin-dir", kHostile,
+                 "--plugin-dir", kFixtures, "exec", "--", "hello"},
+                env);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "out:hello");
+}
+
+TEST(Cli, PluginsNamesTheOwnerOfAPluginAnotherUserCouldSwap) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to chown a fixture to another user";
+  ar_test::TempDir tmp;
+  const fs::path dir = tmp.path() / "plugins";
+  fs::create_directory(dir);
+  fs::copy_file(fs::path(kFixtures) / "good.so", dir / "good.so");
+  ASSERT_EQ(::chown((dir / "good.so").c_str(), 65534, 65534), 0);
+  auto r = host({"--plugin-dir", dir.string(), "plugins"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("reason: plugin file " + (dir / "good.so").string() +
+                       " is owned by nobody (uid 65534)"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("fix: chown root"), std::string::npos) << r.out;
+}
+
+// ---- configuration files are untrusted input: bounded in size, kind and expansion -------------
+
+TEST(Cli, AConfigFileThatIsADeviceOrAFifoIsRefusedWithoutReadingIt) {
+  ar_test::TempDir tmp;
+  const fs::path fifo = tmp.path() / "fifo";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  for (const std::string& file : {std::string("/dev/zero"), fifo.string()}) {
+    auto r = host({"--mode", "local", "--config", file, "config"});
+    EXPECT_EQ(r.exit_code, 2) << file;
+    EXPECT_NE(r.err.find(file), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("not a regular file"), std::string::npos) << r.err;
+  }
+}
+
+TEST(Cli, AConfigFileAliasBombIsRefusedNamingTheLimit) {
+  ar_test::TempDir tmp;
+  std::string bomb = "mode: local\nx0: &x0 [a, a, a, a, a, a, a, a, a, a]\n";
+  for (int i = 1; i <= 9; ++i) {
+    bomb += "x" + std::to_string(i) + ": &x" + std::to_string(i) + " [";
+    for (int k = 0; k < 10; ++k) bomb += (k ? ", *x" : "*x") + std::to_string(i - 1);
+    bomb += "]\n";
+  }
+  const fs::path file = tmp.path() / "bomb.yaml";
+  ar_test::write_file(file, bomb);
+  auto r = host({"--config", file.string(), "config"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find(file.string()), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("larger than 500000 values"), std::string::npos) << r.err;
 }
 
 namespace {

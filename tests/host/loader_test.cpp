@@ -1,10 +1,13 @@
 // Plugin discovery and loading through the real host code, against real fixture libraries.
 #include "plugin_loader.hpp"
+#include "plugin_probe.hpp"
 #include "test_util.hpp"
 
 #include <gtest/gtest.h>
 
 #include <filesystem>
+
+#include <unistd.h>
 
 namespace fs = std::filesystem;
 using agent_runner::PluginRegistry;
@@ -145,4 +148,146 @@ TEST(Loader, SearchOrderFollowsTheDesign) {
   EXPECT_EQ(dirs[3].dir, "/e1");
   EXPECT_EQ(dirs[4].dir, "/e2");
   EXPECT_EQ(dirs[5].dir, "/flag");
+}
+
+// ---- hostile files: a crash or a hang in a plugin costs one rejected file -----------------------
+
+namespace {
+const fs::path kHostile = AR_TEST_HOSTILE_DIR;
+}  // namespace
+
+TEST(Loader, AnEntryThatSegfaultsIsRejectedNamingTheSignal) {
+  auto r = load_one(kHostile / "hostile_segv.so");
+  expect_rejected(r, kHostile / "hostile_segv.so", "crashed with SIGSEGV in its entry function");
+}
+
+TEST(Loader, AnEntryThatAbortsIsRejectedNamingTheSignal) {
+  auto r = load_one(kHostile / "hostile_abort.so");
+  expect_rejected(r, kHostile / "hostile_abort.so", "crashed with SIGABRT in its entry function");
+}
+
+TEST(Loader, AnEntryThatNeverReturnsIsRejectedAfterTheTimeBound) {
+  auto r = load_one(kHostile / "hostile_spin.so");
+  expect_rejected(r, kHostile / "hostile_spin.so", "timed out after 2 s in its entry function");
+}
+
+TEST(Loader, AConstructorThatCrashesIsRejected) {
+  auto r = load_one(kHostile / "hostile_ctor.so");
+  expect_rejected(r, kHostile / "hostile_ctor.so",
+                  "crashed with SIGSEGV while it was loaded (in its constructors)");
+}
+
+TEST(Loader, ADescriptorPointerIntoNowhereIsRejected) {
+  auto r = load_one(kHostile / "hostile_bad_pointer.so");
+  expect_rejected(r, kHostile / "hostile_bad_pointer.so",
+                  "crashed with SIGSEGV while its descriptor was read");
+}
+
+TEST(Loader, GoodPluginsBesideHostileOnesStillLoad) {
+  auto reg = PluginRegistry::discover({{kHostile, "test", true}, {kFixtures, "test", true}});
+  int hostile = 0;
+  for (const auto& r : reg.reports())
+    if (fs::path(r.path).parent_path() == kHostile) {
+      ++hostile;
+      EXPECT_FALSE(r.loaded) << r.path;
+    }
+  EXPECT_EQ(hostile, 5);
+  ASSERT_NE(reg.find("fixture-good"), nullptr);
+}
+
+TEST(Loader, TheProbedDescriptorSurvivesTheRoundTripExactly) {
+  auto outcome = agent_runner::probe_plugin(kFixtures / "good.so");
+  ASSERT_TRUE(outcome.descriptor) << outcome.error;
+  EXPECT_EQ(outcome.descriptor->name, "fixture-good");
+  EXPECT_FALSE(agent_runner::check_descriptor(*outcome.descriptor));
+  std::string error;
+  auto again =
+      agent_runner::decode_descriptor(agent_runner::encode_descriptor(*outcome.descriptor), error);
+  ASSERT_TRUE(again) << error;
+  EXPECT_EQ(agent_runner::encode_descriptor(*again),
+            agent_runner::encode_descriptor(*outcome.descriptor));
+  // Truncated or padded replies are refused, not half-read.
+  const std::string bytes = agent_runner::encode_descriptor(*outcome.descriptor);
+  EXPECT_FALSE(agent_runner::decode_descriptor(bytes.substr(0, bytes.size() - 1), error));
+  EXPECT_FALSE(agent_runner::decode_descriptor(bytes + "x", error));
+}
+
+// ---- files another user could swap --------------------------------------------------------------
+
+namespace {
+constexpr uid_t kNobody = 65534;
+
+// Only root can hand a file to another user; as anyone else the tests below cannot be set up.
+#define SKIP_UNLESS_ROOT()                                         \
+  if (::geteuid() != 0)                                            \
+  GTEST_SKIP() << "needs root to chown fixtures to another user; " \
+                  "run the suite as root to cover plugin ownership"
+
+void give_to_nobody(const fs::path& p) {
+  ASSERT_EQ(::lchown(p.c_str(), kNobody, kNobody), 0) << p;
+}
+
+// A copy of the good fixture as `dir`/`name`, `dir` created (with its parents).
+fs::path good_copy(const fs::path& dir, const std::string& name = "good.so") {
+  fs::create_directories(dir);
+  fs::copy_file(kFixtures / "good.so", dir / name);
+  return dir / name;
+}
+}  // namespace
+
+TEST(Loader, AFileOwnedByAnotherUserIsRefusedNamingOwnerAndFix) {
+  SKIP_UNLESS_ROOT();
+  ar_test::TempDir tmp;
+  const fs::path dir = tmp.path() / "plugins";
+  give_to_nobody(good_copy(dir));
+  auto r = load_one(dir / "good.so");
+  expect_rejected(r, dir / "good.so", "is owned by nobody (uid 65534)");
+  EXPECT_NE(r.error->find("not by root"), std::string::npos) << *r.error;
+  EXPECT_NE(r.error->find("fix: chown root " + (dir / "good.so").string()), std::string::npos)
+      << *r.error;
+}
+
+TEST(Loader, ASymlinkIntoADirectoryOfAnotherUserIsRefused) {
+  SKIP_UNLESS_ROOT();
+  ar_test::TempDir tmp;
+  // The file is root's, but it sits in a directory "nobody" owns: nobody can swap it.
+  const fs::path theirs = tmp.path() / "theirs";
+  good_copy(theirs, "real.so");
+  give_to_nobody(theirs);
+  const fs::path dir = tmp.path() / "plugins";
+  fs::create_directory(dir);
+  fs::create_symlink(theirs / "real.so", dir / "link.so");
+  auto r = load_one(dir / "link.so");
+  expect_rejected(r, dir / "link.so", "a symbolic link to " + (theirs / "real.so").string());
+  EXPECT_NE(r.error->find("directory " + theirs.string()), std::string::npos) << *r.error;
+  EXPECT_NE(r.error->find("owned by nobody"), std::string::npos) << *r.error;
+}
+
+TEST(Loader, APluginDirectoryOfAnotherUserRejectsEveryFileInIt) {
+  SKIP_UNLESS_ROOT();
+  ar_test::TempDir tmp;
+  const fs::path dir = tmp.path() / "plugins";
+  good_copy(dir);
+  give_to_nobody(dir);
+  auto reg = PluginRegistry::discover({{dir, "test", true}});
+  ASSERT_EQ(reg.reports().size(), 1u);
+  EXPECT_FALSE(reg.reports()[0].loaded);
+  EXPECT_NE(reg.reports()[0].error->find("plugin directory " + dir.string() + " is owned by"),
+            std::string::npos)
+      << *reg.reports()[0].error;
+  EXPECT_EQ(reg.find("fixture-good"), nullptr);
+}
+
+TEST(Loader, ADirectoryHigherUpThatOthersCanWriteIsRefusedUnlessSticky) {
+  ar_test::TempDir tmp;
+  const fs::path open = tmp.path() / "open";
+  const fs::path dir = open / "plugins";
+  good_copy(dir);
+  fs::permissions(open, fs::perms::all);
+  auto r = load_one(dir / "good.so");
+  expect_rejected(r, dir / "good.so", "directory " + open.string());
+  EXPECT_NE(r.error->find("not sticky"), std::string::npos) << *r.error;
+  // Sticky (as /tmp is): only an entry's owner may rename it, so the plugin is safe.
+  fs::permissions(open, fs::perms::sticky_bit, fs::perm_options::add);
+  EXPECT_TRUE(load_one(dir / "good.so").loaded);
 }

@@ -50,3 +50,37 @@ TEST(Sdk, JsonGetNamesTheMember) {
   }
   EXPECT_EQ(jg::integer(o, "missing", 7), 7);
 }
+
+TEST(Sdk, JsonGetIntegerChecksTheRangeBeforeConverting) {
+  namespace jg = agent_runner::sdk::json_get;
+  auto message = [](const boost::json::object& o, int64_t min, int64_t max) -> std::string {
+    try {
+      jg::integer(o, "limit", 0, min, max);
+    } catch (const agent_runner::sdk::Error& e) {
+      EXPECT_EQ(e.status(), AR_ERR_INVALID_ARGUMENT);
+      return e.what();
+    }
+    return "";
+  };
+  // 6.7e79 is a whole double far outside int64_t: converting it would be undefined behaviour.
+  const auto huge = boost::json::parse(R"({"limit":6.7e79})").as_object();
+  EXPECT_NE(message(huge, INT64_MIN, INT64_MAX).find("member 'limit' must be an integer between"),
+            std::string::npos);
+  EXPECT_NE(message(boost::json::parse(R"({"limit":-1e300})").as_object(), INT64_MIN, INT64_MAX),
+            "");
+  EXPECT_NE(message(boost::json::parse(R"({"limit":9223372036854775808.0})").as_object(), INT64_MIN,
+                    INT64_MAX),
+            "");
+  EXPECT_NE(
+      message(boost::json::parse(R"({"limit":18446744073709551615})").as_object(), 0, INT64_MAX),
+      "");
+  // A caller's own range, named in the message.
+  EXPECT_NE(message(boost::json::parse(R"({"limit":5000})").as_object(), 1, 100)
+                .find("between 1 and 100 (got 5000)"),
+            std::string::npos);
+  EXPECT_EQ(jg::integer(boost::json::parse(R"({"limit":42.0})").as_object(), "limit", 0, 1, 100),
+            42);
+  EXPECT_EQ(jg::integer(boost::json::parse(R"({"limit":-9.223372036854775808e18})").as_object(),
+                        "limit", 0),
+            INT64_MIN);
+}

@@ -9,8 +9,11 @@
 #include <poll.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <csignal>
 #include <functional>
+#include <future>
+#include <mutex>
 #include <thread>
 
 namespace {
@@ -370,6 +373,127 @@ TEST(McpServer, RegisteredSecretsNeverReachTheClient) {
   const std::string line = json::serialize(h.response(1));
   EXPECT_EQ(line.find("sekrit"), std::string::npos) << line;
   EXPECT_NE(line.find("echo ***"), std::string::npos) << line;
+}
+
+// Every 4-byte piece of `secret` that occurs in `text` (none may: a piece is a partial leak).
+std::vector<std::string> pieces_in(const std::string& text, const std::string& secret) {
+  std::vector<std::string> found;
+  for (size_t i = 0; i + 4 <= secret.size(); ++i)
+    if (text.find(secret.substr(i, 4)) != std::string::npos) found.push_back(secret.substr(i, 4));
+  return found;
+}
+
+TEST(McpServer, ProgressNeverQuotesAPieceOfASecretAtEitherEdgeOfItsCut) {
+  // Upper-case letters only: nothing else in a progress message can contain them.
+  const std::string secret = "QZJXPLMKWVUTHGFEDCBAQZJXPLMKWVUT";
+  agent_runner::Redactor::global().add(secret);
+  std::atomic<int> phase{0};
+  Harness h([&](Op op, const json::object&, const CallOptions& o) {
+    if (op != Op::execute) return OpResult::error(AR_ERR_UNSUPPORTED, "no");
+    // 1: the secret is being written, its first 20 bytes are out; 2: it is out whole, and the
+    // last 200 bytes of the line start inside it.
+    o.on_output(AR_STREAM_STDOUT, "start " + secret.substr(0, 20));
+    wait_until([&] { return phase.load() >= 1 || o.cancelled->load(); });
+    o.on_output(AR_STREAM_STDOUT, secret.substr(20) + std::string(190, 'y'));
+    wait_until([&] { return phase.load() >= 2 || o.cancelled->load(); });
+    OpResult r;
+    r.body = {{"exit_code", 0}, {"output", ""}, {"truncated", false}, {"timed_out", false}};
+    return r;
+  });
+  h.initialize();
+  h.request(1, "tools/call",
+            R"({"name":"execute","arguments":{"command":"x"},"_meta":{"progressToken":"t"}})");
+  auto progress_with = [&](const std::string& bytes) {
+    return h.wait_for([&](const json::object& m) {
+      return m.contains("method") && m.at("method") == "notifications/progress" &&
+             std::string(m.at("params").at("message").as_string()).find(bytes) != std::string::npos;
+    });
+  };
+  const auto first = json::serialize(progress_with("26 bytes of output"));
+  EXPECT_EQ(pieces_in(first, secret), std::vector<std::string>{}) << first;
+  phase.store(1);
+  const auto second = json::serialize(progress_with("228 bytes of output"));
+  EXPECT_EQ(pieces_in(second, secret), std::vector<std::string>{}) << second;
+  EXPECT_NE(second.find("yyyy"), std::string::npos) << "the line is still quoted: " << second;
+  phase.store(2);
+  h.response(1);
+}
+
+TEST(McpServer, DownloadStopsHoldingFilesAtTheByteLimitAndSaysWhichWereLeftOut) {
+  std::atomic<size_t> most_paths{0};
+  std::vector<std::string> asked;
+  std::mutex asked_mutex;
+  mcp::ServerOptions options;
+  options.limits.max_result_bytes = 10000;
+  Harness h(
+      [&](Op op, const json::object& req, const CallOptions&) {
+        if (op != Op::download) return OpResult::error(AR_ERR_UNSUPPORTED, "no");
+        const auto& paths = req.at("paths").as_array();
+        most_paths.store(std::max(most_paths.load(), paths.size()));
+        OpResult r;
+        json::array files;
+        for (const auto& p : paths) {
+          std::lock_guard lock(asked_mutex);
+          asked.emplace_back(p.as_string());
+          const size_t size = p.as_string() == "/big" ? 20000 : 4000;
+          files.push_back({{"path", p},
+                           {"ok", true},
+                           {"size", size},
+                           {"mode", 420},
+                           {"buffer", r.buffers.size()}});
+          r.buffers.push_back(std::string(size, 'a'));
+        }
+        r.body = {{"files", files}};
+        return r;
+      },
+      options);
+  h.initialize();
+  h.request(1, "tools/call",
+            R"({"name":"download","arguments":{"paths":["/a","/b","/big","/c","/d","/e"]}})");
+  const auto res = h.response(1).at("result").as_object();
+  EXPECT_EQ(most_paths.load(), 1u) << "one file at a time, never all at once";
+  const auto& files = res.at("structuredContent").at("files").as_array();
+  ASSERT_EQ(files.size(), 6u);
+  EXPECT_EQ(files[0].at("ok"), true);
+  EXPECT_EQ(files[1].at("ok"), true);
+  EXPECT_EQ(files[2].at("ok"), false);  // 20000 bytes: over the limit by itself
+  EXPECT_EQ(files[3].at("ok"), false);  // 4000 + 4000 + 4000 > 10000
+  EXPECT_EQ(files[3].at("error").at("code"), "too_large");
+  EXPECT_NE(files[3].at("error").at("message").as_string().find("serve --max-result-bytes"),
+            std::string::npos);
+  size_t carried = 0;
+  for (const auto& f : files)
+    if (f.at("content_base64").is_string())
+      carried += mcp::base64_decode(f.at("content_base64").as_string())->size();
+  EXPECT_LE(carried, 10000u);
+}
+
+TEST(McpServer, OutputAfterCancellationNeverWedgesTheWorker) {
+  // Found by fuzz_jsonrpc: a cancelled call whose command printed once more left its progress
+  // reporter spinning with its mutex held, and the worker waited for it forever.
+  std::atomic<bool> returned{false};
+  Harness h([&](Op, const json::object&, const CallOptions& o) {
+    o.on_output(AR_STREAM_STDOUT, "before\n");
+    wait_until([&] { return o.cancelled->load(); });
+    // Output that arrives more than a quarter interval (the harness's 50 ms) after the last
+    // notification makes the reporter want to send; the call being cancelled, it must not.
+    std::this_thread::sleep_for(30ms);
+    o.on_output(AR_STREAM_STDOUT, "after\n");
+    std::this_thread::sleep_for(30ms);
+    returned.store(true);
+    return OpResult::error(AR_ERR_CANCELLED, "cancelled by the host");
+  });
+  h.initialize();
+  h.request(1, "tools/call",
+            R"({"name":"execute","arguments":{"command":"x"},"_meta":{"progressToken":"t"}})");
+  h.wait_for([](auto& m) { return m.contains("method"); });  // a progress notification
+  h.send(R"({"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":1}})");
+  wait_until([&] { return returned.load(); });
+  auto idle = std::async(std::launch::async, [&] { h.server().wait_idle(); });
+  if (idle.wait_for(kHangGuard) != std::future_status::ready) {
+    ADD_FAILURE() << "the worker of the cancelled call never finished";
+    std::_Exit(1);  // the stuck thread cannot be joined
+  }
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 // Tool schemas, argument checking and result rendering, without a sandbox.
 #include "mcp_tools.hpp"
+#include "redact.hpp"
 
 #include <gtest/gtest.h>
 
@@ -291,6 +292,84 @@ TEST(McpTools, DownloadAndUploadReportEachFile) {
       mcp::features_for("2024-11-05"));
   EXPECT_FALSE(r.contains("structuredContent"));
   EXPECT_NE(text_of(r).find("AAEC"), std::string::npos);
+}
+
+TEST(McpTools, IntegersOutsideTheRangeOfInt64AreRefusedNotConverted) {
+  // 6.7e79 is a whole number, so JSON Schema calls it an integer; converting it is undefined.
+  auto c = mcp::prepare_call(tool("read_file"),
+                             json::parse(R"({"path":"/a","limit":6.7e79})").as_object());
+  EXPECT_NE(c.error.find("limit: must be an integer between 1 and 9223372036854775807"),
+            std::string::npos)
+      << c.error;
+  c = mcp::prepare_call(tool("grep"),
+                        json::parse(R"({"pattern":"x","max_matches":1e300})").as_object());
+  EXPECT_NE(c.error.find("max_matches: must be an integer"), std::string::npos) << c.error;
+  c = mcp::prepare_call(tool("read_file"),
+                        json::parse(R"({"path":"/a","offset":18446744073709551615})").as_object());
+  EXPECT_NE(c.error.find("offset: must be an integer between 0 and"), std::string::npos) << c.error;
+  // In range, whole doubles still work.
+  c = mcp::prepare_call(tool("read_file"), json::parse(R"({"path":"/a","limit":5.0})").as_object());
+  EXPECT_EQ(c.error, "");
+  EXPECT_EQ(c.request.at("limit"), 5);
+}
+
+TEST(McpTools, GrepCannotAskForMoreMatchesThanTheServerAllows) {
+  mcp::CallLimits limits;
+  limits.max_matches = 50;
+  auto c = mcp::prepare_call(
+      tool("grep"), json::parse(R"({"pattern":"^","max_matches":10000000})").as_object(), limits);
+  ASSERT_EQ(c.error, "");
+  EXPECT_EQ(c.request.at("max_matches"), 50);
+  auto r = mcp::render_result(tool("grep"), c,
+                              ok(json::parse(R"({"matches":[{"path":"/f","line":1,"text":""}],
+                                                 "truncated":true})")
+                                     .as_object()),
+                              mcp::features_for("2025-11-25"));
+  EXPECT_NE(text_of(r).find("max_matches 10000000 was lowered to 50"), std::string::npos)
+      << text_of(r);
+  // Without max_matches the plugins' default stands unless the limit is lower.
+  c = mcp::prepare_call(tool("grep"), json::parse(R"({"pattern":"^"})").as_object(), limits);
+  EXPECT_EQ(c.request.at("max_matches"), 50);
+  c = mcp::prepare_call(tool("grep"), json::parse(R"({"pattern":"^"})").as_object());
+  EXPECT_FALSE(c.request.contains("max_matches"));
+}
+
+TEST(McpTools, GrepResultsStopAtTheByteLimitAndSayWhatWasLeftOut) {
+  mcp::CallLimits limits;
+  limits.max_result_bytes = 1000;
+  auto c = mcp::prepare_call(tool("grep"), json::parse(R"({"pattern":"x"})").as_object(), limits);
+  json::array matches;
+  for (int i = 1; i <= 100; ++i)
+    matches.push_back({{"path", "/f"}, {"line", i}, {"text", std::string(90, 'x')}});
+  auto r = mcp::render_result(tool("grep"), c, ok({{"matches", matches}, {"truncated", false}}),
+                              mcp::features_for("2025-11-25"));
+  const auto& shown = r.at("structuredContent").at("matches").as_array();
+  EXPECT_LT(shown.size(), 100u);
+  EXPECT_GT(shown.size(), 0u);
+  EXPECT_EQ(r.at("structuredContent").at("truncated"), true);
+  EXPECT_NE(text_of(r).find(std::to_string(100 - shown.size()) + " more matching lines left out"),
+            std::string::npos)
+      << text_of(r);
+  EXPECT_NE(text_of(r).find("serve --max-result-bytes"), std::string::npos);
+}
+
+TEST(McpTools, DownloadedBytesAreRedactedBeforeTheyAreEncoded) {
+  const std::string secret = "tok-DL-4f1c2a9e77";
+  agent_runner::Redactor::global().add(secret);
+  auto call = mcp::prepare_call(tool("download"), json::parse(R"({"paths":["/k"]})").as_object());
+  // Invalid UTF-8 beside the secret: only base64 can carry these bytes.
+  const std::string bytes = "key=" + secret + "\n\xff\xfe";
+  auto r = mcp::render_result(
+      tool("download"), call,
+      ok(json::parse(R"({"files":[{"path":"/k","ok":true,"size":25,"mode":420,"buffer":0}]})")
+             .as_object(),
+         {bytes}),
+      mcp::features_for("2025-11-25"));
+  const auto b64 = r.at("structuredContent").at("files").at(0).at("content_base64").as_string();
+  auto decoded = mcp::base64_decode(b64);
+  ASSERT_TRUE(decoded);
+  EXPECT_EQ(decoded->find(secret), std::string::npos) << *decoded;
+  EXPECT_EQ(*decoded, "key=***\n\xff\xfe");
 }
 
 }  // namespace

@@ -143,11 +143,11 @@ TEST(Job, WorkerRejectsWhatIsNotAValidJob) {
     EXPECT_NE(p.error.find(want), std::string::npos) << p.error;
   };
   expect_error("{not json", "not valid JSON");
-  expect_error(std::string(2 << 20, ' '), "too large", 1 << 20);
-  expect_error(std::string(100, '[') + std::string(100, ']'), "not valid JSON");  // depth
+  expect_error(std::string(2 << 20, ' '), "larger than the limit of 1 MiB", 1 << 20);
+  expect_error(std::string(100, '[') + std::string(100, ']'), "nested more than 64 deep");
   std::string many = "[";
   for (int i = 0; i < 1100000; ++i) many += "0,";
-  expect_error(many + "0]", "too many values");
+  expect_error(many + "0]", "more than 1000000 values");
   auto v = good;
   v["version"] = 2;
   expect_error(json::serialize(v), "unknown job version 2");

@@ -91,6 +91,19 @@ std::vector<pid_t> processes_with(const std::string& marker) {
   return out;
 }
 
+// Runs a workload file that must be refused before anything runs: exit 2, no workspace, and
+// stderr holding `says`. Returns stderr.
+std::string expect_refused(const Fixture& f, const std::string& name, const std::string& text,
+                           const std::string& says,
+                           const std::map<std::string, std::string>& env = {}) {
+  auto wl = f.file(name, text);
+  auto r = f.run({wl.string()}, env);
+  EXPECT_EQ(r.exit_code, 2) << name;
+  EXPECT_NE(r.err.find(says), std::string::npos) << r.err.substr(0, 2000);
+  EXPECT_FALSE(fs::exists(f.root())) << name << ": nothing may run";
+  return r.err;
+}
+
 // A command that runs a copy of sleep named after `marker`, for processes_with().
 std::string marked_sleep(const std::string& marker) {
   return "cp /bin/sleep ./" + marker + " && touch started && exec ./" + marker + " 60";
@@ -468,4 +481,133 @@ steps:
   ASSERT_FALSE(ev.empty());
   EXPECT_EQ(str(ev.back().at("event")), "workload.finished");
   EXPECT_EQ(str(ev.back().at("status")), "cancelled");
+}
+
+// ---- hardening (issue 12) -----------------------------------------------------------------------
+
+TEST(Workload, AHundredThousandCharacterSessionIsAnErrorNotACrash) {
+  Fixture f;
+  // maxLength fails first; the pattern must not run at all (std::regex overflowed its stack).
+  expect_refused(f, "long.yaml",
+                 "name: l\nsession: " + std::string(100000, 'a') +
+                     "\nsteps:\n  - execute: {command: \"true\"}\n",
+                 "session: must be at most 128 characters");
+  // A long value that passes maxLength is matched by the pattern in linear time.
+  expect_refused(f, "bad.yaml",
+                 "name: b\nsession: \"" + std::string(120, 'a') +
+                     "/\"\nsteps:\n  - execute: {command: \"true\"}\n",
+                 "session: must match the pattern");
+}
+
+TEST(Workload, ASecretInsideBase64ContentIsRedactedBeforeEncoding) {
+  Fixture f;
+  auto wl = f.file("b.yaml", R"Y(name: b64
+secrets:
+  TOKEN: {env: HOST_TOKEN}
+steps:
+  - execute: {command: 'printf "key=%s\377\n" "$TOKEN" > k.bin'}
+  - read_file: {path: /k.bin}
+)Y");
+  auto r = f.run({wl.string(), "--events", "-"}, {{"HOST_TOKEN", "b64-secret-0451"}});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto read = of_kind(events_of(r.out), "step.finished").at(1).at("result").as_object();
+  ASSERT_TRUE(read.contains("content_base64")) << json::serialize(read);
+  std::string b64 = str(read.at("content_base64"));
+  // Decode by hand (the test does not trust the host's decoder).
+  static const std::string abc = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string bytes;
+  unsigned acc = 0;
+  int bits = 0;
+  for (char c : b64) {
+    if (c == '=') break;
+    acc = (acc << 6) | static_cast<unsigned>(abc.find(c));
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      bytes += static_cast<char>((acc >> bits) & 0xFF);
+    }
+  }
+  EXPECT_EQ(bytes, "key=***\xff\n");
+}
+
+TEST(Workload, SecretsShorterThanFourBytesAreRefusedByName) {
+  Fixture f;
+  auto err = expect_refused(f, "s.yaml", R"Y(name: short
+secrets:
+  PIN: {env: HOST_PIN}
+steps:
+  - execute: {command: "true"}
+)Y",
+                            "secrets.PIN: the value is 3 bytes long", {{"HOST_PIN", "417"}});
+  EXPECT_EQ(err.find("417"), std::string::npos) << "never the value: " << err;
+}
+
+TEST(Workload, ASecretThatIsACommonWordLeavesEventNamesAndKeysAlone) {
+  Fixture f;
+  auto wl = f.file("w.yaml", R"Y(name: words
+secrets:
+  WORD: {env: HOST_WORD}
+steps:
+  - execute: {command: "echo one step at a time"}
+)Y");
+  auto r = f.run({wl.string(), "--events", "-"}, {{"HOST_WORD", "step"}});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto ev = events_of(r.out);
+  EXPECT_EQ(of_kind(ev, "step.started").size(), 1u) << r.out;
+  EXPECT_EQ(of_kind(ev, "step.finished").size(), 1u) << r.out;
+  EXPECT_FALSE(of_kind(ev, "step.output").empty()) << r.out;
+  EXPECT_EQ(r.out.find("one step at"), std::string::npos) << "values are still redacted";
+  EXPECT_NE(r.out.find("one *** at"), std::string::npos) << r.out;
+  EXPECT_TRUE(of_kind(ev, "step.finished").at(0).contains("duration_ms")) << "keys intact";
+}
+
+TEST(Workload, AnAliasBombIsRefusedBeforeItExpands) {
+  Fixture f;
+  // 9 levels of 10 aliases each: 10^9 values once expanded, in a few hundred bytes.
+  std::string bomb = "name: bomb\na0: &a0 [x, x, x, x, x, x, x, x, x, x]\n";
+  for (int i = 1; i <= 9; ++i) {
+    std::string prev = "*a" + std::to_string(i - 1);
+    bomb += "a" + std::to_string(i) + ": &a" + std::to_string(i) + " [";
+    for (int k = 0; k < 10; ++k) bomb += (k ? ", " : "") + prev;
+    bomb += "]\n";
+  }
+  bomb += "steps:\n  - execute: {command: \"true\"}\n";
+  ASSERT_LT(bomb.size(), 700u);
+  auto err = expect_refused(f, "bomb.yaml", bomb, "larger than 500000 values");
+  EXPECT_NE(err.find((f.dir.path() / "bomb.yaml").string()), std::string::npos) << err;
+  // Deep nesting is refused too, with the limit.
+  expect_refused(f, "deep.yaml",
+                 "name: d\nx: " + std::string(1000, '[') + std::string(1000, ']') + "\nsteps: []\n",
+                 "nested more than 64 deep");
+}
+
+TEST(Workload, OutputEventsAreValidUtf8EvenForBinaryOrSplitCharacters) {
+  Fixture f;
+  // Two invalid bytes, then a euro sign (E2 82 AC) cut between two writes.
+  auto wl = f.file("u.yaml", R"Y(name: utf8
+steps:
+  - execute: {command: 'printf "\377\376\342\202"; sleep 0.3; printf "\254 done"'}
+)Y");
+  auto r = f.run({wl.string(), "--events", "-"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::string data;
+  for (const auto& e : of_kind(events_of(r.out), "step.output")) data += str(e.at("data"));
+  EXPECT_EQ(data, "\xEF\xBF\xBD\xEF\xBF\xBD\xE2\x82\xAC done");
+}
+
+TEST(Workload, UnboundedSecretSourcesAreRefusedNotRead) {
+  Fixture f;
+  const fs::path fifo = f.dir.path() / "fifo";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  for (const std::string& source : {std::string("/dev/zero"), fifo.string()})
+    expect_refused(f, "s.yaml",
+                   "name: s\nsecrets:\n  BIG: {file: " + source +
+                       "}\nsteps:\n  - execute: {command: \"true\"}\n",
+                   "secrets.BIG: cannot read " + source + ": is a " +
+                       (source == "/dev/zero" ? "character device" : "FIFO") +
+                       ", not a regular file");
+  // A workload file that is a FIFO is refused too (it used to block in open).
+  auto r = f.run({fifo.string()});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("is a FIFO, not a regular file"), std::string::npos) << r.err;
 }

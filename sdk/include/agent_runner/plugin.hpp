@@ -154,15 +154,33 @@ inline double number(const boost::json::object& o, std::string_view key, double 
   if (v->is_double()) return v->as_double();
   throw Error(AR_ERR_INVALID_ARGUMENT, "member '" + std::string(key) + "' must be a number");
 }
-inline int64_t integer(const boost::json::object& o, std::string_view key, int64_t dflt) {
+// An integer member within [min, max]. The range is checked before any conversion: a double such
+// as 6.7e79 is a whole number, but converting it to int64_t would be undefined behaviour.
+inline int64_t integer(const boost::json::object& o, std::string_view key, int64_t dflt,
+                       int64_t min = INT64_MIN, int64_t max = INT64_MAX) {
   const auto* v = find(o, key);
   if (!v) return dflt;
-  if (v->is_int64()) return v->as_int64();
-  if (v->is_uint64() && v->as_uint64() <= static_cast<uint64_t>(INT64_MAX))
-    return static_cast<int64_t>(v->as_uint64());
-  if (v->is_double() && v->as_double() == static_cast<double>(static_cast<int64_t>(v->as_double())))
-    return static_cast<int64_t>(v->as_double());
-  throw Error(AR_ERR_INVALID_ARGUMENT, "member '" + std::string(key) + "' must be an integer");
+  std::optional<int64_t> n;
+  if (v->is_int64()) {
+    n = v->as_int64();
+  } else if (v->is_uint64()) {
+    if (v->as_uint64() <= static_cast<uint64_t>(INT64_MAX))
+      n = static_cast<int64_t>(v->as_uint64());
+  } else if (v->is_double()) {
+    const double d = v->as_double();
+    // -2^63 and 2^63 are exact doubles; everything in between converts.
+    if (d >= -9223372036854775808.0 && d < 9223372036854775808.0 &&
+        d == static_cast<double>(static_cast<int64_t>(d)))
+      n = static_cast<int64_t>(d);
+  } else {
+    throw Error(AR_ERR_INVALID_ARGUMENT, "member '" + std::string(key) + "' must be an integer");
+  }
+  if (!n || *n < min || *n > max)
+    throw Error(AR_ERR_INVALID_ARGUMENT, "member '" + std::string(key) +
+                                             "' must be an integer between " + std::to_string(min) +
+                                             " and " + std::to_string(max) + " (got " +
+                                             boost::json::serialize(*v) + ")");
+  return *n;
 }
 // {"K": "V", ...}; any non-string value is an error.
 inline std::vector<std::pair<std::string, std::string>> string_map(const boost::json::object& o,

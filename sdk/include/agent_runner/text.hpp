@@ -128,8 +128,9 @@ inline std::string shell_quote(std::string_view s) {
 }
 
 // An environment variable name every shell can export: [A-Za-z_][A-Za-z0-9_]* (POSIX portable
-// names; Daytona's daemon refuses any other).
-inline bool is_env_name(std::string_view k) {
+// names; Daytona's daemon refuses any other). A plain loop on purpose: names come from requests,
+// and std::regex's recursive matcher overflows the stack on a long one.
+inline bool is_env_name(std::string_view k) noexcept {
   if (k.empty() || (k[0] >= '0' && k[0] <= '9')) return false;
   for (char c : k)
     if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_'))
