@@ -506,7 +506,7 @@ secrets:
   TOKEN: {env: HOST_TOKEN}
 steps:
   - execute: {command: 'printf "key=%s\377\n" "$TOKEN" > k.bin'}
-  - read_file: {path: /k.bin}
+  - read_file: {path: k.bin}
 )Y");
   auto r = f.run({wl.string(), "--events", "-"}, {{"HOST_TOKEN", "b64-secret-0451"}});
   ASSERT_EQ(r.exit_code, 0) << r.err;
