@@ -39,10 +39,30 @@ constexpr std::string_view kFileInfoSchema = R"({
   "required": ["path", "is_dir"]
 })";
 
+// An error: {code, message}. Members that do not apply are left out rather than null, so no
+// schema needs a ["X", "null"] type array (the MCP Inspector's --strict warns about those).
 constexpr std::string_view kErrorSchema = R"({
-  "type": ["object", "null"],
-  "properties": {"code": {"type": "string"}, "message": {"type": "string"}}
+  "type": "object",
+  "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
+  "required": ["code", "message"]
 })";
+
+// A tool's output schema as declared: its own members, or {"error": {code, message}} when the
+// call failed (error results carry their code in structuredContent too, and clients check
+// structuredContent against the schema even then).
+json::object with_error_alternative(json::object schema) {
+  json::array alternatives;
+  if (auto* req = schema.if_contains("required")) {
+    alternatives.push_back(json::object{{"required", *req}});
+    schema.erase("required");
+  } else {
+    alternatives.push_back(json::object{});
+  }
+  alternatives.push_back(json::object{{"required", json::array{"error"}}});
+  schema["properties"].as_object()["error"] = parse_object(kErrorSchema);
+  schema["anyOf"] = std::move(alternatives);
+  return schema;
+}
 
 std::vector<ToolSpec> build_specs() {
   std::vector<ToolSpec> specs;
@@ -55,7 +75,7 @@ std::vector<ToolSpec> build_specs() {
     t.title = std::move(title);
     t.description = std::move(description);
     t.input_schema = parse_object(input);
-    t.output_schema = parse_object(output);
+    t.output_schema = with_error_alternative(parse_object(output));
     t.annotations = json::object{{"title", t.title},
                                  {"readOnlyHint", read_only},
                                  {"destructiveHint", destructive},
@@ -68,8 +88,9 @@ std::vector<ToolSpec> build_specs() {
 
   add("execute", Op::execute, "Run a shell command",
       "Run a shell command in the sandbox with /bin/sh -c and return its output (stdout and stderr "
-      "interleaved as produced), followed by a line with the exit code. The working directory is "
-      "the sandbox root / unless `cwd` is given. stdin is closed, so never run a command that "
+      "interleaved as produced), followed by a line with the exit code. The command starts in the "
+      "sandbox's workdir unless `cwd` is given; an absolute path names the same file for a command "
+      "as for read_file and write_file. stdin is closed, so never run a command that "
       "waits for input (use flags like -y). The environment is minimal and holds none of the "
       "server's secrets; pass what the command needs in `env`. After `timeout` seconds (default "
       "120, 0 = no limit) the command and every process it started are killed and the partial "
@@ -84,7 +105,7 @@ std::vector<ToolSpec> build_specs() {
           "timeout": {"type": "number", "minimum": 0,
                       "description": "Seconds before the command is killed; default 120, 0 = no limit."},
           "cwd": {"type": "string",
-                  "description": "Working directory as a sandbox path, e.g. /src (default /)."},
+                  "description": "Working directory: relative to the workdir (e.g. src) or absolute (default: the workdir)."},
           "env": {"type": "object", "additionalProperties": {"type": "string"},
                   "description": "Extra environment variables for this command only."}
         },
@@ -119,11 +140,11 @@ std::vector<ToolSpec> build_specs() {
         "type": "object",
         "properties": {
           "path": {"type": "string", "minLength": 1,
-                   "description": "Sandbox path of the file, e.g. /src/main.py."},
+                   "description": "Path of the file: relative to the workdir (e.g. src/main.py) or absolute."},
           "offset": {"type": "integer", "minimum": 0,
                      "description": "Number of lines to skip before reading (0 = from the first line)."},
-          "limit": {"type": "integer", "minimum": 1,
-                    "description": "Maximum number of lines to return (default 2000)."}
+          "limit": {"type": "integer", "minimum": 0,
+                    "description": "Maximum number of lines to return (default 2000; 0 = none, only how many there are)."}
         },
         "required": ["path"],
         "additionalProperties": false
@@ -152,7 +173,7 @@ std::vector<ToolSpec> build_specs() {
         "type": "object",
         "properties": {
           "path": {"type": "string", "minLength": 1,
-                   "description": "Sandbox path of the file to create, e.g. /src/util.py."},
+                   "description": "Path of the file to create: relative to the workdir (e.g. src/util.py) or absolute."},
           "content": {"type": "string", "description": "The complete text of the file."},
           "overwrite": {"type": "boolean",
                         "description": "Replace the file if it exists (default false)."}
@@ -180,7 +201,7 @@ std::vector<ToolSpec> build_specs() {
       R"({
         "type": "object",
         "properties": {
-          "path": {"type": "string", "minLength": 1, "description": "Sandbox path of the file."},
+          "path": {"type": "string", "minLength": 1, "description": "Path of the file (relative to the workdir, or absolute)."},
           "old_string": {"type": "string", "minLength": 1, "description": "The exact text to replace."},
           "new_string": {"type": "string", "description": "The text to put in its place."},
           "replace_all": {"type": "boolean",
@@ -198,12 +219,12 @@ std::vector<ToolSpec> build_specs() {
 
   add("ls", Op::ls, "List a directory",
       "List the entries of one directory in the sandbox (not recursive), one per line: "
-      "directories end with '/', files show their size in bytes. Paths are absolute sandbox "
-      "paths. Use glob to find files in a whole tree.",
+      "directories end with '/', files show their size in bytes. Results show absolute paths. "
+      "Use glob to find files in a whole tree.",
       R"({
         "type": "object",
         "properties": {
-          "path": {"type": "string", "description": "Sandbox path of the directory (default /)."}
+          "path": {"type": "string", "description": "The directory: relative to the workdir or absolute (default: the workdir)."}
         },
         "additionalProperties": false
       })",
@@ -216,14 +237,15 @@ std::vector<ToolSpec> build_specs() {
       true, false, true, false);
 
   add("glob", Op::glob, "Find files by name",
-      "Find files whose path matches a glob pattern such as **/*.py or src/*.ts (** matches any "
-      "number of directories). Searches under `path` (default /). Returns files only, sorted, "
-      "one absolute sandbox path per line.",
+      "Find files and directories whose path matches a glob pattern such as **/*.py or src/*.ts "
+      "(** matches any number of directories), like shell globbing. Searches under `path` "
+      "(default: the workdir). Returns them sorted, one absolute path per line, directories "
+      "ending with '/'.",
       R"({
         "type": "object",
         "properties": {
           "pattern": {"type": "string", "minLength": 1, "description": "Glob pattern, e.g. **/*.py."},
-          "path": {"type": "string", "description": "Directory to search under (default /)."}
+          "path": {"type": "string", "description": "Directory to search under (default: the workdir)."}
         },
         "required": ["pattern"],
         "additionalProperties": false
@@ -238,7 +260,8 @@ std::vector<ToolSpec> build_specs() {
 
   add("grep", Op::grep, "Search file contents",
       "Search the contents of files for a regular expression, or for a fixed string with "
-      "literal: true. `path` is a directory searched recursively or a single file (default /); "
+      "literal: true. `path` is a directory searched recursively or a single file (default: the "
+      "workdir); "
       "`glob` limits which files are searched (e.g. *.py). Returns matching lines as "
       "path:line:text, at most max_matches of them.",
       R"({
@@ -246,7 +269,7 @@ std::vector<ToolSpec> build_specs() {
         "properties": {
           "pattern": {"type": "string", "minLength": 1,
                       "description": "Regular expression (or fixed string with literal: true)."},
-          "path": {"type": "string", "description": "Directory or file to search (default /)."},
+          "path": {"type": "string", "description": "Directory or file to search (default: the workdir)."},
           "glob": {"type": "string", "description": "Only search files matching this glob, e.g. *.py."},
           "literal": {"type": "boolean", "description": "Treat pattern as a fixed string."},
           "ignore_case": {"type": "boolean", "description": "Match case-insensitively."},
@@ -280,7 +303,7 @@ std::vector<ToolSpec> build_specs() {
           "files": {"type": "array", "minItems": 1, "items": {
             "type": "object",
             "properties": {
-              "path": {"type": "string", "minLength": 1, "description": "Sandbox path to write."},
+              "path": {"type": "string", "minLength": 1, "description": "Path to write (relative to the workdir, or absolute)."},
               "content_base64": {"type": "string", "description": "The file's bytes, base64 (RFC 4648)."},
               "mode": {"type": "integer", "minimum": 0, "maximum": 4095,
                        "description": "Permission bits, e.g. 420 = 0644, 493 = 0755."}
@@ -311,7 +334,7 @@ std::vector<ToolSpec> build_specs() {
         "type": "object",
         "properties": {
           "paths": {"type": "array", "minItems": 1, "items": {"type": "string", "minLength": 1},
-                    "description": "Sandbox paths of the files."}
+                    "description": "Paths of the files (relative to the workdir, or absolute)."}
         },
         "required": ["paths"],
         "additionalProperties": false
@@ -322,7 +345,7 @@ std::vector<ToolSpec> build_specs() {
           "type": "object",
           "properties": {"path": {"type": "string"}, "ok": {"type": "boolean"},
                          "size": {"type": "integer"}, "mode": {"type": "integer"},
-                         "content_base64": {"type": ["string", "null"]}, "error": )" +
+                         "content_base64": {"type": "string"}, "error": )" +
           error + R"(},
           "required": ["path", "ok"]}}},
         "required": ["files"]
@@ -335,7 +358,7 @@ std::vector<ToolSpec> build_specs() {
       R"({
         "type": "object",
         "properties": {
-          "path": {"type": "string", "minLength": 1, "description": "Sandbox path to delete."},
+          "path": {"type": "string", "minLength": 1, "description": "Path to delete (relative to the workdir, or absolute)."},
           "recursive": {"type": "boolean",
                         "description": "Delete a directory with everything in it (default false)."}
         },
@@ -429,6 +452,18 @@ json::object text_result(std::string text, bool is_error = false) {
   return r;
 }
 
+// A failed call: "Error: CODE: MESSAGE" plus `hint` for the model, and the code and message in
+// structuredContent where the client takes it.
+json::object error_text_result(std::string_view code, std::string_view message,
+                               std::string_view hint, const Features& features) {
+  json::object r = text_result(
+      "Error: " + std::string(code) + ": " + std::string(message) + std::string(hint), true);
+  if (features.structured)
+    r["structuredContent"] =
+        json::object{{"error", json::object{{"code", code}, {"message", message}}}};
+  return r;
+}
+
 std::string plural(int64_t n, std::string_view word) {
   return std::to_string(n) + " " + std::string(word) + (n == 1 ? "" : "s");
 }
@@ -452,7 +487,8 @@ std::string_view hint_for(const ToolSpec& tool, std::string_view code) {
     return " (include more surrounding lines in old_string to make it unique, or set "
            "replace_all: true)";
   if (code == "invalid_path")
-    return " (paths are sandbox paths rooted at /, and may not leave the sandbox)";
+    return " (a relative path is relative to the sandbox's workdir; no path may leave the "
+           "sandbox)";
   if (code == "is_directory" && tool.op == Op::read) return " (use ls to list a directory)";
   if (code == "too_large" && tool.op == Op::read)
     return " (read part of it with offset and limit, or use grep)";
@@ -505,15 +541,16 @@ json::object render_execute(const OpResult& r, json::object& structured) {
   if (truncated) {
     text += "\n[Output was truncated: the middle was dropped";
     if (member(b, "stdout_bytes") && member(b, "stderr_bytes"))
-      text += "; the command wrote " + std::to_string(int_of(b, "stdout_bytes")) +
-              " bytes to stdout and " + std::to_string(int_of(b, "stderr_bytes")) +
+      text += "; the command wrote " + plural(int_of(b, "stdout_bytes"), "byte") +
+              " to stdout and " + std::to_string(int_of(b, "stderr_bytes")) +
               " to stderr. Redirect to a file and read parts of it, or filter with grep";
     text += "]";
   }
   return text_result(std::move(text));
 }
 
-json::object render_read(const PreparedCall& call, const OpResult& r, json::object& structured) {
+json::object render_read(const PreparedCall& call, const OpResult& r, const Features& features,
+                         json::object& structured) {
   const auto& b = r.body;
   const std::string path = str_of(b, "path", str_of(call.request, "path"));
   const int64_t offset = int_of(b, "offset", int_of(call.request, "offset"));
@@ -536,19 +573,24 @@ json::object render_read(const PreparedCall& call, const OpResult& r, json::obje
 
   if (binary)
     return text_result(path + " is a binary file (" +
-                       std::to_string(int_of(b, "size", static_cast<int64_t>(raw.size()))) +
-                       " bytes); use download to get its bytes.");
+                       plural(int_of(b, "size", static_cast<int64_t>(raw.size())), "byte") +
+                       "); use download to get its bytes.");
   if (total == 0) return text_result("System reminder: File exists but has empty contents");
   if (offset > 0 && offset >= total) {
     structured = json::object{};
-    return text_result("Error: line offset " + std::to_string(offset) + " exceeds file length (" +
-                           plural(total, "line") + ")",
-                       true);
+    return error_text_result("invalid_argument",
+                             "line offset " + std::to_string(offset) + " exceeds file length (" +
+                                 plural(total, "line") + ")",
+                             "", features);
   }
   std::string text = number_lines(content, offset + 1);
   if (more) {
     const int64_t next = offset + lines;
-    text += "\n... (" + plural(total - next, "more line") +
+    if (!text.empty())
+      text += "\n... (";
+    else
+      text += "(no lines read; ";
+    text += plural(total - next, "more line") +
             "; call read_file with offset=" + std::to_string(next) + " to continue)";
   }
   return text_result(std::move(text));
@@ -556,7 +598,7 @@ json::object render_read(const PreparedCall& call, const OpResult& r, json::obje
 
 json::object render_ls(const OpResult& r, json::object& structured) {
   json::array entries = file_infos(r.body, "entries");
-  const std::string path = str_of(r.body, "path", "/");
+  const std::string path = str_of(r.body, "path", ".");
   std::string text;
   for (const auto& e : entries) {
     const auto& o = e.get_object();
@@ -564,7 +606,7 @@ json::object render_ls(const OpResult& r, json::object& structured) {
     if (bool_of(o, "is_dir")) {
       text += "/";
     } else if (member(o, "size")) {
-      text += "  (" + std::to_string(int_of(o, "size")) + " bytes)";
+      text += "  (" + plural(int_of(o, "size"), "byte") + ")";
     }
     text += "\n";
   }
@@ -577,8 +619,9 @@ json::object render_ls(const OpResult& r, json::object& structured) {
 json::object render_glob(const PreparedCall& call, const OpResult& r, json::object& structured) {
   json::array entries = file_infos(r.body, "entries");
   std::string text;
-  for (const auto& e : entries) text += str_of(e.get_object(), "path") + "\n";
-  if (entries.empty()) text = "No files match " + str_of(call.request, "pattern") + "\n";
+  for (const auto& e : entries)
+    text += str_of(e.get_object(), "path") + (bool_of(e.get_object(), "is_dir") ? "/\n" : "\n");
+  if (entries.empty()) text = "Nothing matches " + str_of(call.request, "pattern") + "\n";
   text.pop_back();
   structured = json::object{{"entries", std::move(entries)}};
   return text_result(cut_listing(std::move(text)));
@@ -620,9 +663,12 @@ json::object render_grep(const PreparedCall& call, const OpResult& r, json::obje
   return text_result(cut_listing(std::move(text)));
 }
 
-std::string error_text(const json::value& err) {
-  if (!err.is_object()) return "failed";
-  return str_of(err.get_object(), "code", "internal") + ": " + str_of(err.get_object(), "message");
+// "CODE: MESSAGE" of the error object at o[key].
+std::string error_text(const json::object& o, std::string_view key) {
+  const json::value* err = member(o, key);
+  if (!err || !err->is_object()) return "failed";
+  return str_of(err->get_object(), "code", "internal") + ": " +
+         str_of(err->get_object(), "message");
 }
 
 json::object render_upload(const PreparedCall& call, const OpResult& r, json::object& structured) {
@@ -637,14 +683,15 @@ json::object render_upload(const PreparedCall& call, const OpResult& r, json::ob
     const bool ok = bool_of(o, "ok");
     json::object out{{"path", str_of(o, "path")}, {"ok", ok}};
     if (ok && i < call.inputs.size()) out["bytes"] = call.inputs[i].size();
-    const json::value* err = member(o, "error");
-    out["error"] = err && err->is_object() ? *err : json::value(nullptr);
     if (ok) {
-      text += "uploaded " + str_of(o, "path") + " (" +
-              std::to_string(i < call.inputs.size() ? call.inputs[i].size() : 0) + " bytes)\n";
+      text +=
+          "uploaded " + str_of(o, "path") + " (" +
+          plural(static_cast<int64_t>(i < call.inputs.size() ? call.inputs[i].size() : 0), "byte") +
+          ")\n";
     } else {
       any_failed = true;
-      text += "failed " + str_of(o, "path") + ": " + error_text(out["error"]) + "\n";
+      copy_if(o, out, "error");
+      text += "failed " + str_of(o, "path") + ": " + error_text(o, "error") + "\n";
     }
     files.push_back(std::move(out));
   }
@@ -665,7 +712,7 @@ json::object render_download(const OpResult& r, const Features& features,
     const auto& o = f.get_object();
     const bool ok = bool_of(o, "ok");
     json::object out{{"path", str_of(o, "path")}, {"ok", ok}};
-    json::value content = nullptr;
+    json::value content;
     if (ok) {
       const int64_t index = int_of(o, "buffer", -1);
       // Redacted as bytes, before encoding: inside base64 no secret can be found.
@@ -674,13 +721,12 @@ json::object render_download(const OpResult& r, const Features& features,
       copy_if(o, out, "size");
       copy_if(o, out, "mode");
     }
-    const json::value* err = member(o, "error");
-    out["error"] = err && err->is_object() ? *err : json::value(nullptr);
+    if (!ok) copy_if(o, out, "error");
     if (ok) {
       char mode[16];
       std::snprintf(mode, sizeof mode, "%04llo",
                     static_cast<unsigned long long>(int_of(o, "mode") & 07777));
-      text += str_of(o, "path") + ": " + std::to_string(int_of(o, "size")) + " bytes, mode " + mode;
+      text += str_of(o, "path") + ": " + plural(int_of(o, "size"), "byte") + ", mode " + mode;
       if (features.structured) {
         text += " (base64 in structuredContent.files[" + std::to_string(files.size()) +
                 "].content_base64)\n";
@@ -689,9 +735,9 @@ json::object render_download(const OpResult& r, const Features& features,
       }
     } else {
       any_failed = true;
-      text += str_of(o, "path") + ": failed: " + error_text(out["error"]) + "\n";
+      text += str_of(o, "path") + ": failed: " + error_text(o, "error") + "\n";
     }
-    out["content_base64"] = std::move(content);
+    if (content.is_string()) out["content_base64"] = std::move(content);
     files.push_back(std::move(out));
   }
   if (!text.empty()) text.pop_back();
@@ -779,7 +825,7 @@ PreparedCall prepare_call(const ToolSpec& tool, const json::object& args,
       req["replace_all"] = bool_of(args, "replace_all");
       break;
     case Op::ls:
-      req["path"] = str_of(args, "path", "/");
+      req["path"] = str_of(args, "path", ".");
       break;
     case Op::glob:
       req["pattern"] = args.at("pattern");
@@ -831,16 +877,23 @@ PreparedCall prepare_call(const ToolSpec& tool, const json::object& args,
   return call;
 }
 
-json::object error_result(std::string_view text) {
-  return text_result(std::string(text), true);
+json::object error_result(std::string_view code, std::string_view message,
+                          const Features& features) {
+  return error_text_result(code, message, "", features);
 }
 
 json::object render_result(const ToolSpec& tool, const PreparedCall& call, const OpResult& r,
                            const Features& features) {
   if (!r.ok()) {
     const std::string code = r.code();
-    return text_result("Error: " + code + ": " + r.message() + std::string(hint_for(tool, code)),
-                       true);
+    const std::string message = r.message();
+    std::string_view hint = hint_for(tool, code);
+    // A plugin may give the same advice in its message ("pass overwrite: true to replace it"):
+    // say it once. The hint's first clause is what both would say.
+    const std::string_view advice =
+        hint.substr(std::min<size_t>(2, hint.size()), hint.find_first_of(",;)") - 2);
+    if (!advice.empty() && message.find(advice) != std::string::npos) hint = {};
+    return error_text_result(code, message, hint, features);
   }
   json::object structured;
   json::object result;
@@ -849,7 +902,7 @@ json::object render_result(const ToolSpec& tool, const PreparedCall& call, const
       result = render_execute(r, structured);
       break;
     case Op::read:
-      result = render_read(call, r, structured);
+      result = render_read(call, r, features, structured);
       break;
     case Op::write: {
       const std::string path = str_of(r.body, "path", str_of(call.request, "path"));

@@ -187,6 +187,7 @@ class Runner {
           {"session", session_ ? json::value(*session_) : json::value(nullptr)},
           {"sandbox_type", cfg ? cfg->sandbox_type : ""},
           {"sandbox_id", sandbox->id()},
+          {"workdir", sandbox->workdir()},
           {"steps", w_.steps.size()}});
 
     std::thread monitor([this] { watch(); });
@@ -284,7 +285,9 @@ class Runner {
       }
       std::string path;
       if (error.empty()) {
-        path = "/bin/skills/" + content_hash(files, contents) + "/";
+        // Relative, so below the sandbox's workdir (where commands start) on every plugin; the
+        // event reports it absolute.
+        path = "bin/skills/" + content_hash(files, contents) + "/";
         json::array list;
         std::vector<std::string_view> inputs;
         for (size_t i = 0; i < files.size(); ++i) {
@@ -306,7 +309,9 @@ class Runner {
       }
       json::object ev{{"event", "skill.uploaded"},
                       {"name", dir.filename().string()},
-                      {"path", path},
+                      {"path", path.empty() || sandbox_->workdir().empty()
+                                   ? path
+                                   : join_sandbox(sandbox_->workdir(), path)},
                       {"files", files.size()},
                       {"ok", error.empty()}};
       if (!error.empty()) ev["error"] = {{"code", "upload_failed"}, {"message", error}};
