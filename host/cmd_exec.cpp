@@ -89,7 +89,12 @@ int exec_command(App& app, const ExecArgs& args) {
     if (r.status == AR_ERR_INVALID_ARGUMENT || r.status == AR_ERR_INVALID_PATH) return kExitUsage;
     return kExitFailure;
   }
-  if (json) write_all(1, Redactor::global().redact(boost::json::serialize(r.body)) + "\n");
+  if (json) {
+    // Where the command ran (relative paths and a cwd lead there), as the sandbox reports it.
+    if (!r.body.contains("workdir") && !sandbox->workdir().empty())
+      r.body["workdir"] = sandbox->workdir();
+    write_all(1, Redactor::global().redact(boost::json::serialize(r.body)) + "\n");
+  }
   const ExecuteView v = execute_view(r.body);
   if (v.timed_out) {
     if (!json) std::cerr << "agent-runner exec: command timed out; its process tree was killed\n";
@@ -109,7 +114,7 @@ cli::Run cli::define_exec(CLI::App& cmd) {
 Runs one shell command in the sandbox the configuration selects (MODE=local: the filesystem
 plugin's workspace under SANDBOX_ROOT_DIR). CMD is given to the sandbox's shell (/bin/sh -c); when
 several words are given they are quoted and joined, so `exec -- ls -l "my dir"` does what it says.
-Everything after `--`, or after the first word of CMD, belongs to CMD, options included.)");
+The command starts in the sandbox's workdir (`exec -- pwd` prints it). Everything after `--`, or after the first word of CMD, belongs to CMD, options included.)");
   cmd.footer(
       R"(Without --json the command's stdout and stderr stream to this process's stdout and stderr as
 they arrive. The exit code is the command's own; 124 when it timed out; 1 when the sandbox
@@ -124,7 +129,9 @@ failed the call; 2 for a usage or configuration error; 3 when no plugin could be
                  "120; 0 = no timeout); exit code 124 on timeout")
       ->type_name("S")
       ->check(seconds());
-  cmd.add_option("--cwd", a->cwd, "working directory inside the sandbox (sandbox path, e.g. /src)")
+  cmd.add_option("--cwd", a->cwd,
+                 "working directory inside the sandbox: relative to its workdir (e.g. src)\n"
+                 "or absolute")
       ->type_name("PATH");
   repeatable(
       cmd.add_option("--env", a->env, "extra environment variable for the command (repeatable)"))
@@ -139,7 +146,7 @@ failed the call; 2 for a usage or configuration error; 3 when no plugin could be
   cmd.add_flag("--json", a->json,
                "print one JSON object instead of streaming the output:\n"
                "{\"exit_code\",\"output\",\"stdout\",\"stderr\",\"truncated\",\"timed_out\",\n"
-               " \"duration_ms\",...}");
+               " \"duration_ms\",\"workdir\",...}");
   cmd.add_option("CMD", a->words, "the command and its arguments")->type_name(kCommand);
   // The first word of the command ends option parsing, as `--` does: `exec ls -l` runs `ls -l`.
   cmd.positionals_at_end();

@@ -26,10 +26,15 @@ std::string instructions_for(const Sandbox& sb) {
   if (auto it = info.find("session"); it != info.end() && it->value().is_string())
     kind = "the persistent sandbox of session '" + std::string(it->value().get_string()) +
            "', kept between runs";
+  const std::string workdir = sb.workdir().empty() ? "the sandbox's working directory"
+                                                   : "the sandbox's workdir " + sb.workdir();
   return "Every tool acts on one " + sb.plugin().sandbox_type() + " sandbox (" + sb.id() +
          "): " + kind +
-         ". Paths are sandbox paths rooted at /: /src/main.py is src/main.py in the sandbox's "
-         "workspace, and no path can leave it. Commands run with /bin/sh -c in / with stdin "
+         ". Commands and file tools see the same files: an absolute path names the "
+         "same file for execute as for read_file or write_file, and a relative path is relative "
+         "to " +
+         workdir +
+         ", where commands start. Commands run with /bin/sh -c with stdin "
          "closed and a minimal environment. Prefer read_file, edit_file, write_file, ls, glob "
          "and grep for file work; use execute for builds, tests and other programs.";
 }

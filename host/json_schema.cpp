@@ -246,12 +246,12 @@ class Validator {
                     std::vector<SchemaError>& out) {
     if (auto* m = s.if_contains("minLength"); m && m->is_int64() && m->get_int64() > 0 &&
                                               str.size() < static_cast<size_t>(m->get_int64()))
-      return out.push_back(
-          {ptr, "must be at least " + std::to_string(m->get_int64()) + " characters"});
+      return out.push_back({ptr, "must be at least " + std::to_string(m->get_int64()) +
+                                     (m->get_int64() == 1 ? " character" : " characters")});
     if (auto* m = s.if_contains("maxLength"); m && m->is_int64() && m->get_int64() >= 0 &&
                                               str.size() > static_cast<size_t>(m->get_int64()))
-      return out.push_back(
-          {ptr, "must be at most " + std::to_string(m->get_int64()) + " characters"});
+      return out.push_back({ptr, "must be at most " + std::to_string(m->get_int64()) +
+                                     (m->get_int64() == 1 ? " character" : " characters")});
     if (auto* p = s.if_contains("pattern"); p && p->is_string()) {
       auto re = compiled_pattern(std::string(p->get_string()));
       if (!re->ok())

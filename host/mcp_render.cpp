@@ -23,6 +23,18 @@ json::object text_result(std::string text, bool is_error = false) {
   return r;
 }
 
+// A failed call: "Error: CODE: MESSAGE" plus `hint` for the model, and the code and message in
+// structuredContent where the client takes it.
+json::object error_text_result(std::string_view code, std::string_view message,
+                               std::string_view hint, const Features& features) {
+  json::object r = text_result(
+      "Error: " + std::string(code) + ": " + std::string(message) + std::string(hint), true);
+  if (features.structured)
+    r["structuredContent"] =
+        json::object{{"error", json::object{{"code", code}, {"message", message}}}};
+  return r;
+}
+
 std::string plural(int64_t n, std::string_view word) {
   return std::to_string(n) + " " + std::string(word) + (n == 1 ? "" : "s");
 }
@@ -46,7 +58,8 @@ std::string_view hint_for(const ToolSpec& tool, std::string_view code) {
     return " (include more surrounding lines in old_string to make it unique, or set "
            "replace_all: true)";
   if (code == "invalid_path")
-    return " (paths are sandbox paths rooted at /, and may not leave the sandbox)";
+    return " (a relative path is relative to the sandbox's workdir; no path may leave the "
+           "sandbox)";
   if (code == "is_directory" && tool.op == Op::read) return " (use ls to list a directory)";
   if (code == "too_large" && tool.op == Op::read)
     return " (read part of it with offset and limit, or use grep)";
@@ -88,7 +101,7 @@ json::object render_execute(const OpResult& r, json::object& structured) {
   if (v.truncated) {
     text += "\n[Output was truncated: the middle was dropped";
     if (v.stdout_bytes && v.stderr_bytes)
-      text += "; the command wrote " + std::to_string(*v.stdout_bytes) + " bytes to stdout and " +
+      text += "; the command wrote " + plural(*v.stdout_bytes, "byte") + " to stdout and " +
               std::to_string(*v.stderr_bytes) +
               " to stderr. Redirect to a file and read parts of it, or filter with grep";
     text += "]";
@@ -96,7 +109,8 @@ json::object render_execute(const OpResult& r, json::object& structured) {
   return text_result(std::move(text));
 }
 
-json::object render_read(const PreparedCall& call, const OpResult& r, json::object& structured) {
+json::object render_read(const PreparedCall& call, const OpResult& r, const Features& features,
+                         json::object& structured) {
   const ReadView v = read_view(r);
   const std::string path = v.path.value_or(request_path(call));
   const int64_t offset = v.offset.value_or(int_member(call.request, "offset").value_or(0));
@@ -119,19 +133,21 @@ json::object render_read(const PreparedCall& call, const OpResult& r, json::obje
 
   if (binary)
     return text_result(path + " is a binary file (" +
-                       std::to_string(v.size.value_or(static_cast<int64_t>(v.bytes.size()))) +
-                       " bytes); use download to get its bytes.");
+                       plural(v.size.value_or(static_cast<int64_t>(v.bytes.size())), "byte") +
+                       "); use download to get its bytes.");
   if (total == 0) return text_result("System reminder: File exists but has empty contents");
   if (offset > 0 && offset >= total) {
     structured = json::object{};
-    return text_result("Error: line offset " + std::to_string(offset) + " exceeds file length (" +
-                           plural(total, "line") + ")",
-                       true);
+    return error_text_result("invalid_argument",
+                             "line offset " + std::to_string(offset) + " exceeds file length (" +
+                                 plural(total, "line") + ")",
+                             "", features);
   }
   std::string text = number_lines(content, offset + 1);
   if (more) {
     const int64_t next = offset + lines;
-    text += "\n... (" + plural(total - next, "more line") +
+    text += text.empty() ? "(no lines read; " : "\n... (";
+    text += plural(total - next, "more line") +
             "; call read_file with offset=" + std::to_string(next) + " to continue)";
   }
   return text_result(std::move(text));
@@ -139,14 +155,14 @@ json::object render_read(const PreparedCall& call, const OpResult& r, json::obje
 
 json::object render_ls(const OpResult& r, json::object& structured) {
   const ListingView v = listing_view(r.body);
-  const std::string path = v.path.value_or("/");
+  const std::string path = v.path.value_or(".");
   std::string text;
   for (const auto& e : v.entries) {
     text += e.path;
     if (e.is_dir) {
       text += "/";
     } else if (e.size) {
-      text += "  (" + std::to_string(*e.size) + " bytes)";
+      text += "  (" + plural(*e.size, "byte") + ")";
     }
     text += "\n";
   }
@@ -159,9 +175,9 @@ json::object render_ls(const OpResult& r, json::object& structured) {
 json::object render_glob(const PreparedCall& call, const OpResult& r, json::object& structured) {
   const ListingView v = listing_view(r.body);
   std::string text;
-  for (const auto& e : v.entries) text += e.path + "\n";
+  for (const auto& e : v.entries) text += e.path + (e.is_dir ? "/\n" : "\n");
   if (v.entries.empty())
-    text = "No files match " + string_member(call.request, "pattern").value_or("") + "\n";
+    text = "Nothing matches " + string_member(call.request, "pattern").value_or("") + "\n";
   text.pop_back();
   structured = json::object{{"entries", entries_json(v.entries)}};
   return text_result(cut_listing(std::move(text)));
@@ -204,10 +220,6 @@ std::string error_text(const std::optional<json::object>& err) {
          string_member(*err, "message").value_or("");
 }
 
-json::value error_json(const FileOutcome& f) {
-  return f.error ? json::value(*f.error) : json::value(nullptr);
-}
-
 json::object render_upload(const PreparedCall& call, const OpResult& r, json::object& structured) {
   json::array files;
   std::string text;
@@ -218,11 +230,11 @@ json::object render_upload(const PreparedCall& call, const OpResult& r, json::ob
     const size_t size = i < call.inputs.size() ? call.inputs[i].size() : 0;
     json::object out{{"path", f.path}, {"ok", f.ok}};
     if (f.ok && i < call.inputs.size()) out["bytes"] = size;
-    out["error"] = error_json(f);
     if (f.ok) {
-      text += "uploaded " + f.path + " (" + std::to_string(size) + " bytes)\n";
+      text += "uploaded " + f.path + " (" + plural(static_cast<int64_t>(size), "byte") + ")\n";
     } else {
       any_failed = true;
+      if (f.error) out["error"] = *f.error;
       text += "failed " + f.path + ": " + error_text(f.error) + "\n";
     }
     files.push_back(std::move(out));
@@ -239,7 +251,7 @@ json::object render_download(const OpResult& r, const Features& features,
   bool any_failed = false;
   for (const FileOutcome& f : file_outcomes(r.body)) {
     json::object out{{"path", f.path}, {"ok", f.ok}};
-    json::value content = nullptr;
+    json::value content;
     if (f.ok) {
       // Redacted as bytes, before encoding: inside base64 no secret can be found.
       if (f.buffer && *f.buffer < r.buffers.size())
@@ -247,12 +259,12 @@ json::object render_download(const OpResult& r, const Features& features,
       if (f.size) out["size"] = *f.size;
       if (f.mode) out["mode"] = *f.mode;
     }
-    out["error"] = error_json(f);
+    if (!f.ok && f.error) out["error"] = *f.error;
     if (f.ok) {
       char mode[16];
       std::snprintf(mode, sizeof mode, "%04llo",
                     static_cast<unsigned long long>(f.mode.value_or(0) & 07777));
-      text += f.path + ": " + std::to_string(f.size.value_or(0)) + " bytes, mode " + mode;
+      text += f.path + ": " + plural(f.size.value_or(0), "byte") + ", mode " + mode;
       if (features.structured) {
         text += " (base64 in structuredContent.files[" + std::to_string(files.size()) +
                 "].content_base64)\n";
@@ -263,7 +275,7 @@ json::object render_download(const OpResult& r, const Features& features,
       any_failed = true;
       text += f.path + ": failed: " + error_text(f.error) + "\n";
     }
-    out["content_base64"] = std::move(content);
+    if (content.is_string()) out["content_base64"] = std::move(content);
     files.push_back(std::move(out));
   }
   if (!text.empty()) text.pop_back();
@@ -299,16 +311,23 @@ json::object render_change(const ToolSpec& tool, const PreparedCall& call, const
 
 }  // namespace
 
-json::object error_result(std::string_view text) {
-  return text_result(std::string(text), true);
+json::object error_result(std::string_view code, std::string_view message,
+                          const Features& features) {
+  return error_text_result(code, message, "", features);
 }
 
 json::object render_result(const ToolSpec& tool, const PreparedCall& call, const OpResult& r,
                            const Features& features) {
   if (!r.ok()) {
     const std::string code = r.code();
-    return text_result("Error: " + code + ": " + r.message() + std::string(hint_for(tool, code)),
-                       true);
+    const std::string message = r.message();
+    std::string_view hint = hint_for(tool, code);
+    // A plugin may give the same advice in its message ("pass overwrite: true to replace it"):
+    // say it once. The hint's first clause is what both would say.
+    const std::string_view advice =
+        hint.substr(std::min<size_t>(2, hint.size()), hint.find_first_of(",;)") - 2);
+    if (!advice.empty() && message.find(advice) != std::string::npos) hint = {};
+    return error_text_result(code, message, hint, features);
   }
   json::object structured;
   json::object result;
@@ -317,7 +336,7 @@ json::object render_result(const ToolSpec& tool, const PreparedCall& call, const
       result = render_execute(r, structured);
       break;
     case Op::read:
-      result = render_read(call, r, structured);
+      result = render_read(call, r, features, structured);
       break;
     case Op::write:
     case Op::edit:

@@ -449,7 +449,8 @@ void Server::run_tool_call(const std::shared_ptr<Call>& call, const ToolSpec& to
   }
   PreparedCall prepared = prepare_call(tool, arguments, options_.limits);
   if (!prepared.error.empty()) {
-    finish(call, jsonrpc::make_result(call->id, error_result(prepared.error)));
+    finish(call, jsonrpc::make_result(call->id,
+                                      error_result("invalid_argument", prepared.error, features)));
     return;
   }
   CallOptions opts;
@@ -477,7 +478,8 @@ void Server::run_tool_call(const std::shared_ptr<Call>& call, const ToolSpec& to
   try {
     result = render_result(tool, prepared, r, features);
   } catch (const std::exception& e) {
-    result = error_result(std::string("Error: internal: could not render the result: ") + e.what());
+    result =
+        error_result("internal", std::string("could not render the result: ") + e.what(), features);
   }
   finish(call, jsonrpc::make_result(call->id, std::move(result)));
 }

@@ -64,8 +64,10 @@ PreparedCall prepare_call(const ToolSpec& tool, const boost::json::object& argum
 // base64-encoded (inside base64 no secret can be found later).
 boost::json::object render_result(const ToolSpec& tool, const PreparedCall& call,
                                   const OpResult& result, const Features& features);
-// A CallToolResult with isError set and `text` as its only content.
-boost::json::object error_result(std::string_view text);
+// A failed call as a CallToolResult: isError, "Error: CODE: MESSAGE" as its text and
+// structuredContent {"error": {"code", "message"}}.
+boost::json::object error_result(std::string_view code, std::string_view message,
+                                 const Features& features);
 
 // Helpers, public for the unit tests.
 using sdk::base64_decode;  // agent_runner/text.hpp, shared with plugins

@@ -70,7 +70,7 @@ boost::system::result<Request, RequestError> make_request(Op op, Front front,
       copy_bool(args, req, "replace_all");
       break;
     case Op::ls:
-      req["path"] = args.contains("path") ? args.at("path") : json::value("/");
+      req["path"] = args.contains("path") ? args.at("path") : json::value(".");
       break;
     case Op::glob:
       for (auto key : {"pattern", "path"}) copy_if(args, req, key);

@@ -229,6 +229,12 @@ std::string Sandbox::id() const {
   return "";
 }
 
+std::string Sandbox::workdir() const {
+  if (auto it = info_.find("workdir"); it != info_.end() && it->value().is_string())
+    return std::string(it->value().as_string());
+  return "";
+}
+
 OpResult Sandbox::call(Op op, const boost::json::object& request, const CallOptions& options) {
   const auto& d = plugin_->descriptor();
   ar_op_fn fn = op_slot(d, op);

@@ -77,6 +77,9 @@ class Sandbox {
 
   const boost::json::object& info() const { return info_; }
   std::string id() const;
+  // The sandbox's working directory as its plugin reports it (info "workdir"): where commands
+  // start and relative paths lead. Empty when the plugin does not say.
+  std::string workdir() const;
   const LoadedPlugin& plugin() const { return *plugin_; }
 
  private:

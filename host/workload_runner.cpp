@@ -68,6 +68,7 @@ class Runner {
           {"session", session_ ? json::value(*session_) : json::value(nullptr)},
           {"sandbox_type", cfg ? cfg->sandbox_type : ""},
           {"sandbox_id", sandbox->id()},
+          {"workdir", sandbox->workdir()},
           {"steps", w_.steps.size()}});
 
     std::thread monitor([this] { watch(); });
@@ -170,7 +171,9 @@ class Runner {
       }
       if (error.empty()) {
         count = files->size();
-        path = "/bin/skills/" + content_hash(*files, contents) + "/";
+        // Relative, so below the sandbox's workdir (where commands start) on every plugin; the
+        // event reports it absolute.
+        path = "bin/skills/" + content_hash(*files, contents) + "/";
         std::vector<UploadFile> uploads;
         for (size_t i = 0; i < count; ++i)
           uploads.push_back(
@@ -188,7 +191,9 @@ class Runner {
       }
       json::object ev{{"event", "skill.uploaded"},
                       {"name", dir.filename().string()},
-                      {"path", path},
+                      {"path", path.empty() || sandbox_->workdir().empty()
+                                   ? path
+                                   : join_sandbox(sandbox_->workdir(), path)},
                       {"files", count},
                       {"ok", error.empty()}};
       if (!error.empty()) ev["error"] = {{"code", "upload_failed"}, {"message", error}};

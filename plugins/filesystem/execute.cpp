@@ -29,9 +29,9 @@ std::vector<std::string> command_env(const ExecContext& ctx, const boost::json::
   }
   if (!env.count("PATH"))
     env["PATH"] = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-  env["HOME"] = ctx.workspace;
+  env["HOME"] = ctx.table.workdir();
   if (!env.count("LANG")) env["LANG"] = "C.UTF-8";
-  env["TMPDIR"] = ctx.tmp_dir;
+  env["TMPDIR"] = ctx.table.tmp_path();
   for (const auto& [k, v] : ctx.cfg.env) env[k] = v;
   for (const auto& [k, v] : sdk::json_get::string_map(req, "env")) {
     if (!valid_env_name(k))
@@ -42,6 +42,27 @@ std::vector<std::string> command_env(const ExecContext& ctx, const boost::json::
   out.reserve(env.size());
   for (const auto& [k, v] : env) out.push_back(k + "=" + v);
   return out;
+}
+
+// The working directory: checked where the command will look for it (inside the view, or beneath
+// the workspace or its tmp on the host), so that a missing one is file_not_found before anything
+// starts.
+Fd open_cwd(const ExecContext& ctx, const std::string& input, ExecSpec& spec) {
+  const SandboxPath abs = ctx.files.path(input);
+  Fd fd = ctx.files.open(abs, O_PATH | O_DIRECTORY, "execute: cwd");
+  if (ctx.view) {
+    spec.cwd_path = abs.display();  // the supervisor changes into it inside the view
+    return fd;
+  }
+  const MountEntry* e = ctx.table.find(abs);
+  const SandboxPath base = sdk::parse_sandbox_path(e->path);
+  SandboxPath rel;
+  rel.parts.assign(abs.parts.begin() + static_cast<std::ptrdiff_t>(base.parts.size()),
+                   abs.parts.end());
+  spec.workspace = e->source;
+  spec.cwd_relative = rel.relative();
+  spec.cwd_fd = fd.get();
+  return fd;
 }
 
 }  // namespace
@@ -59,12 +80,8 @@ sdk::Result op_execute(const ExecContext& ctx, sdk::Call& call, std::function<bo
   spec.max_output_bytes = ctx.cfg.max_output_bytes;
   spec.plan = &ctx.plan;
   spec.limits = &ctx.cfg.limits;
-  spec.workspace = ctx.workspace;
-
-  SandboxPath cwd = parse_sandbox_path(sdk::json_get::opt_string(req, "cwd").value_or("/"));
-  Fd cwd_fd = ctx.resolver.open(cwd, O_PATH | O_DIRECTORY, "execute: cwd");
-  spec.cwd_fd = cwd_fd.get();
-  spec.cwd_relative = cwd.relative();
+  spec.view = ctx.view;
+  const Fd cwd = open_cwd(ctx, sdk::json_get::opt_string(req, "cwd").value_or("."), spec);
   spec.env = command_env(ctx, req);
   spec.stop_requested = std::move(stop);
 
@@ -72,15 +89,18 @@ sdk::Result op_execute(const ExecContext& ctx, sdk::Call& call, std::function<bo
   if (o.cancelled)
     throw Error(AR_ERR_CANCELLED,
                 "execute: cancelled by the host; the command's process tree was killed");
+  // stdout and stderr share one pipe (the order of the writes is kept), so everything is in
+  // `stdout` and `stderr` is empty, as in the daytona plugin (sdk/README.md).
+  std::string output = sdk::utf8_sanitize(o.output);
   return sdk::Result::ok({{"exit_code", o.exit_code},
-                          {"output", sdk::utf8_sanitize(o.output)},
-                          {"stdout", sdk::utf8_sanitize(o.out)},
-                          {"stderr", sdk::utf8_sanitize(o.err)},
+                          {"output", output},
+                          {"stdout", output},
+                          {"stderr", ""},
                           {"truncated", o.truncated},
                           {"timed_out", o.timed_out},
                           {"duration_ms", o.duration_ms},
-                          {"stdout_bytes", static_cast<int64_t>(o.out_bytes)},
-                          {"stderr_bytes", static_cast<int64_t>(o.err_bytes)}});
+                          {"stdout_bytes", static_cast<int64_t>(o.bytes)},
+                          {"stderr_bytes", 0}});
 }
 
 }  // namespace agent_runner::fs_plugin

@@ -1,10 +1,14 @@
 // The execute operation: the request (command, cwd, env, timeout_s) turned into an ExecSpec, the
-// command's environment built (never inherited unless inherit_env), and the result object.
+// command's environment built (never inherited unless inherit_env), and the result object. `cwd`
+// is a sandbox path like any other: absolute, or relative to workdir (the default).
 #pragma once
 
 #include "fs_config.hpp"
 #include "isolation.hpp"
 #include "paths.hpp"
+#include "sandbox_files.hpp"
+#include "view.hpp"
+#include "view_mount.hpp"
 
 #include <agent_runner/plugin.hpp>
 
@@ -15,10 +19,10 @@ namespace agent_runner::fs_plugin {
 
 struct ExecContext {
   const FsConfig& cfg;
-  const Resolver& resolver;
+  const ViewTable& table;
+  const ViewNamespaces* view;  // the container view, or null (host view)
+  const SandboxFiles& files;   // the cwd is looked up as file operations look up paths
   const IsolationPlan& plan;
-  const std::string& workspace;
-  const std::string& tmp_dir;
 };
 
 // `stop`: polled with the host's cancel; true stops the command as a cancel does (sessions.hpp).

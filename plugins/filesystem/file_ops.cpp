@@ -51,14 +51,6 @@ std::string read_all(int fd, uint64_t max, const std::string& path) {
 
 namespace {
 
-SandboxPath path_arg(const json::object& req, std::string_view key = "path") {
-  return parse_sandbox_path(sdk::json_get::string(req, key));
-}
-
-}  // namespace
-
-namespace {
-
 // What ls shows of an entry besides its name.
 struct EntryInfo {
   bool ok = false;  // false: gone since it was listed
@@ -99,8 +91,8 @@ std::vector<EntryInfo> stat_entries(int dirfd, const std::vector<DirEntry>& name
 
 Result op_ls(const FileContext& ctx, sdk::Call& call) {
   const auto& req = call.request();
-  SandboxPath p = parse_sandbox_path(sdk::json_get::opt_string(req, "path").value_or("/"));
-  Fd dir = ctx.resolver.open(p, O_RDONLY | O_DIRECTORY, "ls");
+  SandboxPath p = ctx.files.path_arg(req, "path", ".");
+  Fd dir = ctx.files.open(p, O_RDONLY | O_DIRECTORY, "ls");
   std::vector<DirEntry> names;
   if (!list_dir(dir.get(), names)) throw_errno(errno, p.display(), "ls");
   // Sorting the names sorts the paths: they share the directory's prefix.
@@ -129,15 +121,15 @@ Result op_ls(const FileContext& ctx, sdk::Call& call) {
 
 Result op_read(const FileContext& ctx, sdk::Call& call) {
   const auto& req = call.request();
-  SandboxPath p = path_arg(req);
+  SandboxPath p = ctx.files.path_arg(req, "path");
   const auto window = sdk::LineWindow::from_request(req);
-  Fd f = ctx.resolver.open_file(p, O_RDONLY, "read");
+  Fd f = ctx.files.open_file(p, O_RDONLY, "read");
   return window.result(p.display(), read_all(f.get(), ctx.max_file_bytes, p.display()));
 }
 
 Result op_write(const FileContext& ctx, sdk::Call& call) {
   const auto& req = call.request();
-  SandboxPath p = path_arg(req);
+  SandboxPath p = ctx.files.path_arg(req, "path");
   const bool overwrite = sdk::json_get::boolean(req, "overwrite", false);
   std::string_view content = call.input_count() > 0 ? call.input(0) : std::string_view();
   if (call.input_count() == 0) {
@@ -152,12 +144,12 @@ Result op_write(const FileContext& ctx, sdk::Call& call) {
 
 Result op_edit(const FileContext& ctx, sdk::Call& call) {
   const auto& req = call.request();
-  SandboxPath p = path_arg(req);
+  SandboxPath p = ctx.files.path_arg(req, "path");
   const auto edit = sdk::TextEdit::from_request(req);
   int64_t count = 0;
   std::string out;
   {
-    Fd f = ctx.resolver.open_file(p, O_RDONLY, "edit");
+    Fd f = ctx.files.open_file(p, O_RDONLY, "edit");
     out = edit.apply(read_all(f.get(), ctx.max_file_bytes, p.display()), ctx.max_file_bytes,
                      p.display(), count);
   }
@@ -166,14 +158,17 @@ Result op_edit(const FileContext& ctx, sdk::Call& call) {
 }
 
 Result op_upload(const FileContext& ctx, sdk::Call& call) {
-  return sdk::upload_files(call, [&](const SandboxPath& p, std::string_view content, int mode) {
-    write_file(ctx, p, content, WriteMode{.overwrite = true, .mode = mode}, "upload");
-  });
+  return sdk::upload_files(
+      call, [&](std::string_view raw) { return ctx.files.path(raw); },
+      [&](const SandboxPath& p, std::string_view content, int mode) {
+        write_file(ctx, p, content, WriteMode{.overwrite = true, .mode = mode}, "upload");
+      });
 }
 
 Result op_download(const FileContext& ctx, sdk::Call& call) {
-  return sdk::download_files(call.request(), [&](const SandboxPath& p) {
-    Fd f = ctx.resolver.open_file(p, O_RDONLY, "download");
+  const auto resolve = [&](std::string_view raw) { return ctx.files.path(raw); };
+  return sdk::download_files(call.request(), resolve, [&](const SandboxPath& p) {
+    Fd f = ctx.files.open_file(p, O_RDONLY, "download");
     struct stat st {};
     if (::fstat(f.get(), &st) != 0) throw_errno(errno, p.display(), "download");
     return sdk::DownloadedFile{read_all(f.get(), ctx.max_file_bytes, p.display()),
@@ -229,10 +224,15 @@ void remove_tree(int dfd, const std::string& shown) {
 
 Result op_delete(const FileContext& ctx, sdk::Call& call) {
   const auto& req = call.request();
-  SandboxPath p = path_arg(req);
+  SandboxPath p = ctx.files.path_arg(req, "path");
   const bool recursive = sdk::json_get::boolean(req, "recursive", false);
   if (p.is_root()) throw Error(AR_ERR_INVALID_PATH, "delete /: the sandbox root cannot be deleted");
-  Fd parent = ctx.resolver.open_parent(p, "delete");
+  if (ctx.files.is_mount_point(p))
+    throw Error(AR_ERR_INVALID_PATH,
+                "delete " + p.display() +
+                    ": the sandbox mounts it there (the workspace, /tmp or a system directory); "
+                    "it cannot be deleted or emptied by a file operation");
+  Fd parent = ctx.files.open_parent(p, "delete");
   const std::string& leaf = p.leaf();
   struct stat st {};
   if (::fstatat(parent.get(), leaf.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)

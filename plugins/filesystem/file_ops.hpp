@@ -2,6 +2,7 @@
 #pragma once
 
 #include "paths.hpp"
+#include "sandbox_files.hpp"
 
 #include <agent_runner/plugin.hpp>
 #include <agent_runner/sandbox_ops.hpp>
@@ -12,7 +13,7 @@
 namespace agent_runner::fs_plugin {
 
 struct FileContext {
-  const Resolver& resolver;
+  const SandboxFiles& files;
   uint64_t max_file_bytes;
   // Entries glob and grep look at before they stop and say truncated (sandbox.max_search_entries).
   uint64_t max_search_entries = 1000000;
@@ -42,8 +43,8 @@ struct WriteMode {
 // Writes `content` to `p` whole or not at all: into a new file beside it, flushed to disk, then
 // renamed over it. On any failure the old file is as it was and the new one is gone; a full disk
 // is no_space. Creates missing parent directories. A symlink at `p` is followed (inside the
-// workspace) and what it points to is replaced. An existing file keeps its permission bits (and
-// owner, where allowed) unless `mode` says otherwise. `action` names the operation in errors.
+// sandbox's files) and what it points to is replaced. An existing file keeps its permission bits
+// (and owner, where allowed) unless `mode` says otherwise. `action` names the operation in errors.
 // Returns whether the file was created.
 bool write_file(const FileContext& ctx, const SandboxPath& p, std::string_view content,
                 const WriteMode& how, std::string_view action);

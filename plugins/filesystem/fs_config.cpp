@@ -2,7 +2,11 @@
 
 #include <agent_runner/plugin.hpp>
 
+#include <sys/stat.h>
+
+#include <cerrno>
 #include <cmath>
+#include <cstring>
 
 namespace agent_runner::fs_plugin {
 namespace json = boost::json;
@@ -73,7 +77,26 @@ const char* const kConfigSchema = R"schema({
 },
       "max_search_entries" : {
   "type" : "integer", "minimum" : 1, "default" : 1000000
-}
+},
+      "workdir" : {
+        "type" : "string",
+        "default" : "/workspace",
+        "description" : "the workspace's path for commands and file operations, where commands start"
+      },
+      "mounts" : {
+        "type" : "array",
+        "description" : "extra host directories or files bound into the sandbox",
+        "items" : {
+          "type" : "object",
+          "required" : [ "host", "path" ],
+          "additionalProperties" : false,
+          "properties" : {
+            "host" : {"type" : "string", "minLength" : 1},
+            "path" : {"type" : "string", "minLength" : 1},
+            "mode" : {"enum" : [ "ro", "rw" ], "default" : "ro"}
+          }
+        }
+      }
 }
 })schema";
 
@@ -140,6 +163,67 @@ Isolation isolation_from(const std::string& s, const std::string& path) {
   bad(path, "must be one of none, workspace-write, read-only (got '" + s + "')");
 }
 
+sdk::SandboxPath sandbox_path(const std::string& s, const std::string& key) {
+  if (s.empty() || s[0] != '/') bad(key, "must be an absolute path (got '" + s + "')");
+  try {
+    return sdk::parse_sandbox_path(s);
+  } catch (const Error& e) {
+    bad(key, e.what());
+  }
+}
+
+constexpr const char* kReservedHint =
+    "the view mounts /usr, /bin, /sbin, /lib*, /etc, /opt, /tmp, /proc and /dev itself; choose a "
+    "path outside them, such as /workspace or /data";
+
+// workdir and mounts: absolute, not overlapping what the view mounts itself or each other, and
+// each mount's host path existing.
+void parse_view(const json::object& c, FsConfig& cfg) {
+  const sdk::SandboxPath workdir =
+      sandbox_path(get_string(c, "workdir", "workdir", cfg.workdir), "workdir");
+  if (is_reserved_path(workdir))
+    bad("workdir", "'" + workdir.display() + "' is not allowed: " + kReservedHint);
+  cfg.workdir = workdir.display();
+
+  const auto* m = member(c, "mounts");
+  if (!m || m->is_null()) return;
+  if (!m->is_array()) bad("mounts", "must be a list of {host, path, mode: ro|rw}");
+  std::vector<sdk::SandboxPath> taken{workdir};
+  const auto& arr = m->as_array();
+  for (size_t i = 0; i < arr.size(); ++i) {
+    const std::string key = "mounts[" + std::to_string(i) + "]";
+    if (!arr[i].is_object()) bad(key, "must be an object {host, path, mode: ro|rw}");
+    const auto& o = arr[i].as_object();
+    for (const auto& kv : o)
+      if (kv.key() != "host" && kv.key() != "path" && kv.key() != "mode")
+        bad(key + "." + std::string(kv.key()), "unknown key (known: host, path, mode)");
+    MountSpec spec;
+    if (!member(o, "host")) bad(key + ".host", "is required: the host directory or file to bind");
+    if (!member(o, "path")) bad(key + ".path", "is required: where the sandbox sees it");
+    spec.host = get_string(o, "host", key + ".host", "");
+    if (spec.host[0] != '/') bad(key + ".host", "must be an absolute host path");
+    struct stat st {};
+    if (::stat(spec.host.c_str(), &st) != 0)
+      bad(key + ".host", "'" + spec.host + "' cannot be used: " + std::strerror(errno));
+    if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode))
+      bad(key + ".host", "'" + spec.host + "' is neither a directory nor a regular file");
+    const sdk::SandboxPath path =
+        sandbox_path(get_string(o, "path", key + ".path", ""), key + ".path");
+    if (is_reserved_path(path))
+      bad(key + ".path", "'" + path.display() + "' is not allowed: " + kReservedHint);
+    for (const auto& t : taken)
+      if (paths_overlap(path, t))
+        bad(key + ".path", "'" + path.display() + "' overlaps '" + t.display() +
+                               "' (the workdir or another mount); mounts may not nest");
+    taken.push_back(path);
+    spec.path = path.display();
+    const std::string mode = get_string(o, "mode", key + ".mode", "ro");
+    if (mode != "ro" && mode != "rw") bad(key + ".mode", "must be ro or rw (got '" + mode + "')");
+    spec.writable = mode == "rw";
+    cfg.mounts.push_back(std::move(spec));
+  }
+}
+
 }  // namespace
 
 FsConfig parse_config(const json::object& c) {
@@ -156,7 +240,9 @@ FsConfig parse_config(const json::object& c) {
                                       "timeout_s",
                                       "max_output_bytes",
                                       "max_file_bytes",
-                                      "max_search_entries"};
+                                      "max_search_entries",
+                                      "workdir",
+                                      "mounts"};
   for (const auto& kv : c) {
     bool ok = false;
     for (const char* k : known) ok = ok || kv.key() == k;
@@ -164,7 +250,7 @@ FsConfig parse_config(const json::object& c) {
       bad(std::string(kv.key()),
           "unknown key for the filesystem plugin (known: root_dir, layout, isolation, "
           "best_effort, network, limits, shell, env, inherit_env, timeout_s, max_output_bytes, "
-          "max_file_bytes, max_search_entries)");
+          "max_file_bytes, max_search_entries, workdir, mounts)");
   }
   FsConfig cfg;
   if (const auto* t = member(c, "type"); t && !t->is_null()) {
@@ -245,6 +331,7 @@ FsConfig parse_config(const json::object& c) {
       get_uint(c, "max_file_bytes", "max_file_bytes", 1).value_or(cfg.max_file_bytes);
   cfg.max_search_entries =
       get_uint(c, "max_search_entries", "max_search_entries", 1).value_or(cfg.max_search_entries);
+  parse_view(c, cfg);
   return cfg;
 }
 

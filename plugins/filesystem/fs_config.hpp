@@ -2,6 +2,8 @@
 // parser below describe the same keys), validated at create with messages that name the key.
 #pragma once
 
+#include "view.hpp"
+
 #include <boost/json/object.hpp>
 
 #include <cstdint>
@@ -38,6 +40,9 @@ struct FsConfig {
   uint64_t max_output_bytes = 102400;
   uint64_t max_file_bytes = 10ull << 20;
   uint64_t max_search_entries = 1000000;  // glob/grep look at no more entries (truncated)
+  // The sandbox path of the workspace and the commands' starting directory (container view).
+  std::string workdir = "/workspace";
+  std::vector<MountSpec> mounts;  // operators' extra binds (container view only)
 };
 
 // Parses and validates the generated sandbox config; throws sdk::Error(AR_ERR_INVALID_CONFIG)

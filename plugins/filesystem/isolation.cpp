@@ -5,7 +5,14 @@
 
 #include <agent_runner/plugin.hpp>
 
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 
 namespace agent_runner::fs_plugin {
 using sdk::Error;
@@ -33,6 +40,8 @@ boost::json::object IsolationPlan::to_json() const {
           {"network_namespace", net_ns},
           {"mount_namespace", mnt_ns},
           {"uts_namespace", uts_ns},
+          {"ipc_namespace", ipc_ns},
+          {"view", view ? "container" : "host"},
           {"read_only_root", read_only_root},
           {"seccomp", seccomp},
           {"capabilities_dropped", drop_caps},
@@ -43,8 +52,7 @@ boost::json::object IsolationPlan::to_json() const {
           {"degraded", std::move(deg)}};
 }
 
-IsolationPlan plan_isolation(const FsConfig& cfg, const std::string& workspace,
-                             const std::string& tmp_dir) {
+IsolationPlan plan_isolation(const FsConfig& cfg, bool allow_view) {
   const KernelFeatures& k = kernel_features();
   IsolationPlan plan;
   plan.level = cfg.isolation;
@@ -95,20 +103,41 @@ IsolationPlan plan_isolation(const FsConfig& cfg, const std::string& workspace,
               "the kernel has no Landlock LSM enabled (needs Linux >= 5.13 with lsm=landlock)");
     } else {
       plan.landlock_abi = k.landlock_abi;
-      plan.landlock_ruleset =
-          build_landlock_ruleset(k.landlock_abi, cfg.isolation, workspace, tmp_dir);
     }
-    // Landlock does not cover chmod, chown or utimes: a root command owns root's files outside
-    // the workspace. Read-only mounts do.
-    if (can_ns && k.read_only_root) {
+    // The container view: commands and file operations see one root made of the view table.
+    // Without it commands see the host's files (read-only outside the workspace where the kernel
+    // allows, since Landlock does not cover chmod, chown or utimes).
+    plan.view = can_ns && k.view && allow_view;
+    if (plan.view) {
       plan.read_only_root = true;
-      if (cfg.isolation == Isolation::workspace_write) plan.writable = {workspace, tmp_dir};
+      plan.uts_ns = plan.ipc_ns = true;
+    } else if (can_ns && k.read_only_root) {
+      plan.read_only_root = true;
+      if (allow_view)
+        plan.degraded.push_back(
+            "the container view (a root of its own: workspace at workdir, private /tmp, system "
+            "directories read-only, nothing else of the host): this machine refuses it; commands "
+            "and file operations use the workspace's host path");
     } else {
       missing_for_root("read-only mounts outside the workspace",
                        "the kernel refused a read-only mount namespace (needs Linux >= 5.12)");
     }
   }
-  plan.mnt_ns = can_ns && k.mnt_ns && (plan.pid_ns || plan.read_only_root);
+  if (!cfg.mounts.empty() && !plan.view)
+    throw Error(AR_ERR_INVALID_CONFIG,
+                "sandbox.mounts: extra mounts need the container view, which " +
+                    std::string(cfg.isolation == Isolation::none
+                                    ? "isolation none does not use (set isolation: "
+                                      "workspace-write or read-only)"
+                                    : "this machine refuses (run `agent-runner doctor`)"));
+  plan.mnt_ns = plan.view || (can_ns && k.mnt_ns && (plan.pid_ns || plan.read_only_root));
+  if (plan.view && cfg.isolation == Isolation::read_only) {
+    plan.command_read_only.push_back(cfg.workdir);
+    plan.command_read_only.emplace_back("/tmp");
+    plan.command_read_only.emplace_back("/dev/shm");
+    for (const auto& m : cfg.mounts)
+      if (m.writable) plan.command_read_only.push_back(m.path);
+  }
 
   plan.drop_caps = can_ns && k.drop_caps;
   if (!plan.drop_caps) missing_for_root("dropping capabilities", "CAP_SETPCAP is not held");
@@ -143,6 +172,43 @@ IsolationPlan plan_isolation(const FsConfig& cfg, const std::string& workspace,
   if (plan.processes == LimitScope::cgroup || plan.memory == LimitScope::cgroup)
     sweep_stale_cgroups(k.cgroups);
   return plan;
+}
+
+void plan_landlock(IsolationPlan& plan, const ViewTable& table, int view_root) {
+  if (plan.landlock_abi < 1) return;
+  auto open_host = [](const std::string& path) {
+    return LandlockRule{Fd(::open(path.c_str(), O_PATH | O_CLOEXEC)), path};
+  };
+  // A path of the container view, looked up inside it.
+  auto open_view = [&](const std::string& path) {
+    open_how how{};
+    how.flags = O_PATH | O_CLOEXEC;
+    how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+    const std::string rel = path == "/" ? "." : path.substr(1);
+    return LandlockRule{
+        Fd(static_cast<int>(::syscall(SYS_openat2, view_root, rel.c_str(), &how, sizeof how))),
+        path};
+  };
+  auto open_rule = [&](const std::string& path) {
+    return view_root >= 0 ? open_view(path) : open_host(path);
+  };
+  auto required = [](LandlockRule r) {
+    if (!r.fd)
+      throw Error(AR_ERR_INTERNAL, "landlock: cannot open " + r.name + ": " + std::strerror(errno));
+    return r;
+  };
+  LandlockPaths paths{required(open_rule("/")), {}, {}};
+  for (const auto& e : table.entries()) {
+    if (!e.writable) continue;
+    if (e.kind == MountKind::device)
+      paths.devices.push_back(required(open_rule(e.path)));
+    else
+      paths.writable.push_back(required(open_rule(e.path)));
+  }
+  if (view_root < 0)  // the host's device nodes; the view has its own entries for them
+    for (const char* dev : {"/dev/null", "/dev/zero", "/dev/full", "/dev/tty"})
+      if (auto r = open_host(dev); r.fd) paths.devices.push_back(std::move(r));
+  plan.landlock_ruleset = build_landlock_ruleset(plan.landlock_abi, plan.level, paths);
 }
 
 }  // namespace agent_runner::fs_plugin

@@ -1,6 +1,7 @@
 #include "kernel_features.hpp"
 
 #include "capabilities.hpp"
+#include "namespaces.hpp"
 #include "paths.hpp"
 #include "seccomp_filter.hpp"
 
@@ -8,11 +9,14 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <mutex>
 
@@ -55,6 +59,29 @@ bool read_only_root_works(unsigned long userns) {
   });
 }
 
+// What building the container view needs, tried in a throwaway child: a tmpfs over /tmp of a
+// private copy of the mounts, a bind into it, and pivot_root into it (refused where the root is
+// not a mount point, as in some chroots and initramfs).
+bool view_works(unsigned long userns) {
+  // In a user namespace nothing can be created before the id maps are written (EOVERFLOW).
+  char uid_map[64], gid_map[64];
+  std::snprintf(uid_map, sizeof uid_map, "%u %u 1\n", ::geteuid(), ::geteuid());
+  std::snprintf(gid_map, sizeof gid_map, "%u %u 1\n", ::getegid(), ::getegid());
+  return in_child(userns | CLONE_NEWNS, [&] {
+    // (agent-runner is non-dumpable, which makes /proc/self/*_map root's: dumpable for a moment)
+    if (userns && (::prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) != 0 || !write_id_maps(uid_map, gid_map)))
+      return false;
+    if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) return false;
+    if (::mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=64k") != 0)
+      return false;
+    if (::mkdir("/tmp/dev", 0755) != 0 ||
+        ::mount("/dev", "/tmp/dev", nullptr, MS_BIND | MS_REC, nullptr))
+      return false;
+    return ::chdir("/tmp") == 0 && ::syscall(SYS_pivot_root, ".", ".") == 0 &&
+           ::umount2(".", MNT_DETACH) == 0;
+  });
+}
+
 int read_int(const char* path) {
   int fd = ::open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) return -1;
@@ -79,7 +106,9 @@ const KernelFeatures& kernel_features() {
     f.mnt_ns = can_clone(userns | CLONE_NEWNS);
     f.net_ns = can_clone(userns | CLONE_NEWNET);
     f.uts_ns = can_clone(userns | CLONE_NEWUTS);
+    f.ipc_ns = can_clone(userns | CLONE_NEWIPC);
     f.read_only_root = f.mnt_ns && read_only_root_works(userns);
+    f.view = f.read_only_root && f.uts_ns && f.ipc_ns && view_works(userns);
     f.seccomp = seccomp_available() && seccomp_program() != nullptr;
     f.drop_caps = f.is_root || f.user_ns;
     f.legacy_tiocsti = read_int("/proc/sys/dev/tty/legacy_tiocsti");

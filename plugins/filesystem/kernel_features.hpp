@@ -17,7 +17,11 @@ struct KernelFeatures {
   bool mnt_ns = false;
   bool net_ns = false;
   bool uts_ns = false;
+  bool ipc_ns = false;
   bool read_only_root = false;  // a new mount namespace can be made read-only (mount_setattr)
+  // The container view (view.hpp) can be built: a tmpfs root, bind mounts and pivot_root in a
+  // new mount namespace, read-only through mount_setattr.
+  bool view = false;
   bool openat2 = false;
   bool seccomp = false;     // seccomp filters with errno returns, on an architecture we know
   bool drop_caps = false;   // the bounding set can be cleared (CAP_SETPCAP, or a user namespace)

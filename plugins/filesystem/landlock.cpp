@@ -47,8 +47,7 @@ uint64_t handled_fs(int abi) {
 
 }  // namespace
 
-Fd build_landlock_ruleset(int abi, Isolation level, const std::string& workspace,
-                          const std::string& tmp_dir) {
+Fd build_landlock_ruleset(int abi, Isolation level, const LandlockPaths& paths) {
   const uint64_t handled = handled_fs(abi);
   RulesetAttr attr{};
   attr.handled_access_fs = handled;
@@ -64,30 +63,23 @@ Fd build_landlock_ruleset(int abi, Isolation level, const std::string& workspace
     throw Error(AR_ERR_INTERNAL,
                 std::string("landlock_create_ruleset failed: ") + std::strerror(errno));
   Fd ruleset(static_cast<int>(rs));
-  auto allow = [&](const std::string& path, uint64_t access, bool required) {
-    Fd fd(::open(path.c_str(), O_PATH | O_CLOEXEC));
-    if (!fd) {
-      if (required)
-        throw Error(AR_ERR_INTERNAL, "landlock: cannot open " + path + ": " + std::strerror(errno));
-      return;
-    }
+  auto allow = [&](const LandlockRule& rule, uint64_t access) {
     struct stat st {};
-    ::fstat(fd.get(), &st);
+    ::fstat(rule.fd.get(), &st);
     if (!S_ISDIR(st.st_mode))
       access &= kLlExecute | kLlWriteFile | kLlReadFile | kLlTruncate | kLlIoctlDev;
-    PathBeneathAttr pb{access & handled, fd.get()};
+    PathBeneathAttr pb{access & handled, rule.fd.get()};
     if (::syscall(SYS_landlock_add_rule, ruleset.get(), LANDLOCK_RULE_PATH_BENEATH, &pb, 0) < 0)
-      throw Error(AR_ERR_INTERNAL, "landlock_add_rule " + path + ": " + std::strerror(errno));
+      throw Error(AR_ERR_INTERNAL, "landlock_add_rule " + rule.name + ": " + std::strerror(errno));
   };
-  allow("/", kLlExecute | kLlReadFile | kLlReadDir, true);
+  allow(paths.root, kLlExecute | kLlReadFile | kLlReadDir);
   // Writing to the usual character devices is what every shell script does.
-  for (const char* dev : {"/dev/null", "/dev/zero", "/dev/full", "/dev/tty"})
-    allow(dev, kLlReadFile | kLlWriteFile | kLlTruncate | kLlIoctlDev, false);
+  for (const auto& d : paths.devices)
+    allow(d, kLlReadFile | kLlWriteFile | kLlTruncate | kLlIoctlDev);
   if (level == Isolation::workspace_write) {
     // Everything but device nodes (also refused by the seccomp filter and the nodev mounts).
     const uint64_t write = handled & ~(kLlMakeChar | kLlMakeBlock);
-    allow(workspace, write, true);
-    allow(tmp_dir, write, true);
+    for (const auto& w : paths.writable) allow(w, write);
   }
   return ruleset;
 }

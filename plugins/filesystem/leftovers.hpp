@@ -4,6 +4,9 @@
 // sandbox's life; at start, directories of those names owned by this user whose lock can be
 // taken are leftovers and are removed. The lock dies with its last holder, so a killed process
 // releases it, and one held by a live process is never swept.
+// An older agent-runner took no lock, so an unlocked directory may still be in use by one: a
+// directory is only swept when the pid its name records (prefix<pid>-...) is gone, or, for a name
+// without one, when it has not been modified for an hour.
 #pragma once
 
 #include "paths.hpp"
@@ -18,8 +21,12 @@ namespace agent_runner::fs_plugin {
 // then creates another.
 Fd claim_dir(int parent_fd, const std::string& name);
 
-// Removes this user's unlocked directories named `prefix`* in `parent`, once per process and
-// directory. Best effort: what cannot be removed is left alone.
+// The start of a new directory's name: `prefix` and this process's pid ("agent-runner-fs-123-"),
+// so that a sweep can tell whether its creator still runs.
+std::string leftover_name(std::string_view prefix);
+
+// Removes this user's unlocked directories named `prefix`* in `parent` whose creator is gone (see
+// above), once per process and directory. Best effort: what cannot be removed is left alone.
 void sweep_leftovers(const std::string& parent, std::string_view prefix);
 
 }  // namespace agent_runner::fs_plugin

@@ -76,6 +76,14 @@ bool set_up_mounts(const MountSetup& m) {
   return true;
 }
 
+bool set_up_view_mounts(bool own_proc, const char* const* read_only, int n_read_only) {
+  // The view's mounts are private already: nothing here reaches the sandbox's other commands.
+  if (own_proc) ::mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr);
+  for (int i = 0; i < n_read_only; ++i)
+    if (!set_attr(read_only[i], AT_RECURSIVE, MOUNT_ATTR_RDONLY, 0)) return false;
+  return true;
+}
+
 int reopen_in_namespace(const char* workspace, const char* relative) {
   int ws = ::open(workspace, O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (ws < 0) return -1;

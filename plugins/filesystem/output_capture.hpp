@@ -1,5 +1,6 @@
-// The command's stdout and stderr: read from their pipes as they arrive, streamed to the host
-// (call.emit) and kept as head + tail per stream and combined in arrival order.
+// The command's output: stdout and stderr share one pipe (the only way the reader sees the writes
+// in the order they were made; two pipes are read in whatever order poll reports them), read as
+// it arrives, streamed to the host (call.emit, as stdout) and kept as head + tail.
 #pragma once
 
 #include "paths.hpp"
@@ -18,33 +19,25 @@ using sdk::HeadTail;
 
 class OutputCapture {
  public:
-  // Takes the read ends (made non-blocking here).
-  OutputCapture(Fd out_r, Fd err_r, uint64_t max_bytes, sdk::Call& call);
+  // Takes the read end (made non-blocking here).
+  OutputCapture(Fd read_end, uint64_t max_bytes, sdk::Call& call);
 
-  bool open() const { return out_.fd || err_.fd; }
-  // Adds the pipes still open to `pfd`; returns how many were added.
+  bool open() const { return static_cast<bool>(fd_); }
+  // Adds the pipe, while open, to `pfd`; returns how many were added (0 or 1).
   int add_to(pollfd* pfd);
-  // After poll(): reads what the ready pipes hold (`pfd` as filled by add_to).
+  // After poll(): reads what the pipe holds (`pfd` as filled by add_to).
   void read_ready(const pollfd* pfd, int n);
 
-  std::string output() const { return combined_.text(); }
-  std::string out() const { return out_.cap.text(); }
-  std::string err() const { return err_.cap.text(); }
-  bool truncated() const;
-  uint64_t out_bytes() const { return out_.cap.total(); }
-  uint64_t err_bytes() const { return err_.cap.total(); }
+  std::string output() const { return cap_.text(); }
+  bool truncated() const { return cap_.truncated(); }
+  uint64_t bytes() const { return cap_.total(); }
 
  private:
-  struct Stream {
-    Fd fd;
-    HeadTail cap;
-    ar_stream id;
-  };
-  void pump(Stream& s);
+  void pump();
 
   sdk::Call& call_;
-  HeadTail combined_;
-  Stream out_, err_;
+  Fd fd_;
+  HeadTail cap_;
 };
 
 }  // namespace agent_runner::fs_plugin

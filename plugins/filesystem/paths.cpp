@@ -3,10 +3,13 @@
 #include <agent_runner/plugin.hpp>
 
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <linux/openat2.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
@@ -33,9 +36,11 @@ void throw_errno(int err, const std::string& path, std::string_view action) {
       throw Error(AR_ERR_IS_DIRECTORY, what + "is a directory");
     case EEXIST:
       throw Error(AR_ERR_ALREADY_EXISTS, what + "already exists");
+    case EROFS:
+      throw Error(AR_ERR_PERMISSION_DENIED,
+                  what + "read-only (this part of the sandbox's filesystem is mounted read-only)");
     case EACCES:
     case EPERM:
-    case EROFS:
       throw Error(AR_ERR_PERMISSION_DENIED, what + std::strerror(err));
     case ENAMETOOLONG:
       throw Error(AR_ERR_INVALID_PATH, what + "path is too long");
@@ -60,11 +65,11 @@ namespace {
 
 std::atomic<int> g_openat2_state{0};  // 0 unknown, 1 available, -1 missing
 
-int sys_openat2(int dirfd, const char* path, int flags, mode_t mode) {
+int sys_openat2(int dirfd, const char* path, int flags, mode_t mode, bool in_root = false) {
   open_how how{};
   how.flags = static_cast<uint64_t>(flags);
   how.mode = (flags & (O_CREAT | O_TMPFILE)) ? mode : 0;
-  how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
+  how.resolve = (in_root ? RESOLVE_IN_ROOT : RESOLVE_BENEATH) | RESOLVE_NO_MAGICLINKS;
   // EAGAIN: a concurrent rename raced the lookup and the kernel asks for a retry. Bounded: a
   // command renaming in a loop inside the workspace must not make a file operation spin forever.
   for (int attempt = 0;; ++attempt) {
@@ -88,25 +93,69 @@ bool Resolver::openat2_available() {
   return st > 0;
 }
 
-Resolver::Resolver(int root_fd, bool force_walk) : root_fd_(root_fd), force_walk_(force_walk) {}
+Resolver::Resolver(int root_fd, bool force_walk, bool in_root, SandboxPath prefix)
+    : root_fd_(root_fd), force_walk_(force_walk), in_root_(in_root), prefix_(std::move(prefix)) {}
+
+bool Resolver::holds(const SandboxPath& p) const {
+  return p.parts.size() >= prefix_.parts.size() &&
+         std::equal(prefix_.parts.begin(), prefix_.parts.end(), p.parts.begin());
+}
+
+std::vector<std::string> Resolver::below(const SandboxPath& p) const {
+  return {p.parts.begin() + static_cast<std::ptrdiff_t>(prefix_.parts.size()), p.parts.end()};
+}
+
+// The kernel's own filesystems. In the container view a symlink can lead into its /proc: file
+// operations (which run with agent-runner's rights, not a command's) do not go there.
+static bool kernel_filesystem(int fd) {
+  struct statfs sf {};
+  if (::fstatfs(fd, &sf) != 0) return false;
+  switch (static_cast<unsigned long>(sf.f_type)) {
+    case PROC_SUPER_MAGIC:
+    case SYSFS_MAGIC:
+    case DEBUGFS_MAGIC:
+    case TRACEFS_MAGIC:
+    case SECURITYFS_MAGIC:
+    case CGROUP_SUPER_MAGIC:
+    case CGROUP2_SUPER_MAGIC:
+    case BPF_FS_MAGIC:
+      return true;
+    default:
+      return false;
+  }
+}
 
 int Resolver::open_beneath(const SandboxPath& p, int flags, mode_t mode) const {
   flags |= O_CLOEXEC;
-  if (uses_openat2()) return sys_openat2(root_fd_, p.relative().c_str(), flags, mode);
-  return walk(p, flags, mode);
+  if (!holds(p)) return -EXDEV;
+  const std::vector<std::string> parts = below(p);
+  int fd;
+  if (uses_openat2()) {
+    std::string rel;
+    for (const auto& part : parts) (rel += rel.empty() ? "" : "/") += part;
+    fd = sys_openat2(root_fd_, rel.empty() ? "." : rel.c_str(), flags, mode, in_root_);
+  } else {
+    fd = walk(parts, flags, mode);
+  }
+  if (fd >= 0 && in_root_ && kernel_filesystem(fd)) {
+    ::close(fd);
+    return -EACCES;
+  }
+  return fd;
 }
 
 // The fallback for kernels without openat2: one component at a time, never letting the kernel
-// follow a symlink (O_NOFOLLOW); symlink targets are spliced in by hand, absolute targets and
-// `..` above the root refused.
-int Resolver::walk(const SandboxPath& p, int flags, mode_t mode) const {
+// follow a symlink (O_NOFOLLOW); symlink targets are spliced in by hand. Beneath a root, absolute
+// targets and `..` above the root are refused; in a root, `..` stops at it and an absolute
+// target starts from it again.
+int Resolver::walk(const std::vector<std::string>& parts, int flags, mode_t mode) const {
   std::vector<Fd> dirs;
   {
     int r = ::openat(root_fd_, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (r < 0) return -errno;
     dirs.emplace_back(r);
   }
-  std::deque<std::string> todo(p.parts.begin(), p.parts.end());
+  std::deque<std::string> todo(parts.begin(), parts.end());
   int links = 0;
   if (todo.empty()) {
     int r = ::openat(root_fd_, ".", flags, mode);
@@ -118,7 +167,10 @@ int Resolver::walk(const SandboxPath& p, int flags, mode_t mode) const {
     ssize_t n = ::readlinkat(dirfd, name.c_str(), buf, sizeof buf - 1);
     if (n < 0) return -errno;
     buf[n] = '\0';
-    if (buf[0] == '/') return -EXDEV;
+    if (buf[0] == '/') {
+      if (!in_root_) return -EXDEV;
+      dirs.resize(1);
+    }
     std::vector<std::string> parts;
     std::string_view t(buf, static_cast<size_t>(n));
     size_t i = 0;
@@ -142,8 +194,8 @@ int Resolver::walk(const SandboxPath& p, int flags, mode_t mode) const {
       continue;
     }
     if (name == "..") {
-      if (dirs.size() == 1) return -EXDEV;
-      dirs.pop_back();
+      if (dirs.size() == 1 && !in_root_) return -EXDEV;
+      if (dirs.size() > 1) dirs.pop_back();
       if (todo.empty()) {
         int r = ::openat(dirs.back().get(), ".", flags, mode);
         return r < 0 ? -errno : r;
@@ -180,7 +232,9 @@ int Resolver::walk(const SandboxPath& p, int flags, mode_t mode) const {
     }
     return r;
   }
-  return -ENOENT;
+  // The last component was a symlink to a directory already open ("/" in a root).
+  const int r = ::openat(dirs.back().get(), ".", flags, mode);
+  return r < 0 ? -errno : r;
 }
 
 Fd Resolver::open(const SandboxPath& p, int flags, std::string_view action, mode_t mode) const {
@@ -217,13 +271,17 @@ Fd Resolver::open_file(const SandboxPath& p, int flags, std::string_view action)
 Fd Resolver::open_parent(const SandboxPath& p, std::string_view action) const {
   if (p.is_root())
     throw Error(AR_ERR_INVALID_PATH, std::string(action) + " /: not allowed on the sandbox root");
+  if (p == prefix_)
+    throw Error(AR_ERR_INVALID_PATH, std::string(action) + " " + p.display() +
+                                         ": not allowed on the workspace or tmp directory itself");
   return open(p.parent(), O_PATH | O_DIRECTORY, action);
 }
 
 Fd Resolver::make_dirs(const SandboxPath& p, std::string_view action) const {
-  SandboxPath cur;
+  if (!holds(p)) throw_errno(EXDEV, p.display(), action);
+  SandboxPath cur = prefix_;
   Fd dir = open(cur, O_PATH | O_DIRECTORY, action);
-  for (const auto& part : p.parts) {
+  for (const auto& part : below(p)) {
     SandboxPath next = cur.child(part);
     int r = open_beneath(next, O_PATH | O_DIRECTORY);
     if (r == -ENOENT) {

@@ -1,9 +1,17 @@
-// Sandbox paths and their resolution beneath the workspace. Every lookup is done by the kernel
-// relative to a directory fd held on the workspace: openat2(RESOLVE_BENEATH |
-// RESOLVE_NO_MAGICLINKS) where the kernel has it, otherwise a component-by-component walk with
-// O_NOFOLLOW that resolves symlinks itself and refuses absolute targets and `..` above the root.
-// Either way `..`, absolute symlinks, symlink chains leading out, /proc magic links and a symlink
-// swapped in mid-operation end in invalid_path, never in an access outside.
+// Sandbox paths and their resolution by the kernel, relative to a directory fd held on a root:
+// openat2 where the kernel has it, otherwise a component-by-component walk with O_NOFOLLOW that
+// resolves symlinks itself. Two kinds of root:
+//  - beneath (RESOLVE_BENEATH): the workspace or its tmp directory in the host view. `..` above
+//    the root, absolute symlinks and symlink chains leading out end in invalid_path.
+//  - in root (RESOLVE_IN_ROOT): the container view's root (view_mount.hpp), where the sandbox's
+//    filesystem is all there is: `..` stops at the root and an absolute symlink is resolved from
+//    it, exactly as for a command chrooted there.
+// Either way /proc magic links are refused and a symlink swapped in mid-operation never leads an
+// access outside the root.
+//
+// Paths given to a Resolver are absolute sandbox paths at or below its `prefix` (where its root
+// is in the sandbox: "/" for the view, the workspace's path in the host view); errors and
+// results show them whole.
 #pragma once
 
 #include <agent_runner/fd.hpp>
@@ -33,8 +41,8 @@ void check_file_type(mode_t mode, const std::string& path, std::string_view acti
 
 class Resolver {
  public:
-  // root_fd: an O_PATH|O_DIRECTORY descriptor of the workspace (borrowed).
-  Resolver(int root_fd, bool force_walk);
+  // root_fd: an O_PATH|O_DIRECTORY descriptor of the root (borrowed); `prefix`: its sandbox path.
+  Resolver(int root_fd, bool force_walk, bool in_root = false, SandboxPath prefix = {});
 
   // Opens `p` beneath the workspace with open(2) `flags` (O_CLOEXEC is added). Symlinks are
   // followed only while they stay beneath the root. Returns the fd or -errno.
@@ -53,11 +61,20 @@ class Resolver {
 
   bool uses_openat2() const { return !force_walk_ && openat2_available(); }
   static bool openat2_available();
+  // Whether this is the container view's root (absolute symlinks are resolved from it).
+  bool in_root() const { return in_root_; }
+  const SandboxPath& prefix() const { return prefix_; }
+  // Whether `p` is at or below prefix().
+  bool holds(const SandboxPath& p) const;
 
  private:
-  int walk(const SandboxPath& p, int flags, mode_t mode) const;
+  // The components of `p` below prefix().
+  std::vector<std::string> below(const SandboxPath& p) const;
+  int walk(const std::vector<std::string>& parts, int flags, mode_t mode) const;
   int root_fd_;
   bool force_walk_;
+  bool in_root_;
+  SandboxPath prefix_;
 };
 
 }  // namespace agent_runner::fs_plugin

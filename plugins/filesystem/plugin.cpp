@@ -1,19 +1,30 @@
-// The filesystem sandbox plugin: a workspace directory on this machine (workspace.hpp); file
-// operations are resolved by the kernel beneath it (paths.hpp, file_ops.hpp); commands run in a
-// supervised, confined process tree (execute.hpp, process.hpp, supervisor.hpp) under the plan
-// made at create (isolation.hpp). The plugin-level `probe` reports what this machine enforces.
+// The filesystem sandbox plugin: a workspace directory on this machine (workspace.hpp) seen by
+// commands and file operations alike through one view table (view.hpp): a root of the sandbox's
+// own built once per sandbox (view_mount.hpp), or the host's paths where the machine refuses it.
+// File operations resolve through it (sandbox_files.hpp, paths.hpp, file_ops.hpp); commands run
+// in a supervised, confined process tree (execute.hpp, process.hpp, supervisor.hpp) under the
+// plan made at create (isolation.hpp). The plugin-level `probe` reports what this machine
+// enforces.
 #include "execute.hpp"
 #include "file_ops.hpp"
 #include "fs_config.hpp"
 #include "isolation.hpp"
 #include "paths.hpp"
 #include "probe.hpp"
+#include "sandbox_files.hpp"
 #include "sessions.hpp"
+#include "view.hpp"
+#include "view_mount.hpp"
 #include "workspace.hpp"
 
 #include <agent_runner/plugin.hpp>
 
+#include <dlfcn.h>
+#include <limits.h>
+#include <stdlib.h>
+
 #include <cstdlib>
+#include <filesystem>
 #include <memory>
 
 namespace agent_runner::fs_plugin {
@@ -21,6 +32,28 @@ namespace json = boost::json;
 using sdk::Result;
 
 namespace {
+
+// The host's real path of `p`, or empty.
+std::string real_path(const std::string& p) {
+  char buf[PATH_MAX];
+  return ::realpath(p.c_str(), buf) ? std::string(buf) : std::string();
+}
+
+// Host directories of agent-runner's own that a read-only system directory of the view could
+// show (say root_dir under /opt): the other workspaces, the other sandboxes' tmp directories,
+// the plugins.
+std::vector<std::string> hidden_host_dirs(const FsConfig& cfg) {
+  std::vector<std::string> out;
+  const char* tmp = std::getenv("TMPDIR");
+  for (const std::string& p : {cfg.root_dir, std::string(tmp && *tmp == '/' ? tmp : "/tmp")})
+    if (auto r = real_path(p); !r.empty()) out.push_back(r);
+  Dl_info info{};
+  if (::dladdr(reinterpret_cast<void*>(&hidden_host_dirs), &info) && info.dli_fname)
+    if (auto r = real_path(std::filesystem::path(info.dli_fname).parent_path().string());
+        !r.empty())
+      out.push_back(r);
+  return out;
+}
 
 class FsSandbox final : public sdk::Sandbox {
  public:
@@ -47,25 +80,28 @@ class FsSandbox final : public sdk::Sandbox {
             {"persistent", ws_->persistent()},
             {"workspace", ws_->path()},
             {"tmp_dir", ws_->tmp_dir()},
+            {"workdir", table_.workdir()},
+            {"view", table_.is_container() ? "container" : "host"},
+            {"mounts", table_.to_json()},
             {"layout", cfg_.layout == Layout::shared ? "shared" : "per-session"},
-            {"path_resolution", resolver_->uses_openat2() ? "openat2" : "fd-walk"},
+            {"path_resolution", files_->uses_openat2() ? "openat2" : "fd-walk"},
             {"isolation", plan_.to_json()}};
   }
 
   Result release() override {
     if (hold_) hold_->release();
+    view_.reset();  // the namespaces go with their last descriptor
     ws_->release();
     return Result::ok({{"sandbox_id", id_}, {"removed", !ws_->persistent()}});
   }
 
   Result execute(sdk::Call& c) override {
-    if (!hold_)
-      return op_execute(ExecContext{cfg_, *resolver_, plan_, ws_->path(), ws_->tmp_dir()}, c);
+    if (!hold_) return op_execute(ExecContext{cfg_, table_, view_.get(), *files_, plan_}, c);
     // A session: its command stops when `sessions rm --force` (another process) removes it.
     if (std::string why = hold_->gone(); !why.empty()) throw sdk::Error(AR_ERR_NOT_FOUND, why);
     SessionHold::Running running(*hold_);
     try {
-      return op_execute(ExecContext{cfg_, *resolver_, plan_, ws_->path(), ws_->tmp_dir()}, c,
+      return op_execute(ExecContext{cfg_, table_, view_.get(), *files_, plan_}, c,
                         [&running] { return running.stop_requested(); });
     } catch (const sdk::Error& e) {
       if (e.status() != AR_ERR_CANCELLED || !running.stopped()) throw;
@@ -86,7 +122,7 @@ class FsSandbox final : public sdk::Sandbox {
  private:
   FsSandbox() = default;
 
-  FileContext ctx() const { return {*resolver_, cfg_.max_file_bytes, cfg_.max_search_entries}; }
+  FileContext ctx() const { return {*files_, cfg_.max_file_bytes, cfg_.max_search_entries}; }
 
   void init(const sdk::CreateArgs& args) {
     cfg_ = parse_config(args.config);
@@ -94,11 +130,31 @@ class FsSandbox final : public sdk::Sandbox {
     ws_ = std::make_unique<Workspace>(cfg_, session_);
     if (session_ && cfg_.layout == Layout::per_session)
       hold_ = std::make_unique<SessionHold>(ws_->path(), ws_->fd(), *session_);
-    const char* force = std::getenv("AGENT_RUNNER_FS_FORCE_FD_WALK");
-    resolver_ = std::make_unique<Resolver>(ws_->fd(), force && *force == '1');
     try {
-      plan_ = plan_isolation(cfg_, ws_->path(), ws_->tmp_dir());
+      plan_ = plan_isolation(cfg_);
+      if (plan_.view) {
+        table_ = ViewTable::container(
+            {cfg_.workdir, ws_->path(), ws_->tmp_dir(), cfg_.mounts, hidden_host_dirs(cfg_)});
+        try {
+          view_ = std::make_unique<ViewNamespaces>(
+              table_, ViewOptions{plan_.user_ns, plan_.pid_ns, plan_.net_ns});
+        } catch (const sdk::Error& e) {
+          if (!cfg_.best_effort || !cfg_.mounts.empty()) throw;
+          plan_ = plan_isolation(cfg_, false);
+          plan_.degraded.push_back(std::string("the container view: ") + e.what());
+        }
+      }
+      if (!view_) {
+        table_ = ViewTable::host(ws_->path(), ws_->tmp_dir());
+        if (plan_.read_only_root && cfg_.isolation == Isolation::workspace_write)
+          plan_.writable = {ws_->path(), ws_->tmp_dir()};
+      }
+      plan_landlock(plan_, table_, view_ ? view_->root_fd() : -1);
+      const char* force = std::getenv("AGENT_RUNNER_FS_FORCE_FD_WALK");
+      files_ = std::make_unique<SandboxFiles>(table_, view_ ? view_->root_fd() : -1, ws_->fd(),
+                                              ws_->tmp_fd(), force && *force == '1');
     } catch (...) {
+      view_.reset();
       ws_->release();
       throw;
     }
@@ -111,8 +167,10 @@ class FsSandbox final : public sdk::Sandbox {
   std::string id_;
   std::unique_ptr<Workspace> ws_;
   std::unique_ptr<SessionHold> hold_;  // a session's: in use while open (sessions.hpp)
-  std::unique_ptr<Resolver> resolver_;
   IsolationPlan plan_;
+  ViewTable table_;
+  std::unique_ptr<ViewNamespaces> view_;  // the container view's namespaces (null: host view)
+  std::unique_ptr<SandboxFiles> files_;   // what file operations see: the same table
 };
 
 }  // namespace

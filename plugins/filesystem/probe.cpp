@@ -59,6 +59,17 @@ std::vector<Check> checks(const KernelFeatures& k) {
                k.net_ns ? "network: false is enforceable; with network: true the host's network "
                           "is shared but cannot be reconfigured (no CAP_NET_ADMIN)"
                         : "refused: network: false cannot be enforced"});
+  c.push_back({"view", k.view,
+               k.view ? "container: commands and file operations see one root of their own "
+                        "(the workspace at workdir, a private /tmp, system directories "
+                        "read-only with secrets masked, a private /proc and minimal /dev, "
+                        "nothing else of the host)" +
+                            userns_why
+                      : "host: this machine refuses a root of its own (a mount namespace with "
+                        "pivot_root" +
+                            std::string(k.is_root ? "" : ", in a user namespace") +
+                            "); workdir is the workspace's host path and commands can read "
+                            "what the user can"});
   c.push_back({"uts_namespace", k.uts_ns,
                k.uts_ns ? "hostname changes stay inside" : "refused: hostname is the host's"});
   c.push_back({"seccomp", k.seccomp,
@@ -103,13 +114,15 @@ std::vector<Check> checks(const KernelFeatures& k) {
 
 std::string summary(const KernelFeatures& k) {
   std::string s = k.is_root ? "as root: " : "as an unprivileged user: ";
+  s += k.view ? "container view, " : "host view, ";
   s += k.landlock_abi > 0 ? "Landlock ABI " + std::to_string(k.landlock_abi) : "no Landlock";
   if (k.read_only_root) s += ", read-only mounts";
   s += k.seccomp ? ", seccomp" : ", no seccomp";
   if (k.drop_caps) s += ", no capabilities";
   std::string ns;
-  for (auto [on, name] : {std::pair{k.pid_ns, "pid"}, std::pair{k.mnt_ns, "mount"},
-                          std::pair{k.net_ns, "net"}, std::pair{k.uts_ns, "uts"}})
+  for (auto [on, name] :
+       {std::pair{k.pid_ns, "pid"}, std::pair{k.mnt_ns, "mount"}, std::pair{k.net_ns, "net"},
+        std::pair{k.uts_ns, "uts"}, std::pair{k.ipc_ns, "ipc"}})
     if (on) ns += (ns.empty() ? "" : "+") + std::string(name);
   s += ", namespaces " + (ns.empty() ? std::string("none") : ns);
   s += !k.cgroups.memory.empty() ? ", memory per tree (cgroup)" : ", memory per process (rlimit)";
@@ -139,7 +152,9 @@ json::object build() {
             {"pid", k.pid_ns},
             {"mount", k.mnt_ns},
             {"network", k.net_ns},
-            {"uts", k.uts_ns}}},
+            {"uts", k.uts_ns},
+            {"ipc", k.ipc_ns}}},
+          {"view", k.view ? "container" : "host"},
           {"read_only_root", k.read_only_root},
           {"seccomp", k.seccomp},
           {"capabilities_dropped", k.drop_caps},

@@ -78,8 +78,18 @@ void add_rlimits(ChildSetup& cs, const ExecSpec& spec) {
   if (plan.processes == LimitScope::rlimit) add(RLIMIT_NPROC, spec.limits->processes, 1);
 }
 
+// Whether the supervisor is cloned as a sibling inside the view's user namespace (supervisor.hpp).
+bool reclone(const IsolationPlan& plan) {
+  return plan.view && plan.user_ns && plan.pid_ns;
+}
+
 unsigned long clone_flags(const IsolationPlan& plan) {
   unsigned long flags = SIGCHLD;
+  if (plan.view) {
+    // The other namespaces are the sandbox's, joined; only the PID namespace is the command's.
+    if (plan.pid_ns && !plan.user_ns) flags |= CLONE_NEWPID;
+    return flags;
+  }
   if (plan.pid_ns) flags |= CLONE_NEWPID;
   if (plan.mnt_ns) flags |= CLONE_NEWNS;
   if (plan.net_ns) flags |= CLONE_NEWNET;
@@ -108,18 +118,24 @@ ExecOutcome run_command(const ExecSpec& spec, sdk::Call& call) {
   const IsolationPlan& plan = *spec.plan;
   ExecArgs args(spec);
 
-  Pipe out, err, status, go;
+  Pipe out, status, go;
   out.open();
-  err.open();
   status.open();
   go.open();
-  for (int fd : {out.r.get(), err.r.get()}) ::fcntl(fd, F_SETPIPE_SZ, 1 << 20);
+  ::fcntl(out.r.get(), F_SETPIPE_SZ, 1 << 20);
   Fd devnull(::open("/dev/null", O_RDONLY | O_CLOEXEC));
   if (!devnull)
     throw Error(AR_ERR_INTERNAL, std::string("open /dev/null: ") + std::strerror(errno));
 
-  std::vector<const char*> writable;
+  std::vector<const char*> writable, read_only;
   for (const auto& w : plan.writable) writable.push_back(w.c_str());
+  for (const auto& r : plan.command_read_only) read_only.push_back(r.c_str());
+  std::vector<int> join_fds, join_types;
+  if (spec.view)
+    for (const auto& ns : spec.view->namespaces()) {
+      join_fds.push_back(ns.fd.get());
+      join_types.push_back(ns.type);
+    }
 
   ChildSetup cs{};
   cs.shell = spec.shell.c_str();
@@ -127,7 +143,6 @@ ExecOutcome run_command(const ExecSpec& spec, sdk::Call& call) {
   cs.envp = args.envp.data();
   cs.stdin_fd = devnull.get();
   cs.out_w = out.w.get();
-  cs.err_w = err.w.get();
   cs.status_w = status.w.get();
   cs.go_r = go.r.get();
   cs.go_w = go.w.get();
@@ -144,6 +159,14 @@ ExecOutcome run_command(const ExecSpec& spec, sdk::Call& call) {
   cs.n_writable = static_cast<int>(writable.size());
   cs.workspace = spec.workspace.c_str();
   cs.cwd_relative = spec.cwd_relative.c_str();
+  cs.join_fds = join_fds.data();
+  cs.join_types = join_types.data();
+  cs.n_join = static_cast<int>(join_fds.size());
+  cs.reclone = spec.view && reclone(plan);
+  cs.own_mounts = spec.view && (plan.pid_ns || !read_only.empty());
+  cs.read_only = read_only.data();
+  cs.n_read_only = static_cast<int>(read_only.size());
+  cs.cwd_path = spec.cwd_path.c_str();
   cs.seccomp = plan.seccomp ? seccomp_program() : nullptr;
   cs.last_cap = last_capability();
   std::snprintf(cs.uid_map, sizeof cs.uid_map, "%u %u 1\n", ::geteuid(), ::geteuid());
@@ -173,20 +196,39 @@ ExecOutcome run_command(const ExecSpec& spec, sdk::Call& call) {
   if (pid < 0)
     throw Error(AR_ERR_INTERNAL,
                 std::string("clone of the command supervisor failed: ") + std::strerror(clone_err));
-  Reaper reaper{static_cast<pid_t>(pid)};
-
   out.w.reset();
-  err.w.reset();
   status.w.reset();
   go.r.reset();
   devnull.reset();
+  if (cs.reclone) {
+    // The first child joins the view's namespaces, clones the supervisor as our child too and
+    // exits at once, having said which pid it is (or why it could not).
+    Reaper first{static_cast<pid_t>(pid)};
+    int st = 0;
+    while (::waitpid(first.pid, &st, 0) < 0 && errno == EINTR) {
+    }
+    first.reaped = true;
+    Record rec{};
+    ::fcntl(status.r.get(), F_SETFL, O_NONBLOCK);
+    const bool got = ::read(status.r.get(), &rec, sizeof rec) == static_cast<ssize_t>(sizeof rec);
+    ::fcntl(status.r.get(), F_SETFL, 0);
+    if (!got || rec.kind != kStarted)
+      throw Error(AR_ERR_INTERNAL,
+                  std::string("could not start the command: ") +
+                      (got && rec.kind == kSetupFailed
+                           ? std::string(step_name(rec.step)) + " failed: " + std::strerror(rec.err)
+                           : "the supervisor did not start"));
+    pid = rec.wstatus;
+  }
+  Reaper reaper{static_cast<pid_t>(pid)};
+
   if (cgroup.active()) cgroup.add(reaper.pid);
   if (::write(go.w.get(), "g", 1) != 1)
     throw Error(AR_ERR_INTERNAL, std::string("starting the supervisor: ") + std::strerror(errno));
   go.w.reset();
 
   Fd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, reaper.pid, 0)));
-  OutputCapture capture(std::move(out.r), std::move(err.r), spec.max_output_bytes, call);
+  OutputCapture capture(std::move(out.r), spec.max_output_bytes, call);
 
   ExecOutcome res;
   const long start_ms = now_ms();
@@ -213,7 +255,7 @@ ExecOutcome run_command(const ExecSpec& spec, sdk::Call& call) {
       ::kill(reaper.pid, SIGKILL);  // PID 1 dying takes its namespace with it
       kill_at = -1;
     }
-    pollfd pfd[3];
+    pollfd pfd[2];
     const int n_out = capture.add_to(pfd);
     int n = n_out, i_pid = -1;
     if (!exited && pidfd) pfd[i_pid = n++] = {pidfd.get(), POLLIN, 0};
@@ -241,6 +283,7 @@ ExecOutcome run_command(const ExecSpec& spec, sdk::Call& call) {
   for (;;) {
     ssize_t n = ::read(status.r.get(), &rec, sizeof rec);
     if (n != static_cast<ssize_t>(sizeof rec)) break;
+    if (rec.kind == kStarted) continue;
     if (rec.kind == kFinished) finished = true;
     if (rec.kind == kSetupFailed && !setup_failure) setup_failure = rec;
     if (rec.kind == kFinished) break;
@@ -264,12 +307,9 @@ ExecOutcome run_command(const ExecSpec& spec, sdk::Call& call) {
   } else {
     res.exit_code = WIFSIGNALED(sup_status) ? 128 + WTERMSIG(sup_status) : 1;
   }
-  res.out = capture.out();
-  res.err = capture.err();
   res.output = capture.output();
   res.truncated = capture.truncated();
-  res.out_bytes = capture.out_bytes();
-  res.err_bytes = capture.err_bytes();
+  res.bytes = capture.bytes();
   res.duration_ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count();
   return res;

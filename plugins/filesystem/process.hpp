@@ -6,6 +6,7 @@
 
 #include "fs_config.hpp"
 #include "isolation.hpp"
+#include "view_mount.hpp"
 
 #include <agent_runner/plugin.hpp>
 
@@ -19,11 +20,13 @@ namespace agent_runner::fs_plugin {
 struct ExecSpec {
   std::string shell;
   std::string command;
-  std::vector<std::string> env;    // "K=V"
-  int cwd_fd = -1;                 // directory fd (borrowed)
-  std::string workspace;           // host path of the workspace
-  std::string cwd_relative = ".";  // the working directory below it (for a mount namespace)
-  double timeout_s = 0;            // 0 = none
+  std::vector<std::string> env;          // "K=V"
+  int cwd_fd = -1;                       // directory fd (borrowed; host view)
+  std::string workspace;                 // host path of the workspace
+  std::string cwd_relative = ".";        // the working directory below it (for a mount namespace)
+  const ViewNamespaces* view = nullptr;  // the container view's namespaces, to join
+  std::string cwd_path;                  // the working directory inside the view
+  double timeout_s = 0;                  // 0 = none
   uint64_t max_output_bytes = 102400;
   const IsolationPlan* plan = nullptr;
   const Limits* limits = nullptr;
@@ -36,9 +39,9 @@ struct ExecOutcome {
   int exit_code = 0;
   bool timed_out = false;
   bool cancelled = false;
-  std::string output, out, err;
+  std::string output;  // stdout and stderr as written (one pipe)
   bool truncated = false;
-  uint64_t out_bytes = 0, err_bytes = 0;
+  uint64_t bytes = 0;
   int64_t duration_ms = 0;
 };
 

@@ -80,9 +80,25 @@ class FileBuffer {
 };
 
 struct GlobHit {
+  bool is_dir;
   int64_t size;
   time_t mtime;
 };
+
+// A glob pattern's leading literal components move into the directory walked (an absolute
+// pattern starts at "/"): "/workspace/src/**/*.py" walks /workspace/src, never the rest of the
+// sandbox. Returns the pattern left to match below `base`.
+std::string narrow(std::string_view pattern, SandboxPath& base, bool& narrowed) {
+  const std::vector<std::string> parts = sdk::split_path(pattern);
+  size_t lit = 0;
+  while (lit + 1 < parts.size() && parts[lit] != "**" &&
+         parts[lit].find_first_of("*?[\\") == std::string::npos)
+    base = base.child(parts[lit++]);
+  narrowed = lit > 0;
+  std::string rest;
+  for (size_t i = lit; i < parts.size(); ++i) (rest += rest.empty() ? "" : "/") += parts[i];
+  return rest;
+}
 
 struct GrepHit {
   int64_t line;
@@ -95,21 +111,38 @@ Result op_glob(const FileContext& ctx, sdk::Call& call) {
   const auto& req = call.request();
   std::string pattern = sdk::json_get::string(req, "pattern");
   sdk::check_glob_pattern(pattern, "glob", "pattern");
-  SandboxPath base = parse_sandbox_path(sdk::json_get::opt_string(req, "path").value_or("/"));
+  SandboxPath base = ctx.files.path_arg(req, "path", ".");
+  // A `path` that is not a directory is an error, whatever the pattern.
+  if (sdk::json_get::find(req, "path")) ctx.files.open(base, O_PATH | O_DIRECTORY, "glob");
+  // An absolute pattern is matched against the whole path.
   if (pattern[0] == '/') base = SandboxPath{};
+  bool narrowed = false;
+  pattern = narrow(pattern, base, narrowed);
   const sdk::PathGlob glob(pattern);
-  Fd dir = ctx.resolver.open(base, O_RDONLY | O_DIRECTORY, "glob");
+  Fd dir;
+  if (narrowed) {
+    // No directory where the pattern's literal part leads: nothing matches (as in a shell).
+    const int fd = ctx.files.resolver(base, "glob").open_beneath(base, O_RDONLY | O_DIRECTORY);
+    if (fd == -ENOENT || fd == -ENOTDIR)
+      return Result::ok({{"entries", json::array{}}, {"truncated", false}});
+    if (fd < 0) throw_errno(-fd, base.display(), "glob");
+    dir.reset(fd);
+  } else {
+    dir = ctx.files.open(base, O_RDONLY | O_DIRECTORY, "glob");
+  }
 
   FirstN<GlobHit> found(kMaxGlobEntries);
   WalkOptions opts = walk_options(ctx, call);
   opts.path_glob = &glob;
+  opts.dirs = true;  // directories match too, as in shell globbing
+  opts.skip = ctx.files.walk_skip(base);
   opts.past = [&found](std::string_view key) { return found.past(key); };
   const WalkOutcome walked = walk_files(dir.get(), opts, [&](const WalkFile& f) {
     struct stat st {};
     const std::string name(f.name);
-    if (::fstatat(f.dirfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode))
-      return;
-    found.add(f.key, {GlobHit{static_cast<int64_t>(st.st_size), st.st_mtime}});
+    if (::fstatat(f.dirfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return;
+    if (f.is_dir ? !S_ISDIR(st.st_mode) : !S_ISREG(st.st_mode)) return;
+    found.add(f.key, {GlobHit{f.is_dir, static_cast<int64_t>(st.st_size), st.st_mtime}});
   });
   if (walked.cancelled) throw Error(AR_ERR_CANCELLED, "glob: cancelled");
 
@@ -123,7 +156,7 @@ Result op_glob(const FileContext& ctx, sdk::Call& call) {
   char when[32];
   for (const auto& [path, hit] : rows)
     entries.push_back(
-        sdk::file_entry(path, false, hit.size, sdk::format_iso_time_utc(hit.mtime, when), sp));
+        sdk::file_entry(path, hit.is_dir, hit.size, sdk::format_iso_time_utc(hit.mtime, when), sp));
   json::object body(sp);
   body["entries"] = std::move(entries);
   body["truncated"] = walked.truncated || found.truncated();
@@ -133,7 +166,7 @@ Result op_glob(const FileContext& ctx, sdk::Call& call) {
 Result op_grep(const FileContext& ctx, sdk::Call& call) {
   const auto& req = call.request();
   const std::string pattern = sdk::json_get::string(req, "pattern");
-  SandboxPath base = parse_sandbox_path(sdk::json_get::opt_string(req, "path").value_or("/"));
+  const SandboxPath base = ctx.files.path_arg(req, "path", ".");
   const auto glob = sdk::json_get::opt_string(req, "glob");
   const bool literal = sdk::json_get::boolean(req, "literal", false);
   const bool icase = sdk::json_get::boolean(req, "ignore_case", false);
@@ -167,7 +200,7 @@ Result op_grep(const FileContext& ctx, sdk::Call& call) {
     hits.add(key, std::move(found));
   };
 
-  Fd target = ctx.resolver.open_file(base, O_RDONLY, "grep");
+  Fd target = ctx.files.open_file(base, O_RDONLY, "grep");
   struct stat st {};
   if (::fstat(target.get(), &st) != 0) throw_errno(errno, base.display(), "grep");
   bool walk_truncated = false;
@@ -178,6 +211,7 @@ Result op_grep(const FileContext& ctx, sdk::Call& call) {
     if (path_glob) opts.path_glob = &*path_glob;
     if (name_glob) opts.name_glob = &*name_glob;
     opts.threads = static_cast<unsigned>(buffers.size());
+    opts.skip = ctx.files.walk_skip(base);
     opts.past = [&hits](std::string_view key) { return hits.past(key); };
     const WalkOutcome walked = walk_files(target.get(), opts, [&](const WalkFile& f) {
       const std::string name(f.name);

@@ -6,6 +6,7 @@
 
 #include <fcntl.h>
 #include <linux/close_range.h>
+#include <sched.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -33,6 +34,7 @@ enum Step : int32_t {
   kStepSession,
   kStepMounts,
   kStepSeccomp,
+  kStepJoin,
 };
 
 long raw_clone(unsigned long flags) {
@@ -122,9 +124,10 @@ bool has_controlling_terminal() {
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (::getppid() != supervisor) ::_exit(127);
   }
-  if (::dup2(cs.stdin_fd, 0) < 0 || ::dup2(cs.out_w, 1) < 0 || ::dup2(cs.err_w, 2) < 0)
+  // stdout and stderr share one pipe: the reader gets the writes in the order they were made.
+  if (::dup2(cs.stdin_fd, 0) < 0 || ::dup2(cs.out_w, 1) < 0 || ::dup2(cs.out_w, 2) < 0)
     die(cs, kStepDup);
-  if (::fchdir(cwd_fd) != 0) die(cs, kStepChdir);
+  if (cwd_fd >= 0 && ::fchdir(cwd_fd) != 0) die(cs, kStepChdir);
   // Nothing but 0, 1, 2 reaches the command (the status pipe stays open until exec succeeds).
   if (::syscall(SYS_close_range, 3, ~0u, CLOSE_RANGE_CLOEXEC) != 0)
     for (int fd = 3; fd < 4096; ++fd) ::fcntl(fd, F_SETFD, FD_CLOEXEC);
@@ -175,6 +178,8 @@ const char* step_name(int32_t s) {
       return "setting up the read-only mounts";
     case kStepSeccomp:
       return "installing the seccomp filter";
+    case kStepJoin:
+      return "joining the sandbox's namespaces";
     default:
       return "starting the command";
   }
@@ -195,7 +200,12 @@ bool is_exec_step(int32_t step) {
   // which cost milliseconds per command on a loaded machine.
   if (has_controlling_terminal() && (::setsid() < 0 || has_controlling_terminal()))
     die(cs, kStepSession);
-  if (cs.user_ns) {
+  if (cs.n_join > 0) {
+    // The container view: the sandbox's namespaces, made once at create (the user namespace
+    // first, which gives the rights to join the others).
+    for (int i = 0; i < cs.n_join; ++i)
+      if (::setns(cs.join_fds[i], cs.join_types[i]) != 0) die(cs, kStepJoin);
+  } else if (cs.user_ns) {
     // A non-dumpable process's /proc/self files belong to root: writing the maps needs it
     // dumpable for a moment (nothing runs in the namespace yet).
     ::prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
@@ -205,7 +215,20 @@ bool is_exec_step(int32_t step) {
   // configuration, API keys included. Non-dumpable, it cannot be read through /proc or ptrace by
   // the command (which has no capabilities and a filter refusing ptrace, see run_shell).
   ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-  if (cs.net_ns && !bring_up_loopback()) die(cs, kStepLoopback);
+  if (cs.net_ns && cs.n_join == 0 && !bring_up_loopback()) die(cs, kStepLoopback);
+  if (cs.reclone) {
+    // Only a child made after joining the view's user namespace can be PID 1 of a PID namespace
+    // owned by it: the supervisor goes on in that child, agent-runner's child too.
+    const long sup = raw_clone(CLONE_PARENT | CLONE_NEWPID | SIGCHLD);
+    if (sup < 0) die(cs, kStepFork);
+    if (sup > 0) {
+      report(cs.status_w, kStarted, static_cast<int32_t>(sup), 0, 0);
+      ::_exit(0);
+    }
+    // PID 1 of its namespace sees no parent (getppid() is 0): a host that died before the
+    // death signal was armed is seen as end-of-file on the go pipe below.
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  }
   // Wait until the plugin has put us in our cgroup.
   char go = 0;
   ssize_t n;
@@ -215,7 +238,16 @@ bool is_exec_step(int32_t step) {
   ::close(cs.go_r);
   if (!cs.pid_ns && ::prctl(PR_SET_CHILD_SUBREAPER, 1) != 0) die(cs, kStepSubreaper);
   int cwd_fd = cs.cwd_fd;
-  if (cs.mnt_ns) {  // never without CLONE_NEWNS: these mounts would land in the host's namespace
+  if (cs.n_join > 0) {
+    if (cs.own_mounts) {
+      if (::unshare(CLONE_NEWNS) != 0 ||
+          !set_up_view_mounts(cs.pid_ns, cs.read_only, cs.n_read_only))
+        die(cs, kStepMounts);
+    }
+    // Looked up inside the view (a descriptor from the plugin would be in another namespace).
+    if (::chdir(cs.cwd_path) != 0) die(cs, kStepChdir);
+    cwd_fd = -1;
+  } else if (cs.mnt_ns) {  // never without CLONE_NEWNS: these mounts would land in the host's
     MountSetup m{cs.pid_ns, cs.read_only_root, cs.writable, cs.n_writable};
     if (!set_up_mounts(m)) die(cs, kStepMounts);
     cwd_fd = reopen_in_namespace(cs.workspace, cs.cwd_relative);
@@ -235,10 +267,9 @@ bool is_exec_step(int32_t step) {
   if (shell < 0) die(cs, kStepFork);
   if (shell == 0) run_shell(cs, cwd_fd, self);
   ::close(cs.out_w);
-  ::close(cs.err_w);
   ::close(cs.stdin_fd);
-  ::close(cs.cwd_fd);
-  if (cwd_fd != cs.cwd_fd) ::close(cwd_fd);
+  if (cs.cwd_fd >= 0) ::close(cs.cwd_fd);
+  if (cwd_fd >= 0 && cwd_fd != cs.cwd_fd) ::close(cwd_fd);
   if (cs.ruleset_fd >= 0) ::close(cs.ruleset_fd);
 
   sigset_t set;

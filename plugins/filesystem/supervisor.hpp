@@ -4,9 +4,16 @@
 //
 // S leaves agent-runner's controlling terminal, if it has one, by starting a new session
 // (nothing of the command can open /dev/tty of the terminal agent-runner runs in), sets up its
-// namespaces (namespaces.hpp), applies rlimits, no_new_privs and Landlock, then clones the shell,
-// which installs the seccomp filter, drops every capability and executes the command with stdin
-// from /dev/null.
+// namespaces (namespaces.hpp) — in the container view it joins the sandbox's namespaces
+// (view_mount.hpp) with setns(2) and, for a /proc of its own PID namespace, unshares a copy of
+// the view's mounts — applies rlimits, no_new_privs and Landlock, then clones the shell, which
+// installs the seccomp filter, drops every capability and executes the command with stdin from
+// /dev/null and stdout and stderr on one pipe (so the output keeps the order of the writes).
+//
+// Not root, the view's namespaces belong to a user namespace: S joins it first and then, since
+// only a child of S could be in a new PID namespace made there, clones the real supervisor as its
+// sibling (CLONE_PARENT: still agent-runner's child) as PID 1 of that namespace, reports its pid
+// and exits.
 //
 // S is PID 1 of a fresh PID namespace when the kernel allows it (as root, or inside a user
 // namespace): every descendant, including ones that called setsid() or double-forked, lives in
@@ -38,7 +45,8 @@ namespace agent_runner::fs_plugin {
 constexpr int kParentDied = SIGUSR1;
 
 // What S reports on its status pipe.
-enum RecordKind : int32_t { kFinished = 1, kSetupFailed = 2 };
+// kStarted: the supervisor S cloned as its sibling (its pid in `wstatus`).
+enum RecordKind : int32_t { kFinished = 1, kSetupFailed = 2, kStarted = 3 };
 struct Record {
   int32_t kind;
   int32_t wstatus;
@@ -58,8 +66,19 @@ struct ChildSetup {
   const char* shell;
   char* const* argv;
   char* const* envp;
-  int stdin_fd, out_w, err_w, status_w, go_r, go_w, cwd_fd, ruleset_fd;
+  int stdin_fd, out_w, status_w, go_r, go_w, cwd_fd, ruleset_fd;
   bool pid_ns, user_ns, net_ns, mnt_ns, no_new_privs, drop_caps;
+  // The container view: namespaces to join (the user namespace first), then, in a mount
+  // namespace of its own (own_mounts), a /proc of its PID namespace and `read_only` made
+  // read-only; `cwd_path` is the working directory inside the view.
+  const int* join_fds;
+  const int* join_types;
+  int n_join;
+  bool reclone;  // clone the supervisor as a sibling in a new PID namespace (see above)
+  bool own_mounts;
+  const char* const* read_only;
+  int n_read_only;
+  const char* cwd_path;
   // Mount namespace: the read-only view, and the working directory looked up again inside it.
   bool read_only_root;
   const char* const* writable;

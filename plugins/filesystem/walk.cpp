@@ -61,11 +61,12 @@ struct Dir {
 };
 
 // One unit of work: a directory to open and read (`names` holds its name; no parent for the
-// root) or a run of files of `parent`.
+// root) or a run of entries of `parent` to visit (files, and directories when `dirs[i]`).
 struct Item {
   std::shared_ptr<Dir> parent;
   bool is_dir = false;
   std::vector<std::string> names;
+  std::vector<bool> dirs;                     // a run's: which names are directories
   std::optional<sdk::PathGlob::State> state;  // a directory's, after its own name
 };
 
@@ -186,10 +187,11 @@ class Walk {
       read_dir(dir, produced);
       return;
     }
-    for (const auto& name : item.names) {
-      const std::string key = child_key(item.parent->key, name);
+    for (size_t i = 0; i < item.names.size(); ++i) {
+      const std::string key = child_key(item.parent->key, item.names[i]);
       if (opts_.past && opts_.past(key)) continue;
-      visit_(WalkFile{item.parent->fd.get(), name, key, worker});
+      visit_(WalkFile{item.parent->fd.get(), item.names[i], key, worker,
+                      i < item.dirs.size() && item.dirs[i]});
     }
   }
 
@@ -211,6 +213,14 @@ class Walk {
       out.push_back(std::move(files));
       files = Item{};
     };
+    // A file or directory to visit, in name order with the rest of the run.
+    const auto visit = [&](std::string name, bool is_dir) {
+      if (opts_.name_glob && !opts_.name_glob->match(name)) return;
+      if (dir->state && !opts_.path_glob->accepts_after(*dir->state, name)) return;
+      files.names.push_back(std::move(name));
+      files.dirs.push_back(is_dir);
+      if (files.names.size() == kFilesPerItem) flush();
+    };
     for (auto& e : entries) {
       unsigned char type = e.type;
       if (type == DT_UNKNOWN) {
@@ -219,6 +229,10 @@ class Walk {
         type = S_ISDIR(st.st_mode) ? DT_DIR : S_ISREG(st.st_mode) ? DT_REG : DT_UNKNOWN;
       }
       if (type == DT_DIR) {
+        if (!opts_.skip.empty() && std::find(opts_.skip.begin(), opts_.skip.end(),
+                                             child_key(dir->key, e.name)) != opts_.skip.end())
+          continue;
+        if (opts_.dirs) visit(e.name, true);
         if (dir->depth + 1 > opts_.max_depth) {
           note_truncated();
           continue;
@@ -234,10 +248,7 @@ class Walk {
         sub.names.push_back(std::move(e.name));
         out.push_back(std::move(sub));
       } else if (type == DT_REG) {
-        if (opts_.name_glob && !opts_.name_glob->match(e.name)) continue;
-        if (dir->state && !opts_.path_glob->accepts_after(*dir->state, e.name)) continue;
-        files.names.push_back(std::move(e.name));
-        if (files.names.size() == kFilesPerItem) flush();
+        visit(std::move(e.name), false);
       }
     }
     flush();

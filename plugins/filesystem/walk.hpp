@@ -20,13 +20,15 @@
 
 namespace agent_runner::fs_plugin {
 
-// A file the walk found. `key` is its path below the walk's root ("a/b.txt"); results are reported
-// in the order of their keys as strings, as glob's are and as the daytona plugin reports them.
+// A file (or, with WalkOptions::dirs, a directory) the walk found. `key` is its path below the
+// walk's root ("a/b.txt"); results are reported in the order of their keys as strings, as glob's
+// are and as the daytona plugin reports them.
 struct WalkFile {
   int dirfd;  // the directory holding it, for *at() calls on `name`
   std::string_view name;
   const std::string& key;
   unsigned worker;  // which walking thread, 0 .. walk_thread_count() - 1 (for scratch space)
+  bool is_dir = false;
 };
 
 struct WalkOptions {
@@ -40,6 +42,10 @@ struct WalkOptions {
   const sdk::PathGlob* path_glob = nullptr;
   // Only files whose name matches.
   const sdk::ComponentGlob* name_glob = nullptr;
+  // Directories are visited too (whether entered or not), under the same globs.
+  bool dirs = false;
+  // Directories not entered (nor visited), by key: /proc and /dev of the container view.
+  std::vector<std::string> skip;
   // Files and directories whose key makes this true are passed over (nothing there is wanted any
   // more). Called from every walking thread.
   std::function<bool(std::string_view key)> past;
@@ -68,8 +74,9 @@ bool list_dir(int fd, std::vector<DirEntry>& out);
 // How many threads a walk with `requested` threads (0 = the default) uses.
 unsigned walk_thread_count(unsigned requested);
 
-// Calls `visit` for every regular file below the directory `dirfd` (borrowed), from any of the
-// walking threads at once. An exception from `visit` stops the walk and is rethrown here.
+// Calls `visit` for every regular file (and, with opts.dirs, directory) below the directory
+// `dirfd` (borrowed), from any of the walking threads at once. An exception from `visit` stops the
+// walk and is rethrown here.
 WalkOutcome walk_files(int dirfd, const WalkOptions& opts,
                        const std::function<void(const WalkFile&)>& visit);
 

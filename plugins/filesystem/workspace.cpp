@@ -22,6 +22,8 @@ namespace {
 
 constexpr std::string_view kEphemeralPrefix = ".ephemeral-";
 constexpr std::string_view kTmpPrefix = "agent-runner-fs-";
+// root_dir/.tmp/<session>: cannot be a session's workspace (session names never start with '.').
+constexpr const char* kSessionTmp = ".tmp";
 // Fresh names to try when a sweep in another process removes the one just made.
 constexpr int kClaimAttempts = 8;
 
@@ -94,7 +96,7 @@ Workspace::Workspace(const FsConfig& cfg, const std::optional<std::string>& sess
   } else {
     sweep_leftovers(root.string(), kEphemeralPrefix);
     for (int i = 0; i < kClaimAttempts && !ws_lock_; ++i) {
-      ws_name_ = std::string(kEphemeralPrefix) + random_hex(8);
+      ws_name_ = leftover_name(kEphemeralPrefix) + random_hex(8);
       if (::mkdirat(root_fd_.get(), ws_name_.c_str(), 0700) != 0)
         throw Error(
             AR_ERR_PERMISSION_DENIED,
@@ -116,7 +118,15 @@ Workspace::Workspace(const FsConfig& cfg, const std::optional<std::string>& sess
   if (!ws_fd_)
     throw Error(AR_ERR_INTERNAL, "cannot open the workspace: " + std::string(std::strerror(errno)));
   try {
-    create_tmp_dir();
+    if (session && cfg.layout == Layout::per_session) {
+      open_session_tmp(*session);
+    } else {
+      create_tmp_dir();
+      tmp_fd_.reset(::open(tmp_dir_.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    }
+    if (!tmp_fd_)
+      throw Error(AR_ERR_INTERNAL, "cannot open the sandbox's tmp directory " + tmp_dir_ + ": " +
+                                       std::strerror(errno));
   } catch (...) {
     release();
     throw;
@@ -132,7 +142,7 @@ void Workspace::create_tmp_dir() {
   const std::string base = tmp_base();
   sweep_leftovers(base, kTmpPrefix);
   for (int i = 0; i < kClaimAttempts && !tmp_lock_; ++i) {
-    std::string tmpl = base + "/" + std::string(kTmpPrefix) + "XXXXXX";
+    std::string tmpl = base + "/" + leftover_name(kTmpPrefix) + "XXXXXX";
     if (!::mkdtemp(tmpl.data()))
       throw Error(AR_ERR_INTERNAL, "cannot create the sandbox's private TMPDIR in " + base + ": " +
                                        std::string(std::strerror(errno)));
@@ -142,8 +152,28 @@ void Workspace::create_tmp_dir() {
   if (!tmp_lock_) throw Error(AR_ERR_INTERNAL, "cannot claim a private TMPDIR in " + base);
 }
 
+void Workspace::open_session_tmp(const std::string& session) {
+  // Through descriptors, never following a symlink: root_dir/.tmp, then the session's directory.
+  const std::string parent = path_.substr(0, path_.size() - ws_name_.size()) + kSessionTmp;
+  auto make = [&](int at, const std::string& name, const std::string& shown) {
+    if (::mkdirat(at, name.c_str(), 0700) != 0 && errno != EEXIST)
+      throw Error(AR_ERR_PERMISSION_DENIED, "cannot create the session's tmp directory " + shown +
+                                                ": " + std::strerror(errno));
+    Fd fd(::openat(at, name.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!fd)
+      throw Error(AR_ERR_INVALID_PATH,
+                  "the session's tmp directory " + shown +
+                      " is not a directory (a symlink?): " + std::strerror(errno));
+    return fd;
+  };
+  const Fd dir = make(root_fd_.get(), kSessionTmp, parent);
+  tmp_dir_ = parent + "/" + session;
+  tmp_fd_ = make(dir.get(), session, tmp_dir_);
+  tmp_persistent_ = true;
+}
+
 void Workspace::remove_tmp_dir() {
-  if (tmp_dir_.empty()) return;
+  if (tmp_dir_.empty() || tmp_persistent_) return;
   try {
     remove_tree(tmp_lock_.get(), tmp_dir_);
   } catch (...) {

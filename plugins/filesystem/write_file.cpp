@@ -132,14 +132,15 @@ struct Target {
 };
 
 // Follows symlinks at the leaf by their text, relative to the sandbox path of the directory that
-// holds them (an absolute target or one climbing above the root is invalid_path, as for every
-// other lookup); the directories on the way are resolved beneath the workspace again.
+// holds them; an absolute target is a sandbox path in the container view and invalid_path in
+// the host view, one climbing above the root is invalid_path, as for every other lookup. The
+// directories on the way are resolved through the sandbox's files again.
 Target find_target(const FileContext& ctx, const SandboxPath& p, const WriteMode& how,
                    std::string_view action) {
   Target t;
   t.path = p;
-  t.dir = how.must_exist ? ctx.resolver.open_parent(p, action)
-                         : ctx.resolver.make_dirs(p.parent(), action);
+  t.dir =
+      how.must_exist ? ctx.files.open_parent(p, action) : ctx.files.make_dirs(p.parent(), action);
   for (int links = 0;; ++links) {
     const std::string shown = t.path.display();
     if (::fstatat(t.dir.get(), t.path.leaf().c_str(), &t.st, AT_SYMLINK_NOFOLLOW) != 0) {
@@ -159,18 +160,18 @@ Target find_target(const FileContext& ctx, const SandboxPath& p, const WriteMode
     char buf[4096];
     const ssize_t n = ::readlinkat(t.dir.get(), t.path.leaf().c_str(), buf, sizeof buf - 1);
     if (n < 0) throw_errno(errno, shown, action);
-    if (buf[0] == '/') throw_errno(EXDEV, p.display(), action);
+    const std::string link(buf, static_cast<size_t>(n));
+    if (link[0] == '/' && !ctx.files.absolute_links()) throw_errno(EXDEV, p.display(), action);
     SandboxPath next;
     try {
-      next = parse_sandbox_path(t.path.parent().display() + "/" +
-                                std::string(buf, static_cast<size_t>(n)));
+      next = parse_sandbox_path(link[0] == '/' ? link : t.path.parent().display() + "/" + link);
     } catch (const Error&) {
       throw_errno(EXDEV, p.display(), action);
     }
     if (next.is_root())
       throw Error(AR_ERR_IS_DIRECTORY,
                   std::string(action) + " " + p.display() + ": is a directory");
-    t.dir = ctx.resolver.open_parent(next, action);
+    t.dir = ctx.files.open_parent(next, action);
     t.path = std::move(next);
   }
 }

@@ -107,62 +107,120 @@ TEST(Cli, TheApiKeyAppearsInNoLogLineOrOutput) {
   EXPECT_TRUE(srv.sandboxes().empty());
 }
 
+namespace {
+
+// The step.finished events of an --events file, with what differs between runs by nature (times,
+// modification dates) left out and errors reduced to their code.
+std::vector<std::string> step_results(const std::filesystem::path& events) {
+  std::vector<std::string> out;
+  std::istringstream in(ar_test::read_file(events));
+  std::string line;
+  while (std::getline(in, line)) {
+    auto e = json::parse(line).as_object();
+    if (e.at("event") != "step.finished") continue;
+    json::object s{{"index", e.at("index")}, {"ok", e.at("ok")}, {"error", e.at("error")}};
+    if (auto r = e.find("result"); r != e.end() && r->value().is_object()) {
+      auto res = r->value().as_object();
+      res.erase("duration_ms");
+      if (auto en = res.find("entries"); en != res.end())
+        for (auto& x : en->value().as_array()) x.as_object().erase("modified_at");
+      s["result"] = res;
+    }
+    if (s.at("error").is_object()) s["error"] = s.at("error").as_object().at("code");
+    out.push_back(json::serialize(s));
+  }
+  return out;
+}
+
+// The workdir a workload.started event reports ("/" when there is none).
+std::string started_workdir(const std::filesystem::path& events) {
+  std::string workdir = "/";
+  std::istringstream in(ar_test::read_file(events));
+  std::string line;
+  while (std::getline(in, line)) {
+    auto e = json::parse(line).as_object();
+    if (e.at("event") == "workload.started" && e.contains("workdir") &&
+        e.at("workdir").is_string() && !e.at("workdir").as_string().empty())
+      workdir = std::string(e.at("workdir").as_string());
+  }
+  return workdir;
+}
+
+// Runs `workload` in local mode (filesystem plugin) and in cloud mode against the test server with
+// the same workdir, and compares the step results one by one.
+void expect_same_steps_on_both(FakeDaytona& srv, const ar_test::TempDir& dir,
+                               const std::string& workload, const std::string& workdir) {
+  auto env = ar_test::base_env();
+  env["MODE"] = "local";
+  env["SANDBOX_ROOT_DIR"] = (dir.path() / "ws").string();
+  env["AGENT_RUNNER_PLUGIN_PATH"] = AR_TEST_PLUGIN_DIR;
+  auto local = ar_test::run(
+      {AR_TEST_HOST_BIN, "run", workload, "--events", (dir.path() / "local.jsonl").string()}, env);
+  ASSERT_EQ(local.exit_code, 0) << local.err;
+  ASSERT_EQ(started_workdir(dir.path() / "local.jsonl"), workdir);
+  ar_test::write_file(dir.path() / "cloud.yaml", "sandbox:\n  workdir: " + workdir + "\n");
+  auto cloud = host(srv, {"--config", (dir.path() / "cloud.yaml").string(), "run", workload,
+                          "--events", (dir.path() / "cloud.jsonl").string()});
+  ASSERT_EQ(cloud.exit_code, 0) << cloud.err;
+  auto a = step_results(dir.path() / "local.jsonl"), b = step_results(dir.path() / "cloud.jsonl");
+  ASSERT_EQ(a.size(), b.size());
+  ASSERT_GE(a.size(), 5u);
+  for (size_t i = 0; i < a.size(); ++i) EXPECT_EQ(a[i], b[i]) << "step " << i;
+  EXPECT_TRUE(srv.sandboxes().empty());
+}
+
+// The workdir the filesystem plugin gives here (/workspace in the container view, the workspace's
+// host path without one).
+std::string local_workdir(const ar_test::TempDir& dir) {
+  auto env = ar_test::base_env();
+  env["MODE"] = "local";
+  env["SANDBOX_ROOT_DIR"] = (dir.path() / "probe").string();
+  env["AGENT_RUNNER_PLUGIN_PATH"] = AR_TEST_PLUGIN_DIR;
+  auto r = ar_test::run({AR_TEST_HOST_BIN, "exec", "--json", "--", "true"}, env);
+  return std::string(json::parse(r.out).at("workdir").as_string());
+}
+
+}  // namespace
+
 // The issue's "done when": `run examples/hello.yaml` gives the same step results in cloud mode
 // against the test server as in local mode on the filesystem plugin.
 TEST(Cli, RunExampleGivesTheSameStepResultsAsLocalMode) {
   if (!filesystem_plugin()) GTEST_SKIP() << "filesystem plugin not built";
   FakeDaytona srv;
   ar_test::TempDir dir;
-  const std::string example = std::string(AR_TEST_SOURCE_DIR) + "/examples/hello.yaml";
-  auto env = ar_test::base_env();
-  env["MODE"] = "local";
-  env["SANDBOX_ROOT_DIR"] = (dir.path() / "ws").string();
-  env["AGENT_RUNNER_PLUGIN_PATH"] = AR_TEST_PLUGIN_DIR;
-  auto local = ar_test::run(
-      {AR_TEST_HOST_BIN, "run", example, "--events", (dir.path() / "local.jsonl").string()}, env);
-  ASSERT_EQ(local.exit_code, 0) << local.err;
-  // The Daytona sandbox gets the local one's workdir (from workload.started; "/" when the local
-  // plugin reports none), so absolute paths mean the same in both.
-  std::string workdir = "/";
-  {
-    std::istringstream in(ar_test::read_file(dir.path() / "local.jsonl"));
-    std::string line;
-    while (std::getline(in, line)) {
-      auto e = json::parse(line).as_object();
-      if (e.at("event") == "workload.started" && e.contains("workdir") &&
-          e.at("workdir").is_string())
-        workdir = std::string(e.at("workdir").as_string());
-    }
-  }
-  ar_test::write_file(dir.path() / "cloud.yaml", "sandbox:\n  workdir: " + workdir + "\n");
-  auto cloud = host(srv, {"--config", (dir.path() / "cloud.yaml").string(), "run", example,
-                          "--events", (dir.path() / "cloud.jsonl").string()});
-  ASSERT_EQ(cloud.exit_code, 0) << cloud.err;
-  auto steps = [&](const std::string& name) {
-    std::vector<json::object> out;
-    std::istringstream in(ar_test::read_file(dir.path() / name));
-    std::string line;
-    while (std::getline(in, line)) {
-      auto e = json::parse(line).as_object();
-      if (e.at("event") != "step.finished") continue;
-      json::object s{{"index", e.at("index")}, {"ok", e.at("ok")}, {"error", e.at("error")}};
-      if (auto r = e.find("result"); r != e.end() && r->value().is_object()) {
-        auto res = r->value().as_object();
-        res.erase("duration_ms");
-        if (auto en = res.find("entries"); en != res.end())
-          for (auto& x : en->value().as_array()) x.as_object().erase("modified_at");
-        s["result"] = res;
-      }
-      if (s.at("error").is_object()) s["error"] = s.at("error").as_object().at("code");
-      out.push_back(std::move(s));
-    }
-    return out;
-  };
-  auto a = steps("local.jsonl"), b = steps("cloud.jsonl");
-  ASSERT_EQ(a.size(), b.size());
-  ASSERT_GE(a.size(), 5u);
-  for (size_t i = 0; i < a.size(); ++i) EXPECT_EQ(a[i], b[i]) << "step " << i;
-  EXPECT_TRUE(srv.sandboxes().empty());
+  expect_same_steps_on_both(srv, dir, std::string(AR_TEST_SOURCE_DIR) + "/examples/hello.yaml",
+                            local_workdir(dir));
+}
+
+// Issue 14: with absolute paths in file operations and in commands alike, the same workload gives
+// the same step results on both plugins (an absolute path is the same file for both, on both).
+TEST(Cli, AbsolutePathsGiveTheSameStepResultsOnBothPlugins) {
+  if (!filesystem_plugin()) GTEST_SKIP() << "filesystem plugin not built";
+  FakeDaytona srv;
+  ar_test::TempDir dir;
+  const std::string w = local_workdir(dir);
+  ar_test::write_file(dir.path() / "abs.yaml", R"(name: absolute
+steps:
+  - write_file: {path: )" + w + R"(/src/run.sh, content: "echo 1; echo 2 >&2; echo 3\n"}
+  - execute: {command: "sh )" + w + R"(/src/run.sh"}
+    expect: {output_contains: "1\n2\n3\n"}
+  - execute: {command: "pwd; echo made > )" + w + R"(/src/made.txt", cwd: )" +
+                                                   w + R"(/src}
+  - read_file: {path: )" + w + R"(/src/made.txt}
+    expect: {content_contains: made}
+  - edit_file: {path: )" + w + R"(/src/run.sh, old: "echo 3", new: "echo three"}
+  - execute: {command: "cat )" + w + R"(/src/run.sh"}
+    expect: {output_contains: three}
+  - ls: {path: )" + w + R"(/src}
+  - glob: {pattern: "src/*.sh", path: )" + w + R"(}
+  - grep: {pattern: "three", path: )" + w + R"(/src}
+  - read_file: {path: )" + w + R"(/src/missing}
+    expect: {error: file_not_found}
+  - delete: {path: )" + w + R"(/src, recursive: true}
+  - execute: {command: "test -e )" + w + R"(/src || echo gone"}
+    expect: {output_contains: gone}
+)");
+  expect_same_steps_on_both(srv, dir, (dir.path() / "abs.yaml").string(), w);
 }
 
 // The Daytona settings reach the daytona plugin whenever it is the selected plugin, local mode

@@ -6,6 +6,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <sstream>
+
 using namespace fs_test;
 
 namespace {
@@ -32,6 +34,72 @@ TEST(FsCli, ExecJsonPrintsTheResult) {
   EXPECT_EQ(v.at("output"), "hi\n");
   EXPECT_EQ(v.at("timed_out"), false);
   EXPECT_TRUE(fs::is_empty(root.path())) << "the ephemeral workspace was left behind";
+}
+
+// Issue 14: `exec -- pwd` prints the sandbox's workdir (the container view's /workspace), and
+// write order survives the two streams.
+TEST(FsCli, ExecPwdPrintsTheWorkdir) {
+  ar_test::TempDir root;
+  auto r = exec(root.path(), {"--json", "--", "pwd; echo 1; echo 2 >&2; echo 3"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto v = boost::json::parse(r.out).as_object();
+  const std::string pwd(
+      v.at("output").as_string().subview().substr(0, v.at("output").as_string().find('\n')));
+  EXPECT_EQ(pwd.front(), '/');
+  auto probe = ar_test::run({AR_TEST_HOST_BIN, "doctor", "--json"}, [] {
+    auto env = ar_test::base_env();
+    env["MODE"] = "local";
+    return env;
+  }());
+  const auto doctor = boost::json::parse(probe.out).as_object();
+  if (doctor.at("probes").at("filesystem").at("view") == "container") {
+    EXPECT_EQ(pwd, "/workspace");
+  }
+  EXPECT_EQ(v.at("output").as_string().subview().substr(pwd.size()), "\n1\n2\n3\n");
+  EXPECT_EQ(exec(root.path(), {"--", "pwd"}).out, pwd + "\n");
+  // exec --json reports the workdir, and it is where the command ran.
+  EXPECT_EQ(v.at("workdir").as_string(), pwd);
+}
+
+// The workload.started event says where the sandbox's relative paths lead; a file written there
+// by write_file (relative or absolute) is the one a command sees.
+TEST(FsCli, WorkloadStartedReportsTheWorkdirAndPathsAgree) {
+  ar_test::TempDir root;
+  ar_test::write_file(root.path() / "w.yaml", R"(name: w
+steps:
+  - execute: {command: pwd}
+  - write_file: {path: rel.txt, content: "relative\n"}
+  - execute: {command: "cat rel.txt"}
+    expect: {output_contains: relative}
+  - execute: {command: "echo from-a-command > made.txt"}
+  - read_file: {path: made.txt}
+    expect: {content_contains: from-a-command}
+)");
+  auto env = ar_test::base_env();
+  env["MODE"] = "local";
+  env["SANDBOX_ROOT_DIR"] = (root.path() / "ws").string();
+  env["AGENT_RUNNER_PLUGIN_PATH"] = AR_TEST_PLUGIN_DIR;
+  auto r = ar_test::run(
+      {AR_TEST_HOST_BIN, "run", (root.path() / "w.yaml").string(), "--events", "-"}, env);
+  ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
+  std::string workdir, pwd;
+  std::istringstream in(r.out);
+  for (std::string line; std::getline(in, line);) {
+    auto e = boost::json::parse(line).as_object();
+    if (e.at("event") == "workload.started") workdir = e.at("workdir").as_string().c_str();
+    if (e.at("event") == "step.finished" && e.at("index") == 0)
+      pwd = e.at("result").at("output").as_string().c_str();
+  }
+  ASSERT_FALSE(workdir.empty()) << r.out;
+  EXPECT_EQ(pwd, workdir + "\n");
+  // An absolute path under the workdir is the same file.
+  ar_test::write_file(root.path() / "a.yaml",
+                      "name: a\nsteps:\n  - write_file: {path: " + workdir +
+                          "/abs.txt, content: absolute}\n" + "  - execute: {command: \"cat " +
+                          workdir + "/abs.txt abs.txt\"}\n" +
+                          "    expect: {output_contains: absoluteabsolute}\n");
+  r = ar_test::run({AR_TEST_HOST_BIN, "run", (root.path() / "a.yaml").string()}, env);
+  EXPECT_EQ(r.exit_code, 0) << r.err << r.out;
 }
 
 TEST(FsCli, ExitCodeTimeoutAndSecrets) {

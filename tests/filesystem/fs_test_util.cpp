@@ -44,6 +44,28 @@ fs::path Box::ws() const {
   return std::string(sb->info().at("workspace").as_string());
 }
 
+std::string info_str(const Box& b, const char* key) {
+  const auto info = b.sb->info();
+  auto it = info.find(key);
+  return it != info.end() && it->value().is_string() ? std::string(it->value().as_string()) : "";
+}
+
+std::string workdir(const Box& b) {
+  return info_str(b, "workdir");
+}
+
+std::string in_ws(const Box& b, const std::string& rel) {
+  return rel.empty() ? workdir(b) : workdir(b) + "/" + rel;
+}
+
+bool container_view(const Box& b) {
+  return info_str(b, "view") == "container";
+}
+
+std::string tmp_path(const Box& b) {
+  return container_view(b) ? "/tmp" : info_str(b, "tmp_dir");
+}
+
 OpResult Box::exec(const std::string& cmd, boost::json::object extra,
                    const agent_runner::CallOptions& opts) {
   boost::json::object req{{"command", cmd}};

@@ -41,6 +41,18 @@ struct Box {
   OpResult call(Op op, boost::json::object req) { return sb->call(op, req); }
 };
 
+// A string member of the sandbox's info().
+std::string info_str(const Box& b, const char* key);
+// Where commands start and relative paths lead (info().workdir).
+std::string workdir(const Box& b);
+// The sandbox path of its /tmp: "/tmp" in the container view, the directory's host path else.
+std::string tmp_path(const Box& b);
+// The sandbox path of `rel` in the workspace, as results show it: in_ws(b, "src/a.py") is
+// "/workspace/src/a.py" in the container view ("" is the workdir itself).
+std::string in_ws(const Box& b, const std::string& rel);
+// Whether the sandbox got the container view (info().view).
+bool container_view(const Box& b);
+
 // A tmpfs of `options` ("size=20m") mounted on a fresh temp dir in a private mount namespace of
 // the calling thread, so nothing shows outside the test and nothing stays mounted if it dies;
 // undone on destruction. Needs root: otherwise `error` says why and nothing is mounted.

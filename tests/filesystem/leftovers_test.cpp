@@ -93,6 +93,30 @@ std::vector<std::string> cgroups_of(pid_t pid) {
   return out;
 }
 
+// The namespaces `pid` holds descriptors of ("mnt:[4026532...]"): the container view's.
+std::set<std::string> namespace_fds(pid_t pid) {
+  std::set<std::string> out;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator("/proc/" + std::to_string(pid) + "/fd", ec)) {
+    const std::string link = fs::read_symlink(e.path(), ec).string();
+    if (!ec && link.rfind("mnt:[", 0) == 0) out.insert(link);
+  }
+  return out;
+}
+
+// Processes in one of `namespaces` (by /proc/P/ns/mnt).
+std::vector<pid_t> processes_in(const std::set<std::string>& namespaces) {
+  std::vector<pid_t> out;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator("/proc", ec)) {
+    const std::string name = e.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    const std::string ns = fs::read_symlink(e.path() / "ns" / "mnt", ec).string();
+    if (!ec && namespaces.count(ns)) out.push_back(std::stoi(name));
+  }
+  return out;
+}
+
 class KillNine : public ::testing::TestWithParam<bool> {};  // param: with a PID namespace
 
 TEST_P(KillNine, KillsTheTreeAndTheNextStartSweepsOnlyStaleLeftovers) {
@@ -127,11 +151,21 @@ TEST_P(KillNine, KillsTheTreeAndTheNextStartSweepsOnlyStaleLeftovers) {
   ASSERT_TRUE(eventually([&] { return pids_with("." + m).size() >= 3; }))
       << ar_test::read_file(a.out);
   const pid_t a_pid = a.pid;
+  // The container view's namespaces are held by descriptors of A's, not by a process of their
+  // own: nothing but A's command runs in them, and nothing is left in them once A is gone.
+  const auto view_ns = namespace_fds(a_pid);
+  if (!GetParam() && !view_ns.empty()) {  // the command itself runs in the view's namespace
+    EXPECT_FALSE(processes_in(view_ns).empty()) << "the namespace scan sees nothing";
+  }
   ::kill(a.pid, SIGKILL);
   a.wait();
   const bool tree_gone = eventually([&] { return pids_with("." + m).empty(); }, 10);
   for (pid_t p : pids_with("." + m)) ::kill(p, SIGKILL);  // clean up before failing
   EXPECT_TRUE(tree_gone) << "a process of the killed host's command survived";
+  if (!view_ns.empty()) {
+    EXPECT_TRUE(eventually([&] { return processes_in(view_ns).empty(); }, 10))
+        << "a process is left in the killed host's view, e.g. pid " << processes_in(view_ns)[0];
+  }
   // What A leaves behind, beside B's.
   EXPECT_EQ(entries(root.path(), ".ephemeral-").size(), 2u);
   EXPECT_EQ(entries(tmp.path(), "agent-runner-fs-").size(), 2u);
@@ -151,6 +185,46 @@ TEST_P(KillNine, KillsTheTreeAndTheNextStartSweepsOnlyStaleLeftovers) {
   EXPECT_NE(ar_test::read_file(b.out).find("b-done." + mb), std::string::npos);
   EXPECT_EQ(entries(root.path(), ".ephemeral-"), std::set<std::string>{});
   EXPECT_EQ(entries(tmp.path(), "agent-runner-fs-"), std::set<std::string>{});
+}
+
+// An unlocked directory is not always a leftover: an older agent-runner took no lock and put no
+// pid in the name. The sweep removes one whose recorded pid is gone, or (without a pid) one not
+// modified for an hour, and nothing else.
+TEST(Leftovers, TheSweepSparesDirectoriesThatMayStillBeInUse) {
+  ar_test::TempDir root, tmp;
+  auto env = ar_test::base_env();
+  env["MODE"] = "local";
+  env["SANDBOX_ROOT_DIR"] = root.path().string();
+  env["TMPDIR"] = tmp.path().string();
+  // A pid that is gone: a child that exited and was reaped.
+  const pid_t dead = ::fork();
+  if (dead == 0) ::_exit(0);
+  ASSERT_GT(dead, 0);
+  ::waitpid(dead, nullptr, 0);
+  const std::string live = std::to_string(::getpid()), gone = std::to_string(dead);
+  struct Case {
+    fs::path dir;
+    bool swept;
+  };
+  std::vector<Case> cases;
+  for (const auto& [parent, prefix] : {std::pair{root.path(), std::string(".ephemeral-")},
+                                       std::pair{tmp.path(), std::string("agent-runner-fs-")}}) {
+    cases.push_back({parent / (prefix + "a1b2c3"), false});          // older version, fresh
+    cases.push_back({parent / (prefix + "d4e5f6"), true});           // older version, stale
+    cases.push_back({parent / (prefix + gone + "-0a0b0c"), true});   // its process is gone
+    cases.push_back({parent / (prefix + live + "-0d0e0f"), false});  // its process runs
+  }
+  for (const auto& c : cases) {
+    fs::create_directories(c.dir);
+    ar_test::write_file(c.dir / "f", "x");
+  }
+  const auto hour_and_a_bit = fs::file_time_type::clock::now() - std::chrono::minutes(70);
+  fs::last_write_time(cases[1].dir, hour_and_a_bit);
+  fs::last_write_time(cases[5].dir, hour_and_a_bit);
+  auto r = ar_test::run({AR_TEST_HOST_BIN, "exec", "--", "true"}, env);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  for (const auto& c : cases)
+    EXPECT_EQ(fs::exists(c.dir), !c.swept) << c.dir << (c.swept ? " was not swept" : " was swept");
 }
 
 INSTANTIATE_TEST_SUITE_P(Modes, KillNine, ::testing::Values(true, false), [](const auto& info) {

@@ -28,7 +28,7 @@ TEST(Probe, ReportsWhatThisMachineEnforces) {
   EXPECT_EQ(p.at("landlock_abi").as_int64(), abi < 0 ? 0 : abi);
   for (const char* key : {"isolation_levels", "network_isolation", "namespaces", "read_only_root",
                           "seccomp", "capabilities_dropped", "no_controlling_terminal", "cgroup",
-                          "process_limit", "memory_limit", "openat2", "tree_kill"})
+                          "process_limit", "memory_limit", "openat2", "tree_kill", "view"})
     EXPECT_TRUE(p.contains(key)) << key;
   std::set<std::string> names;
   for (const auto& c : p.at("checks").as_array()) {
@@ -39,7 +39,7 @@ TEST(Probe, ReportsWhatThisMachineEnforces) {
   }
   for (const char* n : {"landlock", "user_namespace", "pid_namespace", "mount_namespace",
                         "network_namespace", "uts_namespace", "seccomp", "capabilities", "terminal",
-                        "process_limit", "memory_limit", "openat2", "rlimits"})
+                        "process_limit", "memory_limit", "openat2", "rlimits", "view"})
     EXPECT_TRUE(names.count(n)) << n;
   // Probed once: the same answer again.
   EXPECT_EQ(json::serialize(probe()), json::serialize(p));
@@ -55,6 +55,9 @@ TEST(Probe, AgreesWithWhatASandboxGets) {
   EXPECT_EQ(plan.at("capabilities_dropped"), p.at("capabilities_dropped"));
   EXPECT_EQ(plan.at("memory_limit"), p.at("memory_limit"));
   EXPECT_EQ(plan.at("landlock_abi"), p.at("landlock_abi"));
+  // Which view this machine gives (issue 14): the sandbox got the one the probe announced.
+  EXPECT_EQ(b.sb->info().at("view"), p.at("view"));
+  EXPECT_EQ(plan.at("view"), p.at("view"));
   // And the command sees it: capabilities and the seccomp mode in its own status.
   auto r = b.exec("grep -E '^(CapEff|Seccomp):' /proc/self/status");
   const std::string status = str(r, "stdout");

@@ -50,8 +50,8 @@ class Search : public ::testing::Test {
 // Each line matched on its own, as before the whole file was searched at once: anchors at line
 // ends, nothing across a line end, one result per line however many matches it holds.
 TEST_F(Search, GrepMatchesLineByLine) {
-  ASSERT_TRUE(box.write("/t.txt", "alpha beta\nbeta\n\nalpha\r\ngamma alpha alpha\nlast").ok());
-  const std::string f = "/t.txt";
+  ASSERT_TRUE(box.write("t.txt", "alpha beta\nbeta\n\nalpha\r\ngamma alpha alpha\nlast").ok());
+  const std::string f = "t.txt";
   EXPECT_EQ(grep_lines(grep({{"pattern", "^beta"}, {"path", f}})), (std::vector<int64_t>{2}));
   EXPECT_EQ(grep_lines(grep({{"pattern", "beta$"}, {"path", f}})), (std::vector<int64_t>{1, 2}));
   EXPECT_EQ(grep_lines(grep({{"pattern", "^$"}, {"path", f}})), (std::vector<int64_t>{3}));
@@ -66,9 +66,9 @@ TEST_F(Search, GrepMatchesLineByLine) {
   EXPECT_EQ(grep_lines(grep({{"pattern", "las[t]\\b"}, {"path", f}})), (std::vector<int64_t>{6}));
   // An empty pattern matches every line, and "a\n" has one line, not two.
   EXPECT_EQ(grep_lines(grep({{"pattern", ""}, {"path", f}})).size(), 6u);
-  ASSERT_TRUE(box.write("/one.txt", "x\n").ok());
-  EXPECT_EQ(grep_lines(grep({{"pattern", ""}, {"path", "/one.txt"}})), (std::vector<int64_t>{1}));
-  EXPECT_EQ(grep_lines(grep({{"pattern", "x*"}, {"path", "/one.txt"}})), (std::vector<int64_t>{1}));
+  ASSERT_TRUE(box.write("one.txt", "x\n").ok());
+  EXPECT_EQ(grep_lines(grep({{"pattern", ""}, {"path", "one.txt"}})), (std::vector<int64_t>{1}));
+  EXPECT_EQ(grep_lines(grep({{"pattern", "x*"}, {"path", "one.txt"}})), (std::vector<int64_t>{1}));
   // Nothing matches across a line end: \s, [^x] and (?s). never take the '\n'.
   for (const char* p : {"beta\\s+alpha", "beta[^x]", "(?s)beta.\\n", "a\\nb"})
     EXPECT_TRUE(grep_lines(grep({{"pattern", p}, {"path", f}})).empty()) << p;
@@ -96,7 +96,7 @@ TEST_F(Search, GrepLineNumbersInALongFile) {
   auto rows = grep_rows(grep({{"pattern", "^hit (\\d+)$"}, {"max_matches", 100}}));
   ASSERT_EQ(rows.size(), 20u);
   for (const auto& [path, line, t] : rows) {
-    EXPECT_EQ(path, "/long.txt");
+    EXPECT_EQ(path, in_ws(box, "long.txt"));
     EXPECT_EQ(t, "hit " + std::to_string(line));
     EXPECT_EQ(line % 997, 0);
   }
@@ -112,7 +112,7 @@ TEST_F(Search, GrepKeepsTheFirstMatchesInPathOrder) {
       std::snprintf(name, sizeof name, "d%02d/f%02d.txt", d, f);
       fs::create_directories((box.ws() / name).parent_path());
       ar_test::write_file(box.ws() / name, "needle one\nhay\nneedle two\n");
-      if (want.size() < 25) want.push_back(std::string("/") + name);
+      if (want.size() < 25) want.push_back(in_ws(box, name));
     }
   for (int round = 0; round < 5; ++round) {
     auto r = grep({{"pattern", "needle"}, {"max_matches", 49}});
@@ -140,40 +140,40 @@ TEST_F(Search, GrepKeepsTheFirstMatchesInPathOrder) {
 // Matches come in the order of their paths as strings, as glob's entries do (and as the daytona
 // plugin sorts them), although the walk visits "a/b" before "a.txt".
 TEST_F(Search, GrepOrderIsPathOrder) {
-  ASSERT_TRUE(box.write("/a/b", "x\n").ok());
-  ASSERT_TRUE(box.write("/a.txt", "x\n").ok());
-  ASSERT_TRUE(box.write("/a-z", "x\n").ok());
+  ASSERT_TRUE(box.write("a/b", "x\n").ok());
+  ASSERT_TRUE(box.write("a.txt", "x\n").ok());
+  ASSERT_TRUE(box.write("a-z", "x\n").ok());
   auto rows = grep_rows(grep({{"pattern", "x"}}));
   ASSERT_EQ(rows.size(), 3u);
-  EXPECT_EQ(std::get<0>(rows[0]), "/a-z");
-  EXPECT_EQ(std::get<0>(rows[1]), "/a.txt");
-  EXPECT_EQ(std::get<0>(rows[2]), "/a/b");
+  EXPECT_EQ(std::get<0>(rows[0]), in_ws(box, "a-z"));
+  EXPECT_EQ(std::get<0>(rows[1]), in_ws(box, "a.txt"));
+  EXPECT_EQ(std::get<0>(rows[2]), in_ws(box, "a/b"));
   // The first two in that order, whatever was visited first.
   auto two = grep_rows(grep({{"pattern", "x"}, {"max_matches", 2}}));
   ASSERT_EQ(two.size(), 2u);
-  EXPECT_EQ(std::get<0>(two[1]), "/a.txt");
+  EXPECT_EQ(std::get<0>(two[1]), in_ws(box, "a.txt"));
 }
 
 TEST_F(Search, GrepGlobFilterByNameOrPath) {
-  ASSERT_TRUE(box.write("/src/a.c", "x\n").ok());
-  ASSERT_TRUE(box.write("/src/deep/b.c", "x\n").ok());
-  ASSERT_TRUE(box.write("/lib/c.c", "x\n").ok());
-  ASSERT_TRUE(box.write("/src/d.h", "x\n").ok());
+  ASSERT_TRUE(box.write("src/a.c", "x\n").ok());
+  ASSERT_TRUE(box.write("src/deep/b.c", "x\n").ok());
+  ASSERT_TRUE(box.write("lib/c.c", "x\n").ok());
+  ASSERT_TRUE(box.write("src/d.h", "x\n").ok());
   auto by_name = grep_rows(grep({{"pattern", "x"}, {"glob", "*.c"}}));
   EXPECT_EQ(by_name.size(), 3u);
   auto by_path = grep_rows(grep({{"pattern", "x"}, {"glob", "src/**/*.c"}}));
   ASSERT_EQ(by_path.size(), 2u);
-  EXPECT_EQ(std::get<0>(by_path[0]), "/src/a.c");
-  EXPECT_EQ(std::get<0>(by_path[1]), "/src/deep/b.c");
+  EXPECT_EQ(std::get<0>(by_path[0]), in_ws(box, "src/a.c"));
+  EXPECT_EQ(std::get<0>(by_path[1]), in_ws(box, "src/deep/b.c"));
   EXPECT_EQ(grep({{"pattern", "x"}, {"glob", std::string(5000, '*')}}).code(), "invalid_argument");
-  auto below = grep_rows(grep({{"pattern", "x"}, {"path", "/src"}, {"glob", "deep/*.c"}}));
+  auto below = grep_rows(grep({{"pattern", "x"}, {"path", "src"}, {"glob", "deep/*.c"}}));
   ASSERT_EQ(below.size(), 1u);
-  EXPECT_EQ(std::get<0>(below[0]), "/src/deep/b.c");
+  EXPECT_EQ(std::get<0>(below[0]), in_ws(box, "src/deep/b.c"));
 }
 
 // A search of a big tree stops when the host cancels the call.
 TEST_F(Search, CancelledSearchesStop) {
-  for (int d = 0; d < 20; ++d) ASSERT_TRUE(box.write("/d" + std::to_string(d) + "/f", "x\n").ok());
+  for (int d = 0; d < 20; ++d) ASSERT_TRUE(box.write("d" + std::to_string(d) + "/f", "x\n").ok());
   std::atomic<bool> cancel{true};
   agent_runner::CallOptions o;
   o.cancelled = &cancel;
@@ -203,14 +203,14 @@ TEST_F(Search, ManyGlobstarsOverADeepTreeFinish) {
   ar_test::finishes_within(std::chrono::seconds(30), "glob over a 40-level chain", [&] {
     auto g = box.call(Op::glob, {{"pattern", pattern}});
     ASSERT_TRUE(g.ok()) << g.message();
-    EXPECT_EQ(glob_paths(g), (std::vector<std::string>{rel + "/b"}));
+    EXPECT_EQ(glob_paths(g), (std::vector<std::string>{in_ws(box, rel.substr(1) + "/b")}));
   });
   ar_test::finishes_within(std::chrono::seconds(30), "grep's glob over a 40-level chain", [&] {
     auto r = grep({{"pattern", "needle"}, {"glob", pattern}});
     ASSERT_TRUE(r.ok()) << r.message();
     auto rows = grep_rows(r);
     ASSERT_EQ(rows.size(), 1u);
-    EXPECT_EQ(std::get<0>(rows[0]), rel + "/b");
+    EXPECT_EQ(std::get<0>(rows[0]), in_ws(box, rel.substr(1) + "/b"));
   });
 }
 
@@ -242,15 +242,16 @@ TEST(SearchLimits, TheWalkLimitSaysTruncatedAndMissesNothingBelowIt) {
     OpResult err;
     auto sb = open_sandbox(cfg, std::nullopt, err);
     ASSERT_TRUE(sb) << err.message();
+    const std::string zzz = std::string(sb->info().at("workdir").as_string()) + "/zzz.txt";
     auto g = sb->call(Op::grep, {{"pattern", "needle"}});
     ASSERT_TRUE(g.ok()) << g.message();
     auto gl = sb->call(Op::glob, {{"pattern", "**/zzz.txt"}});
     ASSERT_TRUE(gl.ok()) << gl.message();
     if (limit == 0) {
       ASSERT_EQ(grep_rows(g).size(), 1u);
-      EXPECT_EQ(std::get<0>(grep_rows(g)[0]), "/zzz.txt");
+      EXPECT_EQ(std::get<0>(grep_rows(g)[0]), zzz);
       EXPECT_EQ(g.body.at("truncated"), false);
-      EXPECT_EQ(glob_paths(gl), (std::vector<std::string>{"/zzz.txt"}));
+      EXPECT_EQ(glob_paths(gl), (std::vector<std::string>{zzz}));
       EXPECT_EQ(gl.body.at("truncated"), false);
     } else {
       EXPECT_EQ(g.body.at("truncated"), true);

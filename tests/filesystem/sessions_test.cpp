@@ -20,17 +20,17 @@ TEST(Sessions, SameKeyAttachesToTheSameWorkspace) {
     EXPECT_EQ(sb->info().at("workspace").as_string(), (root.path() / "feature-42").string());
     agent_runner::CallOptions o;
     o.inputs = {"kept"};
-    ASSERT_TRUE(sb->call(Op::write, {{"path", "/notes.txt"}}, o).ok());
+    ASSERT_TRUE(sb->call(Op::write, {{"path", "notes.txt"}}, o).ok());
     ASSERT_TRUE(sb->release().ok());
   }
   auto again = open_sandbox(cfg, std::string("feature-42"), err);
   ASSERT_TRUE(again);
-  auto r = again->call(Op::read, {{"path", "/notes.txt"}});
+  auto r = again->call(Op::read, {{"path", "notes.txt"}});
   ASSERT_TRUE(r.ok()) << r.message();
   EXPECT_EQ(r.buffers.at(0), "kept");
   // Another key is another workspace.
   auto other = open_sandbox(cfg, std::string("other"), err);
-  EXPECT_EQ(other->call(Op::read, {{"path", "/notes.txt"}}).code(), "file_not_found");
+  EXPECT_EQ(other->call(Op::read, {{"path", "notes.txt"}}).code(), "file_not_found");
 }
 
 TEST(Sessions, EphemeralWorkspaceAndTmpAreRemovedOnRelease) {
@@ -77,7 +77,7 @@ TEST(Sessions, SharedLayoutUsesRootDirItselfAndNeverRemovesIt) {
       open_sandbox({{"root_dir", root.path().string()}, {"layout", "shared"}}, std::nullopt, err);
   ASSERT_TRUE(sb) << err.message();
   EXPECT_EQ(sb->info().at("workspace").as_string(), root.path().string());
-  auto r = sb->call(Op::read, {{"path", "/project.txt"}});
+  auto r = sb->call(Op::read, {{"path", "project.txt"}});
   EXPECT_EQ(r.buffers.at(0), "mine");
   ASSERT_TRUE(sb->release().ok());
   EXPECT_TRUE(fs::exists(root.path() / "project.txt"));

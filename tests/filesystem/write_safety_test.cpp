@@ -67,31 +67,31 @@ class DiskFull : public ::testing::Test {
 
 TEST_F(DiskFull, OverwriteEditAndUploadKeepTheOldContent) {
   const std::string old_content = std::string(64 * 1024, 'o') + "\nMARK\n";
-  ASSERT_TRUE(write("/keep.txt", old_content).ok());
+  ASSERT_TRUE(write("keep.txt", old_content).ok());
   ASSERT_EQ(::chmod((dir() / "keep.txt").c_str(), 0640), 0);
   fill();
   const std::string bigger(2 << 20, 'n');
 
-  auto w = write("/keep.txt", bigger);
+  auto w = write("keep.txt", bigger);
   EXPECT_EQ(w.code(), "no_space") << w.message();
   EXPECT_NE(w.message().find("no space left"), std::string::npos) << w.message();
   EXPECT_NE(w.message().find("/keep.txt"), std::string::npos) << w.message();
   EXPECT_EQ(ar_test::read_file(dir() / "keep.txt"), old_content);
 
-  auto e = sb->call(Op::edit, {{"path", "/keep.txt"}, {"old", "MARK"}, {"new", bigger}});
+  auto e = sb->call(Op::edit, {{"path", "keep.txt"}, {"old", "MARK"}, {"new", bigger}});
   EXPECT_EQ(e.code(), "no_space") << e.message();
   EXPECT_NE(e.message().find("/keep.txt"), std::string::npos) << e.message();
   EXPECT_EQ(ar_test::read_file(dir() / "keep.txt"), old_content);
 
   agent_runner::CallOptions o;
   o.inputs = {bigger};
-  auto u = sb->call(Op::upload, {{"files", json::array{json::object{{"path", "/keep.txt"}}}}}, o);
+  auto u = sb->call(Op::upload, {{"files", json::array{json::object{{"path", "keep.txt"}}}}}, o);
   ASSERT_TRUE(u.ok()) << u.message();
   EXPECT_EQ(error_code_of_row(u), "no_space");
   EXPECT_EQ(ar_test::read_file(dir() / "keep.txt"), old_content);
 
   // A new file is not left half written either.
-  EXPECT_EQ(write("/new.txt", bigger).code(), "no_space");
+  EXPECT_EQ(write("new.txt", bigger).code(), "no_space");
   EXPECT_FALSE(fs::exists(dir() / "new.txt"));
   EXPECT_EQ(fs::status(dir() / "keep.txt").permissions(),
             fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read);
@@ -99,7 +99,7 @@ TEST_F(DiskFull, OverwriteEditAndUploadKeepTheOldContent) {
 
   // With room again, the same write goes through.
   fs::remove(dir() / "filler");
-  auto again = write("/keep.txt", bigger);
+  auto again = write("keep.txt", bigger);
   ASSERT_TRUE(again.ok()) << again.message();
   EXPECT_EQ(ar_test::read_file(dir() / "keep.txt"), bigger);
 }
@@ -122,10 +122,10 @@ TEST_F(FileWrites, SpecialFilesAreRefusedWithoutBlocking) {
   ASSERT_LT(sock.size(), sizeof addr.sun_path);
   std::memcpy(addr.sun_path, sock.c_str(), sock.size() + 1);
   ASSERT_EQ(::bind(s, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0) << std::strerror(errno);
-  std::vector<std::pair<std::string, std::string>> specials = {{"/pipe", "is a FIFO"},
-                                                               {"/sock", "is a socket"}};
+  std::vector<std::pair<std::string, std::string>> specials = {{"pipe", "is a FIFO"},
+                                                               {"sock", "is a socket"}};
   if (::geteuid() == 0 && ::mknod((box.ws() / "null").c_str(), S_IFCHR | 0666, makedev(1, 3)) == 0)
-    specials.emplace_back("/null", "is a device");
+    specials.emplace_back("null", "is a device");
   ar_test::finishes_within(std::chrono::seconds(30), "file operations on special files", [&] {
     for (const auto& [path, why] : specials) {
       SCOPED_TRACE(path);
@@ -150,7 +150,7 @@ TEST_F(FileWrites, SpecialFilesAreRefusedWithoutBlocking) {
       EXPECT_EQ(error_code_of_row(d), "invalid_path");
     }
     // A search walks past them.
-    ASSERT_TRUE(box.write("/f.txt", "data\n").ok());
+    ASSERT_TRUE(box.write("f.txt", "data\n").ok());
     auto g = box.call(Op::grep, {{"pattern", "data"}});
     ASSERT_TRUE(g.ok()) << g.message();
     EXPECT_EQ(g.body.at("matches").as_array().size(), 1u);
@@ -162,28 +162,28 @@ TEST_F(FileWrites, SpecialFilesAreRefusedWithoutBlocking) {
 // Replacing a file by rename keeps what writing in place kept: a symlink inside the workspace
 // is written through (the link stays a link), the permission bits stay, and nothing is left over.
 TEST_F(FileWrites, ReplaceKeepsSymlinksAndModes) {
-  ASSERT_TRUE(box.write("/dir/real.txt", "one").ok());
+  ASSERT_TRUE(box.write("dir/real.txt", "one").ok());
   ASSERT_EQ(::chmod((box.ws() / "dir/real.txt").c_str(), 0750), 0);
   fs::create_symlink("dir/real.txt", box.ws() / "link.txt");
   fs::create_symlink("real.txt", box.ws() / "dir/link2");
   fs::create_symlink("../link.txt", box.ws() / "dir/chain");
-  auto w = box.write("/link.txt", "two", true);
+  auto w = box.write("link.txt", "two", true);
   ASSERT_TRUE(w.ok()) << w.message();
   EXPECT_FALSE(flag(w, "created"));
   EXPECT_TRUE(fs::is_symlink(box.ws() / "link.txt"));
   EXPECT_EQ(ar_test::read_file(box.ws() / "dir/real.txt"), "two");
   EXPECT_EQ(fs::status(box.ws() / "dir/real.txt").permissions(),
             fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec);
-  ASSERT_TRUE(box.write("/dir/chain", "three", true).ok());
+  ASSERT_TRUE(box.write("dir/chain", "three", true).ok());
   EXPECT_EQ(ar_test::read_file(box.ws() / "dir/real.txt"), "three");
-  auto e = box.call(Op::edit, {{"path", "/dir/link2"}, {"old", "three"}, {"new", "four"}});
+  auto e = box.call(Op::edit, {{"path", "dir/link2"}, {"old", "three"}, {"new", "four"}});
   ASSERT_TRUE(e.ok()) << e.message();
   EXPECT_TRUE(fs::is_symlink(box.ws() / "dir/link2"));
   EXPECT_EQ(ar_test::read_file(box.ws() / "dir/real.txt"), "four");
-  EXPECT_EQ(box.write("/link.txt", "x", false).code(), "already_exists");
+  EXPECT_EQ(box.write("link.txt", "x", false).code(), "already_exists");
   // A link that points at a name not there yet creates it.
   fs::create_symlink("dir/fresh.txt", box.ws() / "dangling");
-  auto d = box.write("/dangling", "new", true);
+  auto d = box.write("dangling", "new", true);
   ASSERT_TRUE(d.ok()) << d.message();
   EXPECT_TRUE(flag(d, "created"));
   EXPECT_EQ(ar_test::read_file(box.ws() / "dir/fresh.txt"), "new");
@@ -191,7 +191,7 @@ TEST_F(FileWrites, ReplaceKeepsSymlinksAndModes) {
   agent_runner::CallOptions o;
   o.inputs = {std::string_view("five")};
   auto u = box.sb->call(
-      Op::upload, {{"files", json::array{json::object{{"path", "/dir/real.txt"}, {"mode", 0600}}}}},
+      Op::upload, {{"files", json::array{json::object{{"path", "dir/real.txt"}, {"mode", 0600}}}}},
       o);
   ASSERT_TRUE(u.ok()) << u.message();
   EXPECT_EQ(fs::status(box.ws() / "dir/real.txt").permissions(),
@@ -199,7 +199,7 @@ TEST_F(FileWrites, ReplaceKeepsSymlinksAndModes) {
   // A link loop is an error, not a hang.
   fs::create_symlink("loop2", box.ws() / "loop1");
   fs::create_symlink("loop1", box.ws() / "loop2");
-  EXPECT_EQ(box.write("/loop1", "x", true).code(), "invalid_path");
+  EXPECT_EQ(box.write("loop1", "x", true).code(), "invalid_path");
   expect_no_temporaries(box.ws());
 }
 

@@ -101,10 +101,12 @@ async function call(client, name, args, options) {
   return client.callTool({ name, arguments: args }, undefined, options);
 }
 
-async function expectToolError(client, name, args, code) {
+async function expectToolError(client, name, args, code, structuredCode = code) {
   const r = await call(client, name, args);
   assert.equal(r.isError, true, `${name} ${JSON.stringify(args)} should fail with ${code}`);
   assert.match(textOf(r), new RegExp(code), `${name}: error text names ${code}: ${textOf(r)}`);
+  // The code is in structuredContent too, where a client takes it without parsing text.
+  assert.equal(r.structuredContent?.error?.code, structuredCode, JSON.stringify(r.structuredContent));
   return r;
 }
 
@@ -130,56 +132,75 @@ async function toolsAndResults() {
     }
     await client.ping();
 
+    // One filesystem: commands start in the workdir the instructions name; a relative path is
+    // relative to it and an absolute path is the same file for commands and file tools.
+    begin('workdir');
+    let r = await call(client, 'execute', { command: 'pwd' });
+    const W = r.structuredContent.output.trim();
+    assert.match(W, /^\//);
+    assert.ok(client.getInstructions().includes(`workdir ${W}`), client.getInstructions());
+
     begin('write_file / read_file');
-    let r = await call(client, 'write_file', { path: '/src/hello.py', content: 'print("hi")\nx = 1\nx = 1\n' });
+    r = await call(client, 'write_file', { path: 'src/hello.py', content: 'print("hi")\nx = 1\nx = 1\n' });
     assert.ok(!r.isError, textOf(r));
     assert.equal(r.structuredContent.created, true);
-    await expectToolError(client, 'write_file', { path: '/src/hello.py', content: 'again' }, 'already_exists');
-    r = await call(client, 'read_file', { path: '/src/hello.py' });
+    assert.equal(r.structuredContent.path, `${W}/src/hello.py`);
+    r = await expectToolError(client, 'write_file', { path: `${W}/src/hello.py`, content: 'again' }, 'already_exists');
+    assert.equal(textOf(r).split('overwrite: true').length, 2, `the hint once: ${textOf(r)}`);
+    r = await call(client, 'read_file', { path: `${W}/src/hello.py` });
     assert.equal(textOf(r), '     1\tprint("hi")\n     2\tx = 1\n     3\tx = 1');
     assert.equal(r.structuredContent.content, 'print("hi")\nx = 1\nx = 1\n');
-    r = await call(client, 'read_file', { path: '/src/hello.py', offset: 1, limit: 1 });
+    r = await call(client, 'read_file', { path: 'src/hello.py', offset: 1, limit: 1 });
     assert.match(textOf(r), /^     2\tx = 1\n\.\.\. \(1 more line; call read_file with offset=2/);
-    await expectToolError(client, 'read_file', { path: '/src/missing.py' }, 'file_not_found');
-    await expectToolError(client, 'read_file', { path: '/../../etc/passwd' }, 'invalid_path');
-    await expectToolError(client, 'read_file', { path: '/src' }, 'is_directory');
+    r = await call(client, 'read_file', { path: 'src/hello.py', limit: 0 });
+    assert.ok(!r.isError, textOf(r));
+    assert.equal(r.structuredContent.lines, 0);
+    assert.match(textOf(r), /3 more lines/);
+    await expectToolError(client, 'read_file', { path: 'src/hello.py', offset: 9 }, 'invalid_argument');
+    await expectToolError(client, 'read_file', { path: 'src/missing.py' }, 'file_not_found');
+    await expectToolError(client, 'read_file', { path: '../../../etc/passwd' }, 'invalid_path');
+    // Nothing of the host outside the sandbox's filesystem: the host's /root is not there.
+    await expectToolError(client, 'read_file', { path: '/root/.profile' }, 'file_not_found');
+    await expectToolError(client, 'read_file', { path: 'src' }, 'is_directory');
     // Arguments the schema refuses are a tool error the model can act on, naming the field.
-    r = await expectToolError(client, 'read_file', { file_path: '/src/hello.py' }, 'file_path');
+    r = await expectToolError(client, 'read_file', { file_path: 'src/hello.py' }, 'file_path', 'invalid_argument');
 
     begin('edit_file');
-    await expectToolError(client, 'edit_file', { path: '/src/hello.py', old_string: 'x = 1', new_string: 'x = 2' }, 'ambiguous');
-    await expectToolError(client, 'edit_file', { path: '/src/hello.py', old_string: 'nope', new_string: 'y' }, 'not_found');
-    r = await call(client, 'edit_file', { path: '/src/hello.py', old_string: 'x = 1', new_string: 'x = 2', replace_all: true });
+    await expectToolError(client, 'edit_file', { path: 'src/hello.py', old_string: 'x = 1', new_string: 'x = 2' }, 'ambiguous');
+    await expectToolError(client, 'edit_file', { path: 'src/hello.py', old_string: 'nope', new_string: 'y' }, 'not_found');
+    r = await call(client, 'edit_file', { path: 'src/hello.py', old_string: 'x = 1', new_string: 'x = 2', replace_all: true });
     assert.ok(!r.isError, textOf(r));
     assert.equal(r.structuredContent.occurrences, 2);
-    r = await call(client, 'write_file', { path: '/src/hello.py', content: 'print("bye")\n', overwrite: true });
+    r = await call(client, 'write_file', { path: 'src/hello.py', content: 'print("bye")\n', overwrite: true });
     assert.ok(!r.isError, textOf(r));
 
     begin('ls / glob / grep');
     r = await call(client, 'ls', {});
-    assert.ok(r.structuredContent.entries.some((e) => e.path === '/src' && e.is_dir), JSON.stringify(r.structuredContent));
-    assert.match(textOf(r), /^\/src\/$/m);
-    await expectToolError(client, 'ls', { path: '/nowhere' }, 'file_not_found');
+    assert.ok(r.structuredContent.entries.some((e) => e.path === `${W}/src` && e.is_dir), JSON.stringify(r.structuredContent));
+    assert.ok(textOf(r).split('\n').includes(`${W}/src/`), textOf(r));
+    await expectToolError(client, 'ls', { path: 'nowhere' }, 'file_not_found');
     r = await call(client, 'glob', { pattern: '**/*.py' });
-    assert.deepEqual(r.structuredContent.entries.map((e) => e.path), ['/src/hello.py']);
+    assert.deepEqual(r.structuredContent.entries.map((e) => e.path), [`${W}/src/hello.py`]);
+    r = await call(client, 'glob', { pattern: 's*' });
+    assert.deepEqual(r.structuredContent.entries.map((e) => [e.path, e.is_dir]), [[`${W}/src`, true]]);
     r = await call(client, 'grep', { pattern: 'b.e' });
-    assert.deepEqual(r.structuredContent.matches, [{ path: '/src/hello.py', line: 1, text: 'print("bye")' }]);
-    assert.equal(textOf(r), '/src/hello.py:1:print("bye")');
+    assert.deepEqual(r.structuredContent.matches, [{ path: `${W}/src/hello.py`, line: 1, text: 'print("bye")' }]);
+    assert.equal(textOf(r), `${W}/src/hello.py:1:print("bye")`);
     await expectToolError(client, 'grep', { pattern: '(' }, 'invalid_argument');
 
     begin('upload / download');
     const bytes = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
-    r = await call(client, 'upload', { files: [{ path: '/bin/tool', content_base64: bytes.toString('base64'), mode: 0o755 }] });
+    r = await call(client, 'upload', { files: [{ path: 'bin/tool', content_base64: bytes.toString('base64'), mode: 0o755 }] });
     assert.ok(!r.isError, textOf(r));
-    assert.deepEqual(r.structuredContent.files, [{ path: '/bin/tool', ok: true, bytes: 256, error: null }]);
-    r = await call(client, 'download', { paths: ['/bin/tool', '/bin/missing'] });
+    assert.deepEqual(r.structuredContent.files, [{ path: `${W}/bin/tool`, ok: true, bytes: 256 }]);
+    r = await call(client, 'download', { paths: ['bin/tool', `${W}/bin/missing`] });
     assert.equal(r.isError, true, 'one file failed');
     const [got, missing] = r.structuredContent.files;
     assert.ok(Buffer.from(got.content_base64, 'base64').equals(bytes), 'downloaded bytes match');
     assert.equal(got.mode & 0o777, 0o755);
     assert.equal(missing.ok, false);
     assert.equal(missing.error.code, 'file_not_found');
-    await expectToolError(client, 'upload', { files: [{ path: '/x', content_base64: '***' }] }, 'content_base64');
+    await expectToolError(client, 'upload', { files: [{ path: '/x', content_base64: '***' }] }, 'content_base64', 'invalid_argument');
 
     begin('execute');
     r = await call(client, 'execute', { command: 'cat src/hello.py; echo oops >&2; exit 3' });
@@ -190,20 +211,22 @@ async function toolsAndResults() {
     r = await call(client, 'execute', { command: 'env; ls /proc/self/fd', env: { GREETING: 'hello' } });
     assert.match(r.structuredContent.output, /^GREETING=hello$/m);
     assert.ok(!r.structuredContent.output.includes(SECRET), "the server's environment leaked into a command");
-    r = await call(client, 'execute', { command: 'pwd', cwd: '/src' });
-    assert.match(r.structuredContent.output, /\/src\n$/);
+    r = await call(client, 'execute', { command: 'pwd', cwd: 'src' });
+    assert.equal(r.structuredContent.output, `${W}/src\n`);
+    r = await call(client, 'execute', { command: `cat ${W}/bin/tool | wc -c` });
+    assert.equal(r.structuredContent.output.trim(), '256', 'an absolute path is the same file for a command');
     r = await call(client, 'execute', { command: 'echo before; sleep 30', timeout: 1 });
     assert.equal(r.structuredContent.timed_out, true);
     assert.equal(r.structuredContent.exit_code, 124);
     assert.match(textOf(r), /before\n\[Command timed out/);
-    await expectToolError(client, 'execute', { command: 'true', cwd: '/../..' }, 'invalid_path');
+    await expectToolError(client, 'execute', { command: 'true', cwd: 'nowhere' }, 'file_not_found');
 
     begin('delete');
-    await expectToolError(client, 'delete', { path: '/src' }, 'invalid_argument');
-    r = await call(client, 'delete', { path: '/src', recursive: true });
+    await expectToolError(client, 'delete', { path: 'src' }, 'invalid_argument');
+    r = await call(client, 'delete', { path: `${W}/src`, recursive: true });
     assert.ok(!r.isError, textOf(r));
     assert.equal(r.structuredContent.deleted, true);
-    await expectToolError(client, 'read_file', { path: '/src/hello.py' }, 'file_not_found');
+    await expectToolError(client, 'read_file', { path: 'src/hello.py' }, 'file_not_found');
 
     begin('unknown tool is a protocol error');
     await assert.rejects(call(client, 'no_such_tool', {}), (e) => e.code === -32602);
@@ -253,7 +276,7 @@ async function longCommandProgressAndCancel(client) {
     }),
   ]);
   // The command is still running: other calls are answered meanwhile.
-  const r = await call(client, 'read_file', { path: '/sleeper.txt' });
+  const r = await call(client, 'read_file', { path: 'sleeper.txt' });
   assert.ok(!r.isError, textOf(r));
   assert.equal(r.structuredContent.content, 'started\n');
   const sleeper = ['sleep', '6011'];
@@ -271,13 +294,13 @@ async function longCommandProgressAndCancel(client) {
 async function persistentSession() {
   begin('--session attaches to the same workspace');
   let { client } = await connect(['--session', 'conformance']);
-  let r = await call(client, 'write_file', { path: '/kept.txt', content: 'still here\n' });
+  let r = await call(client, 'write_file', { path: 'kept.txt', content: 'still here\n' });
   assert.ok(!r.isError, textOf(r));
   await client.close();
   ({ client } = await connect(['--session', 'conformance']));
-  r = await call(client, 'read_file', { path: '/kept.txt' });
+  r = await call(client, 'read_file', { path: 'kept.txt' });
   assert.equal(r.structuredContent.content, 'still here\n');
-  await call(client, 'delete', { path: '/kept.txt' });
+  await call(client, 'delete', { path: 'kept.txt' });
   await client.close();
 }
 

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <set>
 
 namespace {
@@ -116,9 +117,73 @@ TEST(McpTools, OperationErrorsAreToolErrorsWithTheCode) {
                               OpResult::error(AR_ERR_ALREADY_EXISTS, "/a exists"),
                               mcp::features_for("2025-11-25"));
   EXPECT_TRUE(is_error(r));
-  EXPECT_FALSE(r.contains("structuredContent"));
+  EXPECT_EQ(r.at("structuredContent"),
+            json::parse(R"({"error":{"code":"already_exists","message":"/a exists"}})"));
   EXPECT_NE(text_of(r).find("already_exists"), std::string::npos);
   EXPECT_NE(text_of(r).find("overwrite"), std::string::npos) << "tells the model what to do";
+  // A plugin that already gives the advice: it is said once.
+  r = mcp::render_result(
+      tool("write_file"), call,
+      OpResult::error(AR_ERR_ALREADY_EXISTS,
+                      "write /a: file already exists (pass overwrite: true to replace it)"),
+      mcp::features_for("2025-11-25"));
+  const std::string text = text_of(r);
+  EXPECT_EQ(text.find("overwrite: true"), text.rfind("overwrite: true")) << text;
+  // The old protocol has no structuredContent.
+  r = mcp::render_result(tool("write_file"), call, OpResult::error(AR_ERR_ALREADY_EXISTS, "x"),
+                         mcp::features_for("2025-03-26"));
+  EXPECT_FALSE(r.contains("structuredContent"));
+}
+
+// The Inspector's --strict mode warns about ["X", "null"] type arrays; every output schema
+// accepts {"error": {code, message}}, the structuredContent of a failed call.
+TEST(McpTools, OutputSchemasHaveNoNullTypesAndAcceptAnError) {
+  std::function<void(const json::value&, const std::string&)> walk = [&](const json::value& v,
+                                                                         const std::string& at) {
+    if (v.is_object()) {
+      if (auto* t = v.as_object().if_contains("type")) {
+        EXPECT_TRUE(t->is_string()) << at;
+      }
+      for (const auto& kv : v.as_object()) walk(kv.value(), at + "/" + std::string(kv.key()));
+    } else if (v.is_array()) {
+      for (const auto& x : v.as_array()) walk(x, at + "/[]");
+    }
+  };
+  for (const auto& t : mcp::tool_specs()) {
+    walk(t.output_schema, t.name);
+    const auto& any = t.output_schema.at("anyOf").as_array();
+    EXPECT_EQ(any.back(), json::parse(R"({"required":["error"]})")) << t.name;
+    EXPECT_TRUE(t.output_schema.at("properties").as_object().contains("error")) << t.name;
+  }
+}
+
+TEST(McpTools, ReadWithLimitZeroSaysHowManyLinesThereAre) {
+  auto call =
+      mcp::prepare_call(tool("read_file"), json::parse(R"({"path":"a","limit":0})").as_object());
+  ASSERT_EQ(call.error, "");
+  auto r = mcp::render_result(
+      tool("read_file"), call,
+      ok(json::parse(R"({"path":"/w/a","total_lines":3,"offset":0,"lines":0,"size":6,"more":true})")
+             .as_object(),
+         {std::string()}),
+      mcp::features_for("2025-11-25"));
+  EXPECT_FALSE(is_error(r));
+  EXPECT_NE(text_of(r).find("3 more lines"), std::string::npos) << text_of(r);
+  // Past the end: an error with its code, in the text and in structuredContent.
+  call =
+      mcp::prepare_call(tool("read_file"), json::parse(R"({"path":"a","offset":9})").as_object());
+  r = mcp::render_result(
+      tool("read_file"), call,
+      ok(json::parse(
+             R"({"path":"/w/a","total_lines":3,"offset":9,"lines":0,"size":6,"more":false})")
+             .as_object(),
+         {std::string()}),
+      mcp::features_for("2025-11-25"));
+  EXPECT_TRUE(is_error(r));
+  EXPECT_EQ(r.at("structuredContent").at("error").at("code"), "invalid_argument");
+  EXPECT_NE(text_of(r).find("invalid_argument: line offset 9 exceeds file length (3 lines)"),
+            std::string::npos)
+      << text_of(r);
 }
 
 TEST(McpTools, ExecuteTextEndsWithTheExitCode) {
@@ -212,7 +277,10 @@ TEST(McpTools, DownloadAndUploadReportEachFile) {
   EXPECT_TRUE(is_error(r));
   const auto& files = r.at("structuredContent").at("files").as_array();
   EXPECT_EQ(files[0].at("content_base64"), "AAEC");
-  EXPECT_TRUE(files[1].at("content_base64").is_null());
+  // Absent rather than null: no output schema needs a ["string", "null"] type.
+  EXPECT_FALSE(files[1].as_object().contains("content_base64"));
+  EXPECT_FALSE(files[0].as_object().contains("error"));
+  EXPECT_EQ(files[1].at("error").at("code"), "file_not_found");
   EXPECT_NE(text_of(r).find("file_not_found"), std::string::npos);
   EXPECT_NE(text_of(r).find("mode 0644"), std::string::npos);
   // Without structured content (old protocol) the bytes go into the text.
@@ -230,7 +298,7 @@ TEST(McpTools, IntegersOutsideTheRangeOfInt64AreRefusedNotConverted) {
   // 6.7e79 is a whole number, so JSON Schema calls it an integer; converting it is undefined.
   auto c = mcp::prepare_call(tool("read_file"),
                              json::parse(R"({"path":"/a","limit":6.7e79})").as_object());
-  EXPECT_NE(c.error.find("limit: must be an integer between 1 and 9223372036854775807"),
+  EXPECT_NE(c.error.find("limit: must be an integer between 0 and 9223372036854775807"),
             std::string::npos)
       << c.error;
   c = mcp::prepare_call(tool("grep"),

@@ -245,11 +245,11 @@ secrets:
                                             R"(}
 skills: [./skills/tool]
 steps:
-  - upload: {from: ./input, to: /in}
+  - upload: {from: ./input, to: in}
   - execute: {command: "cat in/a.txt && sh in/sub/b.sh && test -x in/sub/b.sh && echo $GREETING token=$TOKEN file=$FILE_TOKEN && cat bin/skills/*/SKILL.md"}
-  - write_file: {path: /out/result.txt, content: "result\n"}
-  - download: {from: /out/result.txt, to: ./out/result.txt}
-  - read_file: {path: /out/result.txt}
+  - write_file: {path: out/result.txt, content: "result\n"}
+  - download: {from: out/result.txt, to: ./out/result.txt}
+  - read_file: {path: out/result.txt}
   - execute: {command: "echo tolerated >&2; exit 3"}
     continue_on_error: true
 )");

@@ -15,6 +15,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -141,28 +142,28 @@ TEST(Workload, EveryStepKindWithLocalFilesRelativeToTheWorkload) {
   f.file("local/input.txt", "uploaded bytes\n");
   auto wl = f.file("all.yaml", R"Y(name: all-steps
 steps:
-  - write_file: {path: /src/a.py, content: "print(1)\n"}
-  - write_file: {path: /src/a.py, content: "x"}
+  - write_file: {path: src/a.py, content: "print(1)\n"}
+  - write_file: {path: src/a.py, content: "x"}
     expect: {error: already_exists}
-  - write_file: {path: /src/a.py, content: "print(1)\nprint(11)\n", overwrite: true}
-  - read_file: {path: /src/a.py, offset: 1, limit: 1}
+  - write_file: {path: src/a.py, content: "print(1)\nprint(11)\n", overwrite: true}
+  - read_file: {path: src/a.py, offset: 1, limit: 1}
     expect: {content_contains: "print(11)"}
-  - edit_file: {path: /src/a.py, old: "print", new: "echo"}
+  - edit_file: {path: src/a.py, old: "print", new: "echo"}
     expect: {error: ambiguous}
-  - edit_file: {path: /src/a.py, old: "(1", new: "(3", replace_all: true}
+  - edit_file: {path: src/a.py, old: "(1", new: "(3", replace_all: true}
     expect: {count: 2}
-  - ls: {path: /src}
+  - ls: {path: src}
     expect: {count: 1}
-  - glob: {pattern: "**/*.py", path: /}
+  - glob: {pattern: "**/*.py"}
     expect: {count: 1}
-  - grep: {pattern: "print\\(3", path: /src, glob: "*.py"}
+  - grep: {pattern: "print\\(3", path: src, glob: "*.py"}
     expect: {count: 2}
-  - upload: {from: local/input.txt, to: /data/in.txt}
+  - upload: {from: local/input.txt, to: data/in.txt}
   - execute: {command: "cat data/in.txt; echo $V-$CI", env: {V: "1"}}
     expect: {exit_code: 0, output_contains: "uploaded bytes"}
-  - download: {from: /src/a.py, to: out/a.py}
-  - delete: {path: /src, recursive: true}
-  - ls: {path: /src}
+  - download: {from: src/a.py, to: out/a.py}
+  - delete: {path: src, recursive: true}
+  - ls: {path: src}
     expect: {error: file_not_found}
 env: {CI: "yes"}
 )Y");
@@ -205,7 +206,7 @@ TEST(Workload, ContinueOnErrorToleratesTheFailure) {
   Fixture f;
   auto wl = f.file("c.yaml", R"Y(name: continuing
 steps:
-  - read_file: {path: /missing.txt}
+  - read_file: {path: missing.txt}
     continue_on_error: true
   - execute: {command: "echo after"}
     expect: {output_contains: "after", output_not_contains: "before"}
@@ -329,8 +330,8 @@ secrets:
 steps:
   - execute: {command: "echo token=$API_TOKEN; echo file=$FILE_TOKEN >&2"}
   - execute: {command: "printf 'env-sec'; sleep 0.3; printf 'ret-7777\n'"}
-  - write_file: {path: /leak.txt, content: "env-secret-7777"}
-  - read_file: {path: /leak.txt}
+  - write_file: {path: leak.txt, content: "env-secret-7777"}
+  - read_file: {path: leak.txt}
 )Y");
   auto events_file = f.dir.path() / "events.jsonl";
   auto r = f.run({wl.string(), "--events", events_file.string(), "--session", "sec"},
@@ -387,9 +388,14 @@ steps:
   auto skills = of_kind(events_of(r.out), "skill.uploaded");
   ASSERT_EQ(skills.size(), 1u);
   EXPECT_EQ(str(skills[0].at("name")), "pdf-tools");
+  // Below the workdir (where commands start, so `bin/skills` works in a command), shown absolute.
+  const std::string workdir =
+      str(of_kind(events_of(r.out), "workload.started").at(0).at("workdir"));
+  ASSERT_FALSE(workdir.empty());
   std::string path = str(skills[0].at("path"));
-  EXPECT_EQ(path.rfind("/bin/skills/", 0), 0u);
-  EXPECT_EQ(path.size(), std::string("/bin/skills/").size() + 17);
+  const std::string prefix = workdir + "/bin/skills/";
+  EXPECT_EQ(path.rfind(prefix, 0), 0u) << path;
+  EXPECT_EQ(path.size(), prefix.size() + 17) << path;
   // The same content gets the same path.
   auto again = of_kind(events_of(f.run({wl.string(), "--events", "-"}).out), "skill.uploaded");
   EXPECT_EQ(str(again.at(0).at("path")), path);
@@ -399,20 +405,24 @@ TEST(Workload, SessionsPersistAndEphemeralSandboxesAreRemoved) {
   Fixture f;
   auto writer = f.file("w.yaml",
                        "name: w\nsession: feature-42\nsteps:\n"
-                       "  - write_file: {path: /keep.txt, content: kept}\n");
+                       "  - write_file: {path: keep.txt, content: kept}\n");
   auto reader = f.file("r.yaml",
-                       "name: r\nsteps:\n  - read_file: {path: /keep.txt}\n"
+                       "name: r\nsteps:\n  - read_file: {path: keep.txt}\n"
                        "    expect: {content_contains: kept}\n");
   ASSERT_EQ(f.run({writer.string()}).exit_code, 0);
   EXPECT_EQ(f.run({reader.string(), "--session", "feature-42"}).exit_code, 0);
   // Without a session the file is not there, and nothing is left behind.
   EXPECT_EQ(f.run({reader.string()}).exit_code, 1);
-  std::vector<std::string> left;
-  // The session's own state (.sessions: its last use; .tmp: its tmp directory) stays with it.
-  for (const auto& e : fs::directory_iterator(f.root()))
-    if (e.path().filename() != ".sessions" && e.path().filename() != ".tmp")
-      left.push_back(e.path().filename());
-  EXPECT_EQ(left, std::vector<std::string>{"feature-42"});
+  // The session's workspace, its /tmp (kept with the session, in root_dir/.tmp) and its last use
+  // (root_dir/.sessions) stay.
+  std::set<std::string> left, left_tmp;
+  for (const auto& e : fs::directory_iterator(f.root())) left.insert(e.path().filename());
+  left.erase(".sessions");
+  EXPECT_EQ(left, (std::set<std::string>{"feature-42", ".tmp"}));
+  if (fs::exists(f.root() / ".tmp"))
+    for (const auto& e : fs::directory_iterator(f.root() / ".tmp"))
+      left_tmp.insert(e.path().filename());
+  EXPECT_EQ(left_tmp, std::set<std::string>{"feature-42"});
 }
 
 TEST(Workload, ParallelRunsTagEventsAndExitWithTheWorst) {
@@ -440,9 +450,9 @@ TEST(Workload, DownloadNeverFollowsASymlinkAtItsTarget) {
   fs::create_symlink(outside, f.dir.path() / "out/a.txt");
   auto wl = f.file("dl.yaml", R"Y(name: dl
 steps:
-  - write_file: {path: /a.txt, content: "from the sandbox"}
-  - download: {from: /a.txt, to: out/a.txt}
-  - download: {from: /../../etc/passwd, to: out/passwd}
+  - write_file: {path: a.txt, content: "from the sandbox"}
+  - download: {from: a.txt, to: out/a.txt}
+  - download: {from: ../../../etc/passwd, to: out/passwd}
     expect: {error: invalid_path}
 )Y");
   auto r = f.run({wl.string()});
@@ -521,7 +531,7 @@ secrets:
   TOKEN: {env: HOST_TOKEN}
 steps:
   - execute: {command: 'printf "key=%s\377\n" "$TOKEN" > k.bin'}
-  - read_file: {path: /k.bin}
+  - read_file: {path: k.bin}
 )Y");
   auto r = f.run({wl.string(), "--events", "-"}, {{"HOST_TOKEN", "b64-secret-0451"}});
   ASSERT_EQ(r.exit_code, 0) << r.err;
