@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What every command needs: the global options, the configuration, the plugin registry and a
 // way to open the configured sandbox. The host stays thin: it loads, configures and dispatches.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `agent-runner exec`: one command in the configured sandbox.
 #include "app.hpp"
 #include "cli.hpp"

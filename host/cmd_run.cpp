@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `agent-runner run`: workload files, each in its own sandbox, with JSON-lines events.
 #include "app.hpp"
 #include "cli.hpp"

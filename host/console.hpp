@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Where a person watches a workload: stderr progress (a live line on a terminal, log lines
 // otherwise) and, when asked, the commands' output. The lines come from the events alone, so
 // `run` and `submit --follow` (which has nothing but a worker's events) print the same.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // JSON-lines event stream of `run` (--events FILE|-): one object per line, flushed per line,
 // every value redacted of registered secrets before it is written, and every line valid UTF-8
 // JSON that a strict reader accepts. Thread-safe.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A workload step's `expect:` checked against what the step did.
 #pragma once
 

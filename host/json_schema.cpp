@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The JSON Schema subset of json_schema.hpp. Errors carry a JSON Pointer so callers can map them
 // back to a file line (workloads) or a config key (plugin configs).
 #include "json_schema.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A small JSON Schema validator (the subset the project's schemas use), shared by plugin config
 // validation and workload files. Keywords: type (string or array), properties, required,
 // additionalProperties (bool or schema), items, enum, const, minimum, maximum, exclusiveMinimum,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The local side of a workload's upload, download and skills: the files under a local path, their
 // content address, and writing a downloaded file without following a planted symlink.
 #pragma once

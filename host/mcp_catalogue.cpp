@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The MCP tools: one per operation of the catalogue (AR_OPERATIONS), their schemas built from
 // schemas/operations.schema.json, and what only MCP clients see: titles, model-oriented
 // descriptions and annotations.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // An operation's result as an MCP CallToolResult: text for the model (with what to try next) and
 // structuredContent for clients, both from the operations module's typed views.
 #include "mcp_tools.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // An MCP tool call's arguments: checked against the tool's input schema (with the field named for
 // the model), turned into the plugin's request by the operations module, and bounded by the
 // server's limits.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // (operation, arguments) -> the plugin's request: the one translation every front end uses.
 #include "operations.hpp"
 

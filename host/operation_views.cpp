@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Typed views of the plugins' results: each member read once, leniently.
 #include "operations.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The operation catalogue and the shapes of its operations (schemas/operations.schema.json).
 #include "operations.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The sandbox operations as every front end (`exec`, `run`, `serve --mcp`, the worker) sees them:
 // the catalogue (AR_OPERATIONS in plugin.h), the JSON shapes of their arguments, requests and
 // results (schemas/operations.schema.json, compiled in), turning arguments into an ABI request,

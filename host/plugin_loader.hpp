@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Plugin discovery and loading. Every file found is reported, loaded or rejected with a reason
 // that names the file; one bad file never stops the good ones.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Secret redaction: every value registered here is replaced by "***" wherever the host prints it
 // (logs, events, command output, MCP messages). One registry for the whole process.
 //

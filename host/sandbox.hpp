@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The host's view of one sandbox created by a plugin: RAII over the C ABI. Holds a reference to
 // its plugin (the descriptor); the library itself stays mapped until the process exits.
 #pragma once

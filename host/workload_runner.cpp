@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // One workload: open the sandbox, upload skills, run the steps with their expectations under the
 // workload's deadline, release the sandbox whatever happened. Every event and every printed byte
 // passes through the secret redactor.

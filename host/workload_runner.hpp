@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Runs a loaded workload on the configured sandbox, step by step, reporting events.
 #pragma once
 

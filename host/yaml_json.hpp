@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // YAML (and JSON, which YAML reads too) into boost::json, remembering where every value was
 // written, so errors about configuration and workload files can name the line.
 //

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # clang-tidy (checks in .clang-tidy) on the C++ sources of host/, sdk/ and plugins/, with the
 # compile commands of a configured build (default build-ci).
 #   scripts/clang-tidy.sh [BUILD_DIR]         the files changed since the merge base with main

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # Installs whatever agent-runner needs to build and test that is missing on this Debian 12
 # machine. Idempotent; quiet when everything is already there. Run as root (or with sudo).
 #   scripts/install-deps.sh          build + test dependencies

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A small synchronous Redis client over hiredis: connect and command timeouts, AUTH, replies
 // copied into value types (no hiredis pointer escapes), and reconnection with exponential backoff
 // for long-running users. One client per thread; it is not thread-safe.

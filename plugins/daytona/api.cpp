@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "api.hpp"
 
 #include <agent_runner/json_member.hpp>

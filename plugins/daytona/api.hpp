@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The Daytona REST API as this plugin uses it: control plane (sandboxes) and toolbox (the daemon
 // inside one sandbox), with Daytona's status codes mapped to the SDK's error codes. Shapes and
 // version differences are noted where each call is made (api.cpp, files.cpp, execute.cpp).

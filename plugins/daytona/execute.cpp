@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // execute: the command runs in the background in the sandbox with stdout and stderr on one file
 // (2>&1), so the combined output keeps the order of the writes; short scripts through
 // POST /process/execute start it and read that file from an offset (never re-reading what was

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Paths in the remote sandbox and small helpers of this plugin. An absolute path is the remote
 // sandbox's real path, the same for commands and file operations; a relative one is relative to
 // the sandbox's workdir (where commands start). Parsing, glob matching, base64 and shell quoting

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """A test Daytona server for the daytona plugin's tests (stdlib only, 127.0.0.1 only).
 
 It implements the subset of the Daytona control plane and toolbox API the plugin uses, with the

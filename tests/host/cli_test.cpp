@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The built agent-runner binary: global options, exit codes, and `plugins` over the fixtures.
 #include "test_util.hpp"
 

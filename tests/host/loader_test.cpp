@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Plugin discovery and loading through the real host code, against real fixture libraries.
 #include "plugin_loader.hpp"
 #include "plugin_probe.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The host's Sandbox wrapper over a real fixture plugin: results, buffers, streaming,
 // cancellation, exceptions turned into `internal`, and what happens to the library (it stays
 // mapped until exit once accepted).

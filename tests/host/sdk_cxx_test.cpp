@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The SDK header compiles as C++ too (the C fixtures prove C11), and the helper's utilities work.
 #include <agent_runner/plugin.h>
 #include <agent_runner/plugin.hpp>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The worker fleet end to end (issue 15): real redis-server processes on free 127.0.0.1 ports,
 // real `agent-runner worker` processes, real jobs on the filesystem plugin. Waits are bounded
 // polls for a state, never timing assertions; leases and timeouts are short through settings.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The operation catalogue's one schema file (schemas/operations.schema.json): every operation has
 // its shapes, the workload schema and the MCP tools are built from them, the checked-in workload
 // schema is the generated one, arguments become the requests the plugins take, and the real

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `agent-runner run` end to end on the filesystem plugin: every step kind, every exit code,
 // expectations, continue_on_error, the deadline, secrets (also split across output chunks),
 // skills, persistent sessions, parallel runs and cancellation by signal.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // An owned POSIX file descriptor (header-only): closed when the owner goes, movable, not
 // copyable. For plugins that work through directory fds (openat2 and *at() calls). And the one
 // write-everything loop of the host and the plugins.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Lenient readers of JSON members, for JSON the reader did not validate itself (a plugin's
 // result in the host, a backend's answer in a plugin): a missing member or one of another type
 // gives nullopt, and the caller says what stands in for it. (Requests a plugin must refuse when

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * agent-runner plugin SDK: the C ABI between the host and a sandbox plugin.
  *

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Building blocks for the standard sandbox operations (request and result shapes: sdk/README.md),
 // so that every plugin answers the same request with the same result and the same error
 // (header-only, needs plugin.hpp). Where the bytes come from (a host directory, an HTTP API) stays

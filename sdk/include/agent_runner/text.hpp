@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Text and encoding helpers shared by the host and plugins (header-only, no dependencies):
 // base64 (RFC 4648), UTF-8 validation, POSIX shell quoting. They live in the SDK so that every
 // plugin and the host encode the same way, and operators' plugins get them for free.
