@@ -30,18 +30,11 @@ const json::object& defs() {
   return operations_schema().at("$defs").as_object();
 }
 
+// In the order of enum Shape.
+constexpr std::string_view kShapeSuffix[] = {"arguments", "request", "result", "output"};
+
 std::string_view shape_suffix(Shape shape) {
-  switch (shape) {
-    case Shape::arguments:
-      return "arguments";
-    case Shape::request:
-      return "request";
-    case Shape::result:
-      return "result";
-    case Shape::output:
-      return "output";
-  }
-  return "arguments";
+  return kShapeSuffix[static_cast<size_t>(shape)];
 }
 
 // Replaces every {"$ref": "#/$defs/X", ...} by X's members, the node's own members winning

@@ -21,15 +21,9 @@ namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
 std::string_view workload_status_name(WorkloadStatus s) {
-  switch (s) {
-    case WorkloadStatus::succeeded:
-      return "succeeded";
-    case WorkloadStatus::failed:
-      return "failed";
-    case WorkloadStatus::cancelled:
-      return "cancelled";
-  }
-  return "failed";
+  // In the order of enum WorkloadStatus.
+  static constexpr std::string_view kNames[] = {"succeeded", "failed", "cancelled"};
+  return kNames[static_cast<size_t>(s)];
 }
 
 namespace {
