@@ -145,25 +145,27 @@ TEST(Operations, TheFilesystemPluginAnswersInTheDeclaredShapes) {
   ASSERT_TRUE(plugin);
   ar_test::TempDir root;
   OpResult err;
+  // Relative paths: below the sandbox's workdir, whatever view of the filesystem this machine
+  // gives (the rest of the root may be read-only).
   auto sb = Sandbox::create(plugin, {{"type", "filesystem"}, {"root_dir", root.path().string()}},
                             std::nullopt, err);
   ASSERT_TRUE(sb) << err.message();
   auto args = [](const char* text) { return json::parse(text).as_object(); };
   const std::vector<std::pair<Op, Request>> calls = {
       {Op::write,
-       *make_request(Op::write, Front::tool, args(R"({"path":"/d/a.txt","content":"x\ny\n"})"))},
+       *make_request(Op::write, Front::tool, args(R"({"path":"d/a.txt","content":"x\ny\n"})"))},
       {Op::execute, *make_request(Op::execute, Front::tool, args(R"({"command":"echo hi"})"))},
-      {Op::ls, *make_request(Op::ls, Front::tool, args(R"({"path":"/d"})"))},
-      {Op::read, *make_request(Op::read, Front::tool, args(R"({"path":"/d/a.txt"})"))},
+      {Op::ls, *make_request(Op::ls, Front::tool, args(R"({"path":"d"})"))},
+      {Op::read, *make_request(Op::read, Front::tool, args(R"({"path":"d/a.txt"})"))},
       {Op::edit, *make_request(Op::edit, Front::tool,
-                               args(R"({"path":"/d/a.txt","old_string":"x","new_string":"z"})"))},
+                               args(R"({"path":"d/a.txt","old_string":"x","new_string":"z"})"))},
       {Op::glob, *make_request(Op::glob, Front::tool, args(R"({"pattern":"**/*.txt"})"))},
       {Op::grep, *make_request(Op::grep, Front::tool, args(R"({"pattern":"z"})"))},
       {Op::upload, *make_request(Op::upload, Front::tool,
-                                 args(R"({"files":[{"path":"/d/b","content_base64":"AAE="}]})"))},
-      {Op::download, download_request({"/d/b", "/d/none"})},
+                                 args(R"({"files":[{"path":"d/b","content_base64":"AAE="}]})"))},
+      {Op::download, download_request({"d/b", "d/none"})},
       {Op::remove,
-       *make_request(Op::remove, Front::tool, args(R"({"path":"/d","recursive":true})"))},
+       *make_request(Op::remove, Front::tool, args(R"({"path":"d","recursive":true})"))},
   };
   ASSERT_EQ(calls.size(), kOperations.size()) << "a new operation needs a case here";
   for (const auto& [op, req] : calls) {
