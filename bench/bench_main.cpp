@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // agent_runner_bench: the timing engine of bench/run. It reads one case's spec (JSON), runs its
 // subjects interleaved — A×k, B×k, A×k, B×k ... for N rounds, after one untimed warm-up run of
 // each — and prints the samples as JSON. bench/run builds the specs, the corpus and the table;

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What agent_runner_bench times. A subject is one side of a comparison: a whole command (a
 // process, as a user runs it), one sandbox operation through a loaded plugin (in-process, across
 // the C ABI), or a built-in in-process baseline. The driver runs subjects interleaved; each

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Worker benchmarks (issue 15), against a redis-server of their own on a free 127.0.0.1 port:
 //
 //   worker_dispatch     one job of an empty workload (one `ls` step), from XADD to its result

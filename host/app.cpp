@@ -1,4 +1,7 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "app.hpp"
+
+#include <agent_runner/fd.hpp>
 
 #include "json_schema.hpp"
 #include "redact.hpp"
@@ -150,14 +153,7 @@ std::unique_ptr<Sandbox> App::open_sandbox(const std::optional<std::string>& ses
 }
 
 void write_all(int fd, std::string_view data) {
-  while (!data.empty()) {
-    ssize_t n = ::write(fd, data.data(), data.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return;
-    }
-    data.remove_prefix(static_cast<size_t>(n));
-  }
+  (void)sdk::write_all(fd, data);
 }
 
 }  // namespace agent_runner

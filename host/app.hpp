@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What every command needs: the global options, the configuration, the plugin registry and a
 // way to open the configured sandbox. The host stays thin: it loads, configures and dispatches.
 #pragma once
@@ -14,7 +15,7 @@
 
 namespace agent_runner {
 
-// Exit codes of DESIGN.md "Command line".
+// Exit codes of docs/DESIGN.md "Command line".
 inline constexpr int kExitOk = 0;
 inline constexpr int kExitFailure = 1;
 inline constexpr int kExitUsage = 2;

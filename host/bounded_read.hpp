@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Reading a local file that a user or an attacker may have pointed us at (--config, a workload, a
 // secret's `file:`): only a regular file, never more than a fixed number of bytes, and never a
 // blocking open. `--config /dev/zero` or a FIFO must fail with a clear message, not grow memory

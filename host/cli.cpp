@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Global options, the command table and dispatch. Every command and option is declared once
 // (CLI11); help, usage errors and completion are generated from the declarations.
 #include "cli.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The command line: global options and every command's options are declared once, with CLI11;
 // parsing, `--help`, usage errors (exit 2) and shell completion (`agent-runner completion`) all
 // come from those declarations.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The layout of `--help`: generated from the CLI11 declarations of the commands and options.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `agent-runner cancel JOB`: stops a queued or running job (README "Run a worker fleet").
 #include "app.hpp"
 #include "cli.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `agent-runner completion bash|zsh`: a shell completion script generated from the command and
 // option declarations, the same ones `--help` and the parser use, so completion never lags behind
 // the command line. Option values complete by their value name: FILE files, DIR directories,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `agent-runner config`: the effective configuration (secrets as "***"), where each value came
 // from, and the sandbox config the plugin will receive.
 #include "app.hpp"

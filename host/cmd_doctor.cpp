@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `agent-runner doctor`: what this machine lets each sandbox plugin enforce, which plugins were
 // found, and what is wrong with the configuration. The host does not know how a sandbox works:
 // it asks every loaded plugin through the ABI 1.1 `probe` slot and prints the answer (a summary

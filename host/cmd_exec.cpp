@@ -1,6 +1,8 @@
+// SPDX-License-Identifier: Apache-2.0
 // `agent-runner exec`: one command in the configured sandbox.
 #include "app.hpp"
 #include "cli.hpp"
+#include "operations.hpp"
 #include "redact.hpp"
 #include "signals.hpp"
 
@@ -50,10 +52,11 @@ int exec_command(App& app, const ExecArgs& args) {
   auto sandbox = app.open_sandbox(session, code);
   if (!sandbox) return code;
 
-  boost::json::object req{{"command", command}};
-  if (timeout) req["timeout_s"] = *timeout;
-  if (cwd) req["cwd"] = *cwd;
-  if (!env.empty()) req["env"] = env;
+  boost::json::object arguments{{"command", command}};
+  if (timeout) arguments["timeout"] = *timeout;
+  if (cwd) arguments["cwd"] = *cwd;
+  if (!env.empty()) arguments["env"] = env;
+  const Request req = make_request(Op::execute, Front::step, arguments).value();
 
   std::mutex out_mutex;
   StreamRedactor out_red(Redactor::global()), err_red(Redactor::global());
@@ -68,7 +71,7 @@ int exec_command(App& app, const ExecArgs& args) {
         write_all(1, out_red.push(data));
     };
   }
-  OpResult r = sandbox->call(Op::execute, req, opts);
+  OpResult r = call(*sandbox, req, opts);
   if (!json) {
     write_all(1, out_red.flush());
     write_all(2, err_red.flush());
@@ -93,15 +96,12 @@ int exec_command(App& app, const ExecArgs& args) {
       r.body["workdir"] = sandbox->workdir();
     write_all(1, Redactor::global().redact(boost::json::serialize(r.body)) + "\n");
   }
-  const bool timed_out = r.body.contains("timed_out") && r.body.at("timed_out").is_bool() &&
-                         r.body.at("timed_out").as_bool();
-  if (timed_out) {
+  const ExecuteView v = execute_view(r.body);
+  if (v.timed_out) {
     if (!json) std::cerr << "agent-runner exec: command timed out; its process tree was killed\n";
     return kExitTimeout;
   }
-  int64_t exit_code = 1;
-  if (auto it = r.body.find("exit_code"); it != r.body.end() && it->value().is_int64())
-    exit_code = it->value().as_int64();
+  int64_t exit_code = v.exit_code;
   if (exit_code < 0 || exit_code > 255) exit_code = 1;
   return static_cast<int>(exit_code);
 }

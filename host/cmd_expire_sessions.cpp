@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `agent-runner __expire-sessions --idle S --consumer NAME --lock-ms MS` (hidden): one sweep of
 // `agent-runner worker` for the session_ttl setting, in a process of its own (a plugin that
 // crashes loses this sweep only). Lists the selected plugin's sessions and removes those unused

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `agent-runner plugins`: every plugin file found, loaded or rejected with the reason.
 #include "app.hpp"
 #include "cli.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `agent-runner queue`: what an operator checks on the task queue.
 #include "app.hpp"
 #include "cli.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `agent-runner run`: workload files, each in its own sandbox, with JSON-lines events.
 #include "app.hpp"
 #include "cli.hpp"
@@ -65,7 +66,7 @@ int run_command(App& app, const RunArgs& args) {
   auto worker = [&] {
     for (size_t i = next++; i < workloads.size(); i = next++) {
       if (opts.interrupted->load()) {
-        outcomes[i] = {"cancelled", kExitFailure, 0, 0};
+        outcomes[i] = {WorkloadStatus::cancelled, kExitFailure};
         continue;
       }
       outcomes[i] = run_workload(app, workloads[i], opts);
@@ -84,7 +85,7 @@ int run_command(App& app, const RunArgs& args) {
   for (const auto& o : outcomes) worst = std::max(worst, o.exit_code);
   if (workloads.size() > 1) {
     int ok = 0;
-    for (const auto& o : outcomes) ok += o.status == "succeeded";
+    for (const auto& o : outcomes) ok += o.status == WorkloadStatus::succeeded;
     console.status(
         std::to_string(ok) + " of " + std::to_string(workloads.size()) + " workloads succeeded",
         true);
@@ -104,14 +105,15 @@ step runs. Each workload gets its own sandbox: persistent when it names a `sessi
   cmd.footer(
       R"(A step fails when its operation returns an error or its `expect` is not met (execute steps
 expect exit_code 0 unless `expect` says otherwise; `expect: {error: file_not_found}` expects an
-error). The workload stops at a failed step unless the step says `continue_on_error: true`.
+error). The workload stops at a failed step unless the step says `continue_on_error: true`: then
+the failure is tolerated (as GitHub Actions' continue-on-error) and does not fail the workload.
 Secrets' values print as *** in events, output and logs. SIGINT/SIGTERM cancel running steps
 (their processes are killed), release the sandboxes and end with status "cancelled".
 
 Progress goes to stderr (a live line on a terminal). With one workload and events not on stdout,
 the commands' output streams to stdout/stderr as it arrives.
 
-Exit code: 0 every step of every workload succeeded; 1 a step failed, the deadline passed or the
+Exit code: 0 every step of every workload succeeded (or its failure was tolerated); 1 a step failed, the deadline passed or the
 run was cancelled; 2 an invalid workload file or configuration; 3 the plugin could not be loaded.
 With several workloads, the worst of them.
 

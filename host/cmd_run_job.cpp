@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `agent-runner __run-job --dir DIR` (hidden): one job of `agent-runner worker`, in a process of
 // its own so that a plugin that crashes or leaks loses this job only. The job's JSON arrives on
 // stdin; run's --events JSON lines go to file descriptor 3, which the worker forwards to Redis; the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `agent-runner serve --mcp`: the configured sandbox as Model Context Protocol tools on stdio.
 #include "app.hpp"
 #include "cli.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `agent-runner sessions`: list, inspect, remove and prune the selected plugin's sessions
 // (persistent sandboxes), through its list_sessions and destroy_session slots (sessions.hpp).
 #include "app.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `agent-runner status JOB`: a job's result hash (README "Run a worker fleet").
 #include "app.hpp"
 #include "cli.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `agent-runner submit`: workload files onto the Redis task queue, one job each.
 #include "app.hpp"
 #include "cli.hpp"

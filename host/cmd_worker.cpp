@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `agent-runner worker`: serves the Redis Streams task queue (README "Run a worker fleet").
 #include "app.hpp"
 #include "cli.hpp"

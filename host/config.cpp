@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Configuration from every source, highest first: command-line flags, environment, the YAML file
 // (--config FILE or AGENT_RUNNER_CONFIG), defaults. Every problem is collected and reported at
 // once, each with the field, where its value came from and what would be valid.

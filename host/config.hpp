@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Configuration: one schema for every source. Precedence: command-line flags > environment >
 // YAML config file > defaults. The host's own settings are one table (config_settings.cpp), which
 // drives the loader, the global flags, `config --json`, `config --explain` and `config --help`.

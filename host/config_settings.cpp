@@ -1,6 +1,7 @@
+// SPDX-License-Identifier: Apache-2.0
 // The host's own settings: one row per setting, read by the loader (config.cpp), the global flags
 // (cli.cpp) and `agent-runner config` (--json, --explain, --help). Names, variables and defaults
-// are the seed system's (DESIGN.md "Configuration"); a new setting is one row here plus its
+// are the seed system's (docs/DESIGN.md "Configuration"); a new setting is one row here plus its
 // Config member.
 #include "config.hpp"
 

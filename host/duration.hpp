@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Durations as people write them on the command line and in the config file: "7d", "12h", "30m",
 // "45s" and sums of them ("1d12h"); `sessions prune --idle` and the `session_ttl` setting.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "events.hpp"
 
 #include "app.hpp"
@@ -18,17 +19,6 @@ namespace agent_runner {
 namespace json = boost::json;
 
 namespace {
-
-void redact_value(json::value& v, const Redactor& r) {
-  if (v.is_string()) {
-    auto red = r.redact(v.get_string());
-    if (red != v.get_string()) v = red;
-  } else if (v.is_array()) {
-    for (auto& e : v.get_array()) redact_value(e, r);
-  } else if (v.is_object()) {
-    for (auto& kv : v.get_object()) redact_value(kv.value(), r);
-  }
-}
 
 // Members of an event line whose values the host writes from its own vocabulary.
 constexpr std::array<std::string_view, 5> kVocabulary = {"event", "ts", "op", "stream", "status"};
@@ -68,10 +58,10 @@ void redact_event(json::object& event) {
     if (is_vocabulary(kv.key())) continue;
     if (kv.key() == "error" && kv.value().is_object()) {
       for (auto& e : kv.value().get_object())
-        if (e.key() != "code") redact_value(e.value(), r);
+        if (e.key() != "code") r.redact_json(e.value());
       continue;
     }
-    redact_value(kv.value(), r);
+    r.redact_json(kv.value());
   }
 }
 
@@ -91,7 +81,10 @@ std::string Utf8Stream::flush() {
 }
 
 std::string iso8601_now() {
-  auto now = std::chrono::system_clock::now();
+  return iso8601(std::chrono::system_clock::now());
+}
+
+std::string iso8601(std::chrono::system_clock::time_point now) {
   auto secs = std::chrono::system_clock::to_time_t(now);
   auto ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // JSON-lines event stream of `run` (--events FILE|-): one object per line, flushed per line,
 // every value redacted of registered secrets before it is written, and every line valid UTF-8
 // JSON that a strict reader accepts. Thread-safe.
@@ -5,6 +6,7 @@
 
 #include <boost/json.hpp>
 
+#include <chrono>
 #include <cstdio>
 #include <mutex>
 #include <string>
@@ -45,6 +47,8 @@ class Utf8Stream {
 
 // "2026-11-29T12:00:00.123Z"
 std::string iso8601_now();
+// The same for `t` (log records carry their own time).
+std::string iso8601(std::chrono::system_clock::time_point t);
 
 // `--events FILE|-`: stdout for "-", else FILE truncated. Returns the descriptor, or -1 after
 // printing why (prefixed "agent-runner COMMAND").

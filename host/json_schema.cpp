@@ -1,6 +1,9 @@
+// SPDX-License-Identifier: Apache-2.0
 // The JSON Schema subset of json_schema.hpp. Errors carry a JSON Pointer so callers can map them
 // back to a file line (workloads) or a config key (plugin configs).
 #include "json_schema.hpp"
+
+#include <set>
 
 #include <re2/re2.h>
 
@@ -342,6 +345,45 @@ std::string json_pointer_token(std::string_view key) {
     }
   }
   return out;
+}
+
+namespace {
+
+std::optional<std::string> unsupported_keyword_at(const json::value& schema, const std::string& ptr,
+                                                  int depth) {
+  static const std::set<std::string_view> kLeaf = {
+      "type",       "required",  "enum",     "const",    "minimum",  "maximum", "exclusiveMinimum",
+      "minLength",  "maxLength", "minItems", "maxItems", "pattern",  "$ref",    "description",
+      "default",    "x-secret",  "$schema",  "$id",      "$comment", "title",   "examples",
+      "deprecated", "readOnly",  "writeOnly"};
+  if (depth > 64) return ptr + ": nesting deeper than 64";
+  if (!schema.is_object()) return std::nullopt;  // true/false, or a value the validator ignores
+  for (const auto& [key, sub] : schema.get_object()) {
+    const std::string at = ptr + "/" + json_pointer_token(key);
+    if (key == "properties" || key == "$defs" || key == "definitions") {
+      if (!sub.is_object()) continue;
+      for (const auto& [name, s] : sub.get_object())
+        if (auto bad = unsupported_keyword_at(s, at + "/" + json_pointer_token(name), depth + 1))
+          return bad;
+    } else if (key == "items" || key == "additionalProperties") {
+      if (auto bad = unsupported_keyword_at(sub, at, depth + 1)) return bad;
+    } else if (key == "oneOf" || key == "anyOf" || key == "allOf") {
+      if (!sub.is_array()) continue;
+      for (size_t i = 0; i < sub.get_array().size(); ++i)
+        if (auto bad =
+                unsupported_keyword_at(sub.get_array()[i], at + "/" + std::to_string(i), depth + 1))
+          return bad;
+    } else if (!kLeaf.count(key)) {
+      return (ptr.empty() ? std::string("(root)") : ptr) + ": '" + std::string(key) + "'";
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<std::string> unsupported_schema_keyword(const json::value& schema) {
+  return unsupported_keyword_at(schema, "", 0);
 }
 
 std::vector<SchemaError> validate_json_schema(const boost::json::value& schema,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A small JSON Schema validator (the subset the project's schemas use), shared by plugin config
 // validation and workload files. Keywords: type (string or array), properties, required,
 // additionalProperties (bool or schema), items, enum, const, minimum, maximum, exclusiveMinimum,
@@ -9,6 +10,7 @@
 
 #include <boost/json.hpp>
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -23,6 +25,13 @@ struct SchemaError {
 
 // One JSON Pointer reference token: "~" -> "~0", "/" -> "~1" (RFC 6901).
 std::string json_pointer_token(std::string_view key);
+
+// Fails closed: the first keyword of `schema` this validator does not implement, as
+// "/properties/name: 'patternProperties'", or nullopt when it implements them all. A schema with
+// such a keyword would be checked only in part, so a plugin that publishes one is refused.
+// Annotations that constrain nothing ($schema, $id, $comment, title, examples, deprecated,
+// readOnly, writeOnly) are accepted.
+std::optional<std::string> unsupported_schema_keyword(const boost::json::value& schema);
 
 // Validates `instance` against `schema`; returns every problem found (empty = valid).
 std::vector<SchemaError> validate_json_schema(const boost::json::value& schema,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "jsonrpc.hpp"
 
 #include "yaml_json.hpp"
@@ -15,7 +16,7 @@ bool valid_id(const json::value& id) {
   return id.is_string() || id.is_int64() || id.is_uint64();
 }
 
-Parsed fail(const json::value& id, int code, std::string message) {
+Parsed fail(const json::value& id, int code, const std::string& message) {
   Parsed p;
   p.error = make_error(id, code, message);
   return p;

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // JSON-RPC 2.0 over newline-delimited streams (the MCP stdio transport): classifying one line
 // into a request, notification or response (or the error to answer it with), building replies,
 // and reading lines from a file descriptor with a hard cap on their length.

@@ -1,5 +1,9 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "logging.hpp"
 
+#include <agent_runner/fd.hpp>
+
+#include "events.hpp"
 #include "redact.hpp"
 
 #include <spdlog/sinks/base_sink.h>
@@ -27,16 +31,7 @@ class RedactingStderrSink final : public spdlog::sinks::base_sink<std::mutex> {
   void sink_it_(const spdlog::details::log_msg& msg) override {
     const std::string text =
         Redactor::global().redact(std::string_view(msg.payload.data(), msg.payload.size()));
-    const auto tt = std::chrono::system_clock::to_time_t(msg.time);
-    const auto ms =
-        std::chrono::duration_cast<std::chrono::milliseconds>(msg.time.time_since_epoch()).count() %
-        1000;
-    std::tm tm{};
-    gmtime_r(&tt, &tm);
-    char ts[96];
-    std::snprintf(ts, sizeof ts, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                  static_cast<int>(ms));
+    const std::string ts = iso8601(msg.time);
     const auto lvl = spdlog::level::to_string_view(msg.level);
     const std::string logger(msg.logger_name.data(), msg.logger_name.size());
     std::string line;
@@ -53,14 +48,7 @@ class RedactingStderrSink final : public spdlog::sinks::base_sink<std::mutex> {
     }
     line.push_back('\n');
     // One write per record, so lines from several threads never interleave.
-    const char* p = line.data();
-    size_t left = line.size();
-    while (left > 0) {
-      ssize_t n = ::write(STDERR_FILENO, p, left);
-      if (n <= 0) break;
-      p += n;
-      left -= static_cast<size_t>(n);
-    }
+    (void)sdk::write_all(STDERR_FILENO, line);
   }
   void flush_() override {}
 

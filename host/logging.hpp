@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Logging: spdlog to stderr, text or JSON lines, every message passed through the secret
 // redactor. stdout is never used for logs (it carries command results and protocol messages).
 #pragma once

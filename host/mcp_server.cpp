@@ -1,4 +1,9 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "mcp_server.hpp"
+
+#include <agent_runner/fd.hpp>
+
+#include "operations.hpp"
 
 #include "logging.hpp"
 #include "redact.hpp"
@@ -22,24 +27,12 @@ std::shared_ptr<spdlog::logger> logger() {
 }
 
 // Registered secret values never reach the client. Bytes that travel base64-encoded were redacted
-// before encoding (mcp_tools.cpp); a "match" inside base64 text would only corrupt them. Members
+// before encoding (mcp_render.cpp); a "match" inside base64 text would only corrupt them. Members
 // that carry the protocol's own vocabulary are left alone, so a secret that happens to be a
 // common word cannot break a message.
 bool protocol_member(std::string_view key) {
   return key == "content_base64" || key == "jsonrpc" || key == "method" || key == "id" ||
          key == "type" || key == "progressToken";
-}
-
-void redact_strings(json::value& v, const Redactor& r) {
-  if (v.is_string()) {
-    std::string s = r.redact(v.get_string());
-    if (s != v.get_string()) v = s;
-  } else if (v.is_array()) {
-    for (auto& e : v.get_array()) redact_strings(e, r);
-  } else if (v.is_object()) {
-    for (auto& kv : v.get_object())
-      if (!protocol_member(kv.key())) redact_strings(kv.value(), r);
-  }
 }
 
 // Sends notifications/progress for one running command: at least every `interval`, and sooner
@@ -157,22 +150,16 @@ bool MessageWriter::send(const json::object& message) {
     line = json::serialize(message);
   } else {
     json::value copy = message;
-    redact_strings(copy, redactor);
+    redactor.redact_json(copy, protocol_member);
     line = json::serialize(copy);
   }
   line += '\n';
   std::lock_guard lock(mutex_);
   if (broken_.load()) return false;
-  std::string_view rest = line;
-  while (!rest.empty()) {
-    ssize_t n = ::write(fd_, rest.data(), rest.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      logger()->warn("cannot write to the MCP client (stdout): {}; stopping", std::strerror(errno));
-      broken_.store(true);
-      return false;
-    }
-    rest.remove_prefix(static_cast<size_t>(n));
+  if (const int err = sdk::write_all(fd_, line)) {
+    logger()->warn("cannot write to the MCP client (stdout): {}; stopping", std::strerror(err));
+    broken_.store(true);
+    return false;
   }
   return true;
 }
@@ -533,18 +520,14 @@ OpResult Server::download(const PreparedCall& prepared, const CallOptions& opts)
     }
     OpResult one = runner_(Op::download, json::object{{"paths", json::array{path}}}, opts);
     if (!one.ok()) return one;  // the whole call failed (cancelled, unavailable, ...)
+    const auto outcomes = file_outcomes(one.body);
     const json::value* fr = one.body.if_contains("files");
-    if (!fr || !fr->is_array() || fr->get_array().empty() || !fr->get_array()[0].is_object()) {
+    if (outcomes.empty() || !fr || !fr->is_array() || !fr->get_array()[0].is_object()) {
       left_out("the plugin's answer had no entry for this file");
       continue;
     }
     json::object f = fr->get_array()[0].get_object();
-    const json::value* b = f.if_contains("buffer");
-    const auto index = b ? b->if_uint64() : nullptr;
-    const auto sindex = b ? b->if_int64() : nullptr;
-    const size_t at = index                    ? static_cast<size_t>(*index)
-                      : sindex && *sindex >= 0 ? static_cast<size_t>(*sindex)
-                                               : SIZE_MAX;
+    const size_t at = outcomes[0].buffer.value_or(SIZE_MAX);
     f["buffer"] = nullptr;  // renumbered below, into the merged result's buffers
     if (at < one.buffers.size()) {
       std::string& bytes = one.buffers[at];

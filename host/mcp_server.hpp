@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The Model Context Protocol server behind `agent-runner serve --mcp`: JSON-RPC 2.0 over
 // newline-delimited stdio, the sandbox's operations as tools.
 //

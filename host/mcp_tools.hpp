@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The sandbox's operations as MCP tools: their schemas and model-oriented descriptions, turning
 // tool arguments into a sandbox request, and turning the operation's result into a
 // CallToolResult (text for the model plus structuredContent). No I/O here.

@@ -1,5 +1,7 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "plugin_loader.hpp"
 
+#include "json_schema.hpp"
 #include "logging.hpp"
 #include "plugin_probe.hpp"
 
@@ -148,7 +150,8 @@ LoadedPlugin::LoadedPlugin(std::unique_ptr<boost::dll::shared_library> lib,
                            const ar_plugin_descriptor& desc, std::string path)
     : lib_(std::move(lib)), desc_(desc), path_(std::move(path)) {}
 
-// The library is unmapped here, after the last sandbox released its reference.
+// Closing the handle does not unmap an accepted library: it was pinned (RTLD_NODELETE) when it was
+// accepted and stays mapped until the process exits.
 LoadedPlugin::~LoadedPlugin() = default;
 
 fs::path executable_dir() {
@@ -256,6 +259,20 @@ void PluginRegistry::load_file(const fs::path& file, const std::string& source) 
   r.version = info.plugin_version;
   r.capabilities = info.capabilities;
   if (auto bad = check_descriptor(info)) return reject(file.string() + ": " + *bad);
+  // The plugin's schema is the only definition of its settings: one the validator could check
+  // only in part would let through what the plugin means to refuse.
+  if (info.config_schema && !info.config_schema->empty()) {
+    boost::system::error_code jec;
+    const auto schema = boost::json::parse(*info.config_schema, jec);
+    if (jec)
+      return reject(file.string() + ": its config schema is not JSON (" + jec.message() +
+                    "); the plugin's author must fix it");
+    if (auto bad = unsupported_schema_keyword(schema))
+      return reject(file.string() + ": its config schema uses a JSON Schema keyword agent-runner " +
+                    "does not implement, at " + *bad +
+                    "; the plugin's author must express it with the keywords of " +
+                    "host/json_schema.hpp (or the setting would go unchecked)");
+  }
   for (const auto& other : loaded_) {
     if (other->sandbox_type() == *info.sandbox_type)
       return reject("sandbox type '" + *info.sandbox_type + "' of " + file.string() +

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Plugin discovery and loading. Every file found is reported, loaded or rejected with a reason
 // that names the file; one bad file never stops the good ones.
 #pragma once
@@ -39,8 +40,9 @@ struct PluginReport {
 // Names of the capability bits set in `caps`, in bit order.
 std::vector<std::string> capability_names(uint64_t caps);
 
-// A loaded plugin. Shared: every sandbox it creates holds a reference, so the library stays
-// mapped while any of them lives.
+// A loaded plugin. Shared: every sandbox it creates holds a reference, so its descriptor stays
+// valid while any of them lives. The library itself stays mapped until the process exits (it is
+// pinned with RTLD_NODELETE when accepted; see load_file).
 class LoadedPlugin {
  public:
   LoadedPlugin(std::unique_ptr<boost::dll::shared_library> lib, const ar_plugin_descriptor& desc,
@@ -68,7 +70,7 @@ struct SearchDir {
   bool required = false;  // --plugin-dir: a missing directory is reported
 };
 
-// The search order of DESIGN.md: beside the binary, the system drop-in directory, the config
+// The search order of docs/DESIGN.md: beside the binary, the system drop-in directory, the config
 // file's plugin_dirs, AGENT_RUNNER_PLUGIN_PATH, then --plugin-dir.
 std::vector<SearchDir> default_search_dirs(const std::vector<std::string>& config_dirs,
                                            const std::optional<std::string>& env_path,

@@ -1,4 +1,7 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "plugin_probe.hpp"
+
+#include <agent_runner/fd.hpp>
 
 #include <agent_runner/plugin.h>
 
@@ -106,13 +109,7 @@ void send(int fd, char tag, std::string_view payload = {}) {
   rec += tag;
   put<uint32_t>(rec, static_cast<uint32_t>(payload.size()));
   rec += payload;
-  std::string_view rest = rec;
-  while (!rest.empty()) {
-    ssize_t n = ::write(fd, rest.data(), rest.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) ::_exit(3);
-    rest.remove_prefix(static_cast<size_t>(n));
-  }
+  if (sdk::write_all(fd, rec) != 0) ::_exit(3);
 }
 
 // Restores the default action of `sig` with the raw system call: sanitizer runtimes intercept

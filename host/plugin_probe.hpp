@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Reading a plugin file's descriptor without trusting the file: a constructor or an entry
 // function that crashes, aborts or spins must cost one rejected file, never the host. The file is
 // loaded and its entry called in a short-lived child process (fork, dlopen, entry, copy the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "redact.hpp"
 
 #include <algorithm>
@@ -40,6 +41,19 @@ size_t Redactor::longest() const {
 std::vector<std::string> Redactor::values() const {
   std::lock_guard lock(registry_mutex());
   return secrets_;
+}
+
+void Redactor::redact_json(boost::json::value& v,
+                           const std::function<bool(std::string_view)>& keep) const {
+  if (v.is_string()) {
+    std::string s = redact(v.get_string());
+    if (s != v.get_string()) v = s;
+  } else if (v.is_array()) {
+    for (auto& e : v.get_array()) redact_json(e, keep);
+  } else if (v.is_object()) {
+    for (auto& kv : v.get_object())
+      if (!keep || !keep(kv.key())) redact_json(kv.value(), keep);
+  }
 }
 
 std::string Redactor::redact(std::string_view text) const {

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Secret redaction: every value registered here is replaced by "***" wherever the host prints it
 // (logs, events, command output, MCP messages). One registry for the whole process.
 //
@@ -6,6 +7,9 @@
 // window over streaming output, a chunk boundary), a secret cut in two must not show in part.
 #pragma once
 
+#include <boost/json.hpp>
+
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -24,6 +28,10 @@ class Redactor {
   // Registers a secret value; false (and nothing registered) when it is too short.
   bool add(std::string_view secret);
   std::string redact(std::string_view text) const;
+  // Redacts every string inside `v`, at any depth, except the values of members `keep` says are
+  // the writer's own vocabulary (protocol names, event kinds) rather than data.
+  void redact_json(boost::json::value& v,
+                   const std::function<bool(std::string_view key)>& keep = {}) const;
   bool empty() const;
   // The longest registered secret, in bytes (streaming redaction keeps this much back).
   size_t longest() const;

@@ -1,5 +1,6 @@
-// The host's view of one sandbox created by a plugin: RAII over the C ABI. Holds its plugin's
-// library loaded for as long as it lives.
+// SPDX-License-Identifier: Apache-2.0
+// The host's view of one sandbox created by a plugin: RAII over the C ABI. Holds a reference to
+// its plugin (the descriptor); the library itself stays mapped until the process exits.
 #pragma once
 
 #include "plugin_loader.hpp"

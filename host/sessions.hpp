@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Sessions (persistent sandboxes) as the host sees them: the selected plugin's ABI 1.1 slots
 // `list_sessions` and `destroy_session`, their answers checked (a plugin is not trusted to answer
 // in shape), and the choice of idle sessions. Shared by `agent-runner sessions` and the worker's

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // SIGINT/SIGTERM turn into a cancellation flag that running operations poll (the plugin kills
 // the command's process tree and returns `cancelled`).
 #pragma once

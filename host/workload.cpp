@@ -1,7 +1,9 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "workload.hpp"
 
 #include "bounded_read.hpp"
 #include "json_schema.hpp"
+#include "operations.hpp"
 #include "redact.hpp"
 #include "workload_schema.hpp"
 #include "yaml_json.hpp"
@@ -35,8 +37,38 @@ std::optional<std::vector<Workload>> load_workloads(const std::vector<std::strin
   return std::nullopt;
 }
 
+namespace {
+
+// The steps: one form per operation of the catalogue, its arguments from
+// schemas/operations.schema.json (what schemas/workload.schema.json holds there is generated;
+// tests/workload/workload_schema_test.cpp keeps it equal to this).
+json::value build_workload_schema() {
+  json::object schema = json::parse(kWorkloadSchema).as_object();
+  json::object& defs = schema["$defs"].as_object();
+  const json::object& ops = operations_schema().at("$defs").as_object();
+  for (auto shared : {"path", "env"}) defs[shared] = ops.at(shared);
+  json::array forms;
+  for (const auto& info : kOperations) {
+    const std::string tool(info.tool);
+    const std::string shape = shape_name(info.op, Shape::arguments, Front::step);
+    defs[shape] = ops.at(shape);
+    forms.push_back(
+        json::object{{"type", "object"},
+                     {"required", json::array{tool}},
+                     {"additionalProperties", false},
+                     {"properties", json::object{{tool, {{"$ref", "#/$defs/" + shape}}},
+                                                 {"expect", {{"$ref", "#/$defs/expect"}}},
+                                                 {"continue_on_error", {{"type", "boolean"}}},
+                                                 {"name", {{"type", "string"}}}}}});
+  }
+  defs["step"] = json::object{{"oneOf", std::move(forms)}};
+  return schema;
+}
+
+}  // namespace
+
 const json::value& workload_schema() {
-  static const json::value schema = json::parse(kWorkloadSchema);
+  static const json::value schema = build_workload_schema();
   return schema;
 }
 
@@ -44,21 +76,6 @@ namespace {
 
 // A secret is a key, a token or a password: anything larger is not one (and /dev/zero is not).
 constexpr size_t kMaxSecretFileBytes = 1u << 20;
-
-struct StepKind {
-  const char* name;
-  Op op;
-};
-constexpr StepKind kStepKinds[] = {{"execute", Op::execute},
-                                   {"write_file", Op::write},
-                                   {"read_file", Op::read},
-                                   {"edit_file", Op::edit},
-                                   {"ls", Op::ls},
-                                   {"glob", Op::glob},
-                                   {"grep", Op::grep},
-                                   {"upload", Op::upload},
-                                   {"download", Op::download},
-                                   {"delete", Op::remove}};
 
 std::string scalar_text(const json::value& v) {
   if (v.is_string()) return std::string(v.get_string());
@@ -132,15 +149,13 @@ WorkloadLoad load_workload_text(std::string_view text, const fs::path& file,
           doc.value.is_object() ? doc.value.get_object().if_contains("steps") : nullptr;
       steps && steps->is_array()) {
     std::string all;
-    for (const auto& k : kStepKinds) all += (all.empty() ? "" : ", ") + std::string(k.name);
+    for (const auto& k : kOperations) all += (all.empty() ? "" : ", ") + std::string(k.tool);
     for (size_t i = 0; i < steps->get_array().size(); ++i) {
       const auto& s = steps->get_array()[i];
       if (!s.is_object()) continue;
       std::vector<std::string> ops, unknown;
       for (const auto& kv : s.get_object()) {
-        bool is_op = false;
-        for (const auto& k : kStepKinds) is_op = is_op || kv.key() == k.name;
-        if (is_op)
+        if (op_from_tool(kv.key()))
           ops.emplace_back(kv.key());
         else if (kv.key() != "expect" && kv.key() != "continue_on_error" && kv.key() != "name")
           unknown.emplace_back(kv.key());
@@ -236,9 +251,9 @@ WorkloadLoad load_workload_text(std::string_view text, const fs::path& file,
     const auto& o = s.get_object();
     WorkloadStep step;
     step.line = doc.position_of("/steps/" + std::to_string(index)).line;
-    for (const auto& k : kStepKinds) {
-      if (const auto* args = o.if_contains(k.name)) {
-        step.kind = k.name;
+    for (const auto& k : kOperations) {
+      if (const auto* args = o.if_contains(k.tool)) {
+        step.kind = std::string(k.tool);
         step.op = k.op;
         step.args = args->get_object();
       }

@@ -1,4 +1,5 @@
-// Workload files: what an agent does in its sandbox during one execution (DESIGN.md
+// SPDX-License-Identifier: Apache-2.0
+// Workload files: what an agent does in its sandbox during one execution (docs/DESIGN.md
 // "Workloads"). Loading validates the whole file against schemas/workload.schema.json before any
 // step runs; errors name the file, line and field.
 #pragma once

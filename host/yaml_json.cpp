@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // YAML into boost::json through yaml-cpp's event interface rather than YAML::Load: the tree is
 // built here, so every limit is checked before the memory is spent. (YAML::Load itself shares
 // the node of an anchor between its aliases, so a bomb stays small inside yaml-cpp; it is the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // YAML (and JSON, which YAML reads too) into boost::json, remembering where every value was
 // written, so errors about configuration and workload files can name the line.
 //
@@ -42,8 +43,8 @@ struct YamlDocument {
 
 // A file that cannot be read or parsed, or that exceeds a limit: what, and where.
 struct YamlError : std::runtime_error {
-  YamlError(std::string message, TextPosition where)
-      : std::runtime_error(std::move(message)), position(where) {}
+  YamlError(const std::string& message, TextPosition where)
+      : std::runtime_error(message), position(where) {}
   TextPosition position;
 };
 

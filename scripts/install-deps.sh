@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # Installs whatever agent-runner needs to build and test that is missing on this Debian 12
 # machine. Idempotent; quiet when everything is already there. Run as root (or with sudo).
 #   scripts/install-deps.sh          build + test dependencies
@@ -7,9 +8,9 @@
 set -eu
 
 build_pkgs="cmake g++ make pkg-config ccache libboost1.81-dev libboost-json1.81-dev libyaml-cpp-dev
-libspdlog-dev libcurl4-openssl-dev libre2-dev libcli11-dev libhiredis-dev"
+libspdlog-dev libcurl4-openssl-dev libre2-dev libcli11-dev libhiredis-dev libssl-dev"
 test_pkgs="libgtest-dev libgmock-dev python3 nodejs npm binutils dpkg-dev fakeroot lintian file
-iproute2 procps redis-server clang libclang-rt-14-dev"
+iproute2 procps redis-server clang libclang-rt-14-dev clang-format clang-tidy"
 # bench/run's baselines: ripgrep, Node (server-filesystem and the MCP client, pinned in
 # bench/node/package-lock.json, which bench/run installs with npm ci), python3 (bench/run itself),
 # redis-server (the worker cases).

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Every benchmark case, in the order of issue 16's table. Names are stable (they are quoted).
 
 Adding a case is one function here:

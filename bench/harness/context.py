@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """What a case works with: where the built binaries and the cache are, the corpus, and helpers
 that describe subjects and run them through agent_runner_bench (commands and in-process
 operations) or the Node client (MCP servers and Node's own child_process)."""

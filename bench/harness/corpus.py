@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The benchmark corpus, generated here (never downloaded) and cached under the build directory.
 
 - tree: a source-like tree (C++/C/Python/JS/docs/JSON) with log-normal file sizes and a few lines

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """The project's fake Daytona server (tests/daytona/fake_daytona.py), unchanged, with each logged
 request stamped with when it arrived and when its answer was sent (t0, t1: time.monotonic(),
 which is CLOCK_MONOTONIC, the clock agent_runner_bench stamps its calls with). bench/run splits

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """What a case gives back: rows (agent-runner against one baseline, both sampled in the same run)
 and metrics (single numbers such as peak RSS or requests per call), each with an optional target.
 """

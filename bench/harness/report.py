@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The table bench/run prints (and bench/README.md keeps) and bench/results.json."""
 import datetime
 import json

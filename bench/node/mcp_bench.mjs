@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The MCP side of bench/run: drives MCP servers over stdio with the official TypeScript SDK
 // client (the same client, the same calls, for agent-runner and for the baseline server), and
 // times Node's own child_process as the baseline of `execute`.

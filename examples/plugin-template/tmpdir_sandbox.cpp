@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // tmpdir: an example agent-runner sandbox plugin, built out of tree against the SDK alone.
 //
 // Each sandbox is a fresh private temporary directory (mode 0700, under `base_dir`, default /tmp),

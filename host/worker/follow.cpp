@@ -1,6 +1,8 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "worker/follow.hpp"
 
 #include "app.hpp"
+#include "local_files.hpp"
 #include "worker/job.hpp"
 
 #include <agent_runner/text.hpp>
@@ -105,7 +107,7 @@ std::vector<int> follow_jobs(RedisClient& redis, const std::vector<FollowedJob>&
   auto read = [&](std::optional<milliseconds> block) {
     std::vector<std::string> cmd{"XREAD", "COUNT", "500"};
     if (block) cmd.insert(cmd.end(), {"BLOCK", std::to_string(block->count())});
-    cmd.push_back("STREAMS");
+    cmd.emplace_back("STREAMS");
     std::vector<Follower*> open;
     for (auto& f : fs)
       if (!f.done) open.push_back(&f);

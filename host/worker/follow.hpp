@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `submit --follow`: reads submitted jobs' events streams from Redis and shows them as `run`
 // would (the same progress lines, the same --events JSON lines), writes `download` results to
 // this machine, and returns run's exit code.

@@ -1,4 +1,7 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "worker/job.hpp"
+
+#include <agent_runner/fd.hpp>
 
 #include "json_schema.hpp"
 #include "yaml_json.hpp"
@@ -231,16 +234,9 @@ std::string write_file_exclusive(const fs::path& p, const std::string& data, int
   int fd = ::open(p.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
                   static_cast<mode_t>(mode));
   if (fd < 0) return "cannot create " + p.string() + ": " + std::strerror(errno);
-  size_t off = 0;
-  while (off < data.size()) {
-    ssize_t n = ::write(fd, data.data() + off, data.size() - off);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      std::string e = std::strerror(errno);
-      ::close(fd);
-      return "cannot write " + p.string() + ": " + e;
-    }
-    off += static_cast<size_t>(n);
+  if (const int err = sdk::write_all(fd, data)) {
+    ::close(fd);
+    return "cannot write " + p.string() + ": " + std::strerror(err);
   }
   ::fchmod(fd, static_cast<mode_t>(mode));  // whatever the umask
   ::close(fd);

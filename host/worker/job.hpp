@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A job on the task queue: what `submit` puts into a stream entry's `workload` field, and what the
 // worker and its job process read back. Versioned JSON; on the worker's side every byte came from
 // Redis and is untrusted (bounded parsing, schema, safe paths). Secrets never travel: only their

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "worker/metrics.hpp"
 
 #include <boost/asio/ip/tcp.hpp>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The worker's Prometheus metrics and the small HTTP server that serves them on /metrics
 // (`worker --metrics-listen ADDR:PORT`, Boost.Beast). Counters are atomics: the worker's threads
 // update them, the server thread reads them.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "worker/queue_client.hpp"
 
 #include "worker/job.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What every queue command (worker, submit, status, cancel, queue) needs first: the Redis
 // endpoint from the configuration and a connection, each failure as one clear line on stderr.
 #pragma once

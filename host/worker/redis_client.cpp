@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "worker/redis_client.hpp"
 
 #include <hiredis/hiredis.h>

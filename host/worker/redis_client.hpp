@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A small synchronous Redis client over hiredis: connect and command timeouts, AUTH, replies
 // copied into value types (no hiredis pointer escapes), and reconnection with exponential backoff
 // for long-running users. One client per thread; it is not thread-safe.
@@ -31,8 +32,8 @@ struct RedisReply {
 // What went wrong talking to Redis. `connection` errors (unreachable, reset, timeout) are worth
 // retrying after a reconnect; the others (wrong password, a refused command) are not.
 struct RedisError : std::runtime_error {
-  RedisError(std::string message, bool connection_lost)
-      : std::runtime_error(std::move(message)), connection(connection_lost) {}
+  RedisError(const std::string& message, bool connection_lost)
+      : std::runtime_error(message), connection(connection_lost) {}
   bool connection;
 };
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The worker's session_ttl: every `every`, one sweep process (`agent-runner __expire-sessions`,
 // the host re-executed with the worker's global options) removes the sessions unused for longer
 // than the TTL, each under a short Redis lock so that of several workers only one removes it.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The worker's child processes (a job, a session sweep): the host re-executed in a process group
 // of its own (a terminal's ^C reaches the worker, which decides), dying with the worker, with
 // default signal handling and exactly the descriptors given.

@@ -1,4 +1,7 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "worker/worker.hpp"
+
+#include <agent_runner/fd.hpp>
 
 #include "events.hpp"
 #include "logging.hpp"
@@ -97,8 +100,6 @@ struct Worker::Impl {
     std::string partial;
     Clock::time_point started;
     std::string started_at;
-    std::set<int64_t> tolerant_steps;  // continue_on_error
-    int tolerated = 0;
     std::optional<json::object> finished;  // the child's workload.finished
     bool cancel_requested = false;
     bool drain_cancelled = false;
@@ -427,11 +428,6 @@ struct Worker::Impl {
     job.attempt = d.deliveries;
     job.started = Clock::now();
     job.started_at = started_at;
-    const auto& steps = parsed.job->document.at("steps").get_array();
-    for (size_t i = 0; i < steps.size(); ++i)
-      if (const auto* c = steps[i].get_object().if_contains("continue_on_error");
-          c && c->is_bool() && c->get_bool())
-        job.tolerant_steps.insert(static_cast<int64_t>(i));
     std::string error;
     if (!spawn(job, field("workload"), error)) {
       log->error("job {}: cannot start its process: {}", id, error);
@@ -451,15 +447,10 @@ struct Worker::Impl {
       error = std::string("memfd_create: ") + std::strerror(errno);
       return false;
     }
-    for (size_t off = 0; off < payload.size();) {
-      ssize_t n = ::write(memfd, payload.data() + off, payload.size() - off);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) {
-        error = std::string("writing the job: ") + std::strerror(errno);
-        ::close(memfd);
-        return false;
-      }
-      off += static_cast<size_t>(n);
+    if (const int err = sdk::write_all(memfd, payload)) {
+      error = std::string("writing the job: ") + std::strerror(err);
+      ::close(memfd);
+      return false;
     }
     ::lseek(memfd, 0, SEEK_SET);
     int p[2];
@@ -517,13 +508,7 @@ struct Worker::Impl {
     const auto& e = v->get_object();
     const auto* kind = e.if_contains("event");
     const std::string k = kind && kind->is_string() ? std::string(kind->get_string()) : "";
-    if (k == "step.finished") {
-      const auto* ok = e.if_contains("ok");
-      const auto* index = e.if_contains("index");
-      if (ok && ok->is_bool() && !ok->get_bool() && index && index->is_number() &&
-          job.tolerant_steps.count(index->to_number<int64_t>()))
-        ++job.tolerated;
-    } else if (k == "workload.finished") {
+    if (k == "workload.finished") {
       job.finished = e;
     }
     add_event(job.id, std::move(line), k == "step.output");
@@ -650,7 +635,7 @@ struct Worker::Impl {
                                  "steps_failed",
                                  num("steps_failed"),
                                  "steps_tolerated",
-                                 std::to_string(job.tolerated),
+                                 num("steps_tolerated"),
                                  "worker",
                                  o.consumer,
                                  "attempt",

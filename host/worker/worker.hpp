@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `agent-runner worker`: takes jobs from a Redis Streams task queue (consumer group
 // "agent-runner"), runs each in its own child process (the host re-executed as `__run-job`), and
 // forwards the child's events to Redis. At least once, never twice at the same time: running

@@ -1,5 +1,7 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "api.hpp"
 
+#include <agent_runner/json_member.hpp>
 #include <agent_runner/plugin.hpp>
 
 #include <thread>
@@ -10,21 +12,11 @@ using sdk::Error;
 namespace json = boost::json;
 
 std::string str_member(const json::object& o, std::string_view key) {
-  auto it = o.find(key);
-  return it != o.end() && it->value().is_string() ? std::string(it->value().as_string()) : "";
+  return sdk::string_member(o, key).value_or("");
 }
 
 int64_t int_member(const json::object& o, std::string_view key) {
-  auto it = o.find(key);
-  if (it == o.end()) return 0;
-  if (it->value().is_int64()) return it->value().as_int64();
-  if (it->value().is_uint64() && it->value().as_uint64() <= INT64_MAX)
-    return static_cast<int64_t>(it->value().as_uint64());
-  if (it->value().is_double()) {
-    const double d = it->value().as_double();
-    if (d >= -9.2e18 && d <= 9.2e18) return static_cast<int64_t>(d);
-  }
-  return 0;
+  return sdk::int_member(o, key).value_or(0);
 }
 
 std::string sandbox_state(const json::object& sb) {
@@ -45,7 +37,7 @@ DaytonaApi::DaytonaApi(std::string api_url, HttpSettings settings, HttpClient::L
     : api_url_(std::move(api_url)),
       http_(std::make_unique<HttpClient>(std::move(settings), std::move(logger))) {}
 
-HttpResponse DaytonaApi::call(HttpRequest req) {
+HttpResponse DaytonaApi::call(const HttpRequest& req) {
   return http_->perform(req);
 }
 

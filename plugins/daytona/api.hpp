@@ -1,6 +1,7 @@
+// SPDX-License-Identifier: Apache-2.0
 // The Daytona REST API as this plugin uses it: control plane (sandboxes) and toolbox (the daemon
 // inside one sandbox), with Daytona's status codes mapped to the SDK's error codes. Shapes and
-// version differences: ../shared/reference/daytona-api.md.
+// version differences are noted where each call is made (api.cpp, files.cpp, execute.cpp).
 #pragma once
 
 #include "http.hpp"
@@ -70,7 +71,7 @@ class DaytonaApi {
   const std::string& api_url() const { return api_url_; }
 
  private:
-  HttpResponse call(HttpRequest req);
+  HttpResponse call(const HttpRequest& req);
   boost::json::value parse_json(const HttpRequest& req, const HttpResponse& resp) const;
 
   std::string api_url_;

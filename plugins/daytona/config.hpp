@@ -1,5 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
 // The Daytona plugin's configuration: the generated sandbox config the host hands to create
-// (reference: DESIGN.md "Configuration"). Its JSON Schema (published in the descriptor) is the
+// (reference: docs/DESIGN.md "Configuration"). Its JSON Schema (published in the descriptor) is the
 // only definition of the settings: the keys, their types, bounds and defaults are read from it.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // execute: the command runs in the background in the sandbox with stdout and stderr on one file
 // (2>&1), so the combined output keeps the order of the writes; short scripts through
 // POST /process/execute start it and read that file from an offset (never re-reading what was
@@ -5,6 +6,8 @@
 // request. The timeout is ours; on timeout or cancellation every process of the call is killed.
 // Only /process/execute is used, which every daemon generation has.
 #include "sandbox.hpp"
+
+#include <agent_runner/sandbox_ops.hpp>
 
 #include <chrono>
 #include <cmath>
@@ -290,16 +293,15 @@ Result DaytonaSandbox::execute(sdk::Call& call) {
   const int64_t ms = duration_cast<milliseconds>(steady_clock::now() - t0).count();
   // stderr goes to the same file as stdout, the only way to keep the order of the writes: the
   // output is all in `stdout` (and `output`), `stderr` stays empty.
-  const std::string text = sdk::utf8_sanitize(out.text());
-  return Result::ok({{"exit_code", timed_out ? 124 : p.exit_code.value_or(-1)},
-                     {"output", text},
-                     {"stdout", text},
-                     {"stderr", ""},
-                     {"truncated", out.truncated()},
-                     {"timed_out", timed_out},
-                     {"duration_ms", ms},
-                     {"stdout_bytes", static_cast<int64_t>(out.total())},
-                     {"stderr_bytes", 0}});
+  sdk::ExecuteOutcome o;
+  o.exit_code = timed_out ? 124 : p.exit_code.value_or(-1);
+  o.output = out.text();
+  o.stdout_text = o.output;
+  o.truncated = out.truncated();
+  o.timed_out = timed_out;
+  o.duration_ms = ms;
+  o.stdout_bytes = static_cast<int64_t>(out.total());
+  return Result::ok(o.to_json());
 }
 
 }  // namespace agent_runner::daytona

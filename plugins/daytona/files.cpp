@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // File operations through the toolbox's /files endpoints, with the filesystem plugin's result
 // shapes and error codes (sdk/README.md), so an agent sees no difference between the modes.
 #include "sandbox.hpp"

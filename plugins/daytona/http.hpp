@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A small HTTP client over libcurl for one Daytona sandbox: keep-alive handles, a connect and a
 // total timeout on every request, retries with backoff for requests that are safe to repeat, TLS
 // verification always on, the API key sent only to trusted hosts and kept out of every message.

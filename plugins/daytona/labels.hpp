@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The labels this plugin puts on the sandboxes it creates: how it finds a session's sandbox again
 // (lifecycle.cpp) and lists sessions (sessions.cpp).
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Sandbox lifecycle: attach by id, find-or-create by session label, ephemeral create and delete.
 #include "labels.hpp"
 #include "sandbox.hpp"

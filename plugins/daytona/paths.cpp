@@ -1,8 +1,7 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "paths.hpp"
 
 #include <agent_runner/plugin.hpp>
-
-#include <sys/random.h>
 
 #include <cstdio>
 
@@ -20,22 +19,6 @@ std::string normalize_time(std::string_view iso) {
   if (iso.size() >= 19 && iso[4] == '-' && iso[10] == 'T')
     return std::string(iso.substr(0, 19)) + "Z";
   return std::string(iso);
-}
-
-std::string random_hex(size_t n) {
-  std::string bytes(n, '\0');
-  size_t got = 0;
-  while (got < n) {
-    ssize_t r = ::getrandom(bytes.data() + got, n - got, 0);
-    if (r > 0) got += static_cast<size_t>(r);
-  }
-  std::string out;
-  char buf[3];
-  for (unsigned char c : bytes) {
-    std::snprintf(buf, sizeof buf, "%02x", c);
-    out += buf;
-  }
-  return out;
 }
 
 std::string name_digest(std::string_view s) {

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Paths in the remote sandbox and small helpers of this plugin. An absolute path is the remote
 // sandbox's real path, the same for commands and file operations; a relative one is relative to
 // the sandbox's workdir (where commands start). Parsing, glob matching, base64 and shell quoting
@@ -27,8 +28,8 @@ SandboxPath resolve_path(std::string_view input, const SandboxPath& workdir);
 // "2026-06-01T12:00:00.123Z" -> "2026-06-01T12:00:00Z" (the filesystem plugin's format).
 std::string normalize_time(std::string_view iso);
 
-// `n` random bytes as lower-case hex, from the kernel's CSPRNG.
-std::string random_hex(size_t n);
+// `n` random bytes as lower-case hex, from the kernel's CSPRNG (the SDK's, shared with the host).
+using sdk::random_hex;
 
 // A stable, name-safe digest of `s` (two FNV-1a 64-bit hashes, 32 hex digits).
 std::string name_digest(std::string_view s);

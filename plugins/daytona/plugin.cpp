@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The plugin's one exported symbol: the descriptor of the "daytona" sandbox type.
 #include "config.hpp"
 #include "sandbox.hpp"

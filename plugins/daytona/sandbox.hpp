@@ -1,5 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
 // One Daytona sandbox as the host sees it: lifecycle (attach by id, find or create by session,
-// ephemeral create + delete on release) and every operation of DESIGN.md's sandbox semantics
+// ephemeral create + delete on release) and every operation of docs/DESIGN.md's sandbox semantics
 // through the sandbox's toolbox API.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Search: glob through the daemon's /files/search and one listing per directory that holds a
 // match, grep through /files/find (literal) or GNU grep run in the sandbox (regular expressions).
 // Results and error codes are the filesystem plugin's.

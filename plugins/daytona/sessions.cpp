@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Sessions (ABI 1.1 list_sessions / destroy_session): a session is the sandbox labelled
 // agent-runner.session=KEY (lifecycle.cpp creates it). Its last use is Daytona's lastActivityAt
 // (toolbox calls through the proxy reset it; our own maintenance calls here say not to). "In use"

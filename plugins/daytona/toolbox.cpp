@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Toolbox plumbing shared by the operations: calls that restart an auto-stopped sandbox, paths,
 // FileInfo, the errors of file-level answers, whole-file transfer and short scripts.
 #include "sandbox.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Commands run with no capabilities, also as root: the bounding set is cleared (so executing a
 // setuid-root or file-capability binary cannot give any back), the effective, permitted,
 // inheritable and ambient sets are emptied, and the securebits that make uid 0 special are set

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Control groups for commands (as root): each execute call's process tree gets a cgroup of its
 // own under this process's cgroup, in the pids hierarchy (limits.processes: pids.max) and the
 // memory hierarchy (limits.memory_mb: the tree as a whole, swap included). cgroup v2 and the v1

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The execute operation: the request (command, cwd, env, timeout_s) turned into an ExecSpec, the
 // command's environment built (never inherited unless inherit_env), and the result object. `cwd`
 // is a sandbox path like any other: absolute, or relative to workdir (the default).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The file operations of the filesystem sandbox (request and result shapes: sdk/README.md).
 #pragma once
 

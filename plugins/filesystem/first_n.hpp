@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The first N results of a search in report order, whatever order the walking threads find them
 // in: a search that keeps only these never holds more than N (plus what one file adds), and once
 // more than N were seen it knows the last key it keeps, so the walk can pass over everything

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "fs_config.hpp"
 
 #include <agent_runner/plugin.hpp>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The filesystem plugin's configuration: one definition (the JSON Schema in the descriptor and the
 // parser below describe the same keys), validated at create with messages that name the key.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The plan a sandbox makes from its config and what the kernel offers (kernel_features.hpp):
 // which view of the filesystem commands get (the container view of view.hpp, or the host's),
 // which namespaces each command gets or joins, Landlock, the seccomp filter, capabilities, and

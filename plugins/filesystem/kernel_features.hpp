@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What this machine lets the plugin enforce, probed once per process on first use (throwaway
 // children try each namespace; a probe cgroup is created and removed). Sandbox plans and the
 // plugin's `probe` answer are both made from it.

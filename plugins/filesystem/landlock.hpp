@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The Landlock ruleset of a sandbox: read and execute below the root the command sees, write only
 // in the writable entries of the view table (the workspace, its tmp, rw mounts, /dev/shm) under
 // workspace-write or nowhere (read-only), plus the usual character devices. Built once at create

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Directories a sandbox creates and removes again (the ephemeral workspace .ephemeral-<hex> and
 // the private TMPDIR agent-runner-fs-<x>) are left behind when agent-runner is killed with -9.
 // Each one in use is claimed with an exclusive flock(2) on the directory itself, held for the

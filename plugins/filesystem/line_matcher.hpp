@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // grep's pattern over a file's bytes. The whole buffer is searched at once (RE2 in multi-line
 // mode with `never_nl`, so no match crosses a line end, or memmem for a literal) and lines are
 // located only around matches: a file without a match costs one scan, never a call per line.

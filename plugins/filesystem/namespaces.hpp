@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What the supervisor sets up inside the namespaces it was cloned into, before anything of the
 // command runs: the user namespace's id maps, loopback in a network namespace, and the mount
 // namespace (a /proc of its own PID namespace; in the host view every mount read-only and nosuid

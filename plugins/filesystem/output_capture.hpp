@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The command's output: stdout and stderr share one pipe (the only way the reader sees the writes
 // in the order they were made; two pipes are read in whatever order poll reports them), read as
 // it arrives, streamed to the host (call.emit, as stdout) and kept as head + tail.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Sandbox paths and their resolution by the kernel, relative to a directory fd held on a root:
 // openat2 where the kernel has it, otherwise a component-by-component walk with O_NOFOLLOW that
 // resolves symlinks itself. Two kinds of root:

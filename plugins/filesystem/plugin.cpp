@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The filesystem sandbox plugin: a workspace directory on this machine (workspace.hpp) seen by
 // commands and file operations alike through one view table (view.hpp): a root of the sandbox's
 // own built once per sandbox (view_mount.hpp), or the host's paths where the machine refuses it.

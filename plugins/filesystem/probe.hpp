@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The plugin's answer to the ABI 1.1 `probe` call: what this machine lets it enforce, as JSON
 // (shape in README.md, "What this machine enforces"), computed once per process.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Running one command (the plugin side): builds the supervisor's setup from the sandbox's plan
 // (isolation.hpp), puts the supervisor in the command's cgroup (cgroup.hpp), enforces the
 // timeout and cancellation, captures the output (output_capture.hpp) and collects the exit

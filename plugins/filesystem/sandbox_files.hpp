@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What file operations see: the same view table (view.hpp) commands see, so an absolute path
 // means one file for both and a relative one is relative to workdir, where commands start.
 //  - container view: every path is resolved inside the view's root (Resolver in root), through

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // glob and grep: the workspace walk (walk.hpp) with the compiled glob of the SDK, RE2 for the
 // agent's regular expressions (linear time: a pathological pattern cannot hang the host), and
 // the first results in report order kept (first_n.hpp) whichever thread finds them.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "seccomp_filter.hpp"
 
 #include <linux/audit.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The seccomp filter every command runs under: what namespaces, dropped capabilities and Landlock
 // do not cover (terminal injection into a tty the command holds, device nodes, the clock, kernel
 // modules, kexec, keyrings, ptrace, mount changes, bpf, ...). A refused call fails with EPERM,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Sessions of the filesystem plugin (`agent-runner sessions`, ABI 1.1 list_sessions and
 // destroy_session): a session is a workspace directory root_dir/<key> (layout: per-session), with
 // its private tmp directory when it has one of its own (root_dir/.tmp/<key>).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The supervisor: one process per execute call that owns the command's whole process tree.
 //
 //   plugin thread ──clone──> supervisor S ──clone──> /bin/sh -c CMD ──> ...

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The sandbox's filesystem as commands and file operations both see it: ONE mount table. Where a
 // mount namespace can be made (the container view) view_mount.hpp mounts exactly these
 // entries on a fresh tmpfs root and file operations resolve through the mounted result; without

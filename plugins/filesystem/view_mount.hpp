@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The container view, built once per sandbox: a child cloned into new mount, UTS and IPC
 // namespaces (plus a user namespace when not root, a PID namespace for its /proc, a network
 // namespace for network: false) mounts the view table (view.hpp) on a fresh tmpfs, pivots into

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The walk under glob and grep: every regular file below a directory, through directory fds that
 // never follow a symlink (a link cannot lead the walk outside the workspace or into a loop).
 // Entry types come from getdents (d_type), so nothing is stat'ed unless the filesystem does not

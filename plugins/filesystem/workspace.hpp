@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Where a sandbox's files live: root_dir/<session> (persistent), root_dir/.ephemeral-<hex>
 // (removed on release) or root_dir itself (layout: shared, never removed), plus the sandbox's
 // own tmp directory outside the workspace (its /tmp): root_dir/.tmp/<session>, kept with the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // write, edit and upload put a file in place whole or not at all. Truncating the file and
 // writing into it loses the old content when the disk fills up half way; instead the new content
 // goes into a temporary file beside it (same directory, so same filesystem), is flushed to disk,

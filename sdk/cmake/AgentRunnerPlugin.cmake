@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # agent_runner_add_plugin(<target> SOURCES <src>... [OUTPUT_DIRECTORY <dir>] [INSTALL_DESTINATION <dir>] [COMPONENT <c>])
 #
 # Builds a sandbox plugin as a MODULE library named <target>.so with hidden visibility, exporting

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Small helpers for tests that run real processes and use real files.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `agent-runner config` through the built binary, with an explicit environment per case: mode
 // detection, each source's precedence, per-mode fields, validation, the sandbox config, secrets.
 #include "test_util.hpp"

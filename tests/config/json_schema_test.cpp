@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The JSON Schema subset used for plugin configs and workload files.
 #include "json_schema.hpp"
 

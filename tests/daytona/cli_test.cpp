@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The built agent-runner binary in cloud mode against the test Daytona server: exec, sessions
 // shared by two host processes at once, and the API key absent from every log line at trace level.
 #include "fake_server.hpp"

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """A test Daytona server for the daytona plugin's tests (stdlib only, 127.0.0.1 only).
 
 It implements the subset of the Daytona control plane and toolbox API the plugin uses, with the
-shapes and status codes of ../../../shared/reference/daytona-api.md (v0.190.0):
+shapes and status codes of the Daytona API v0.190.0:
 
   control plane  {base}/api/sandbox...            create, get, list (both shapes), start, stop,
                                                   delete, toolbox-proxy-url, /config

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The test Daytona server (fake_daytona.py) as a child process on 127.0.0.1, its admin endpoints,
 // and the built daytona.so loaded through the host's real PluginRegistry.
 #pragma once

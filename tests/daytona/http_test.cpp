@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The daytona plugin's URL policy, on the plugin's own http.cpp (compiled into this test): which
 // hosts may receive the API key, what counts as this machine, and the plain-HTTP warning, given
 // once per host. No request is sent.

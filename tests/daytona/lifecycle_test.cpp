@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Lifecycle and HTTP robustness of the built daytona.so against the test Daytona server:
 // ephemeral sandboxes deleted, sessions reused, attach by id, and every injected fault ending in
 // success after retries or in a clear error, with no sandbox leaked.

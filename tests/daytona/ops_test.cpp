@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Every sandbox operation of the built daytona.so, through the host's Sandbox, against the test
 // Daytona server: results, error codes, streaming, timeouts, cancellation, output caps; and the
 // same operations on the filesystem plugin giving the same results.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Daytona execute round trip against the test server, compared with a file operation's round
 // trip (issue 16): requests per execute (counted by the server) and the median time of an
 // `execute("true")` over the median time of a `read` of a small file, interleaved.

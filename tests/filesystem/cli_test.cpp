@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `agent-runner exec` in local mode: the built binary finds the built filesystem.so by itself.
 #include "fs_test_util.hpp"
 

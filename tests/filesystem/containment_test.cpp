@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What a command running as root can no longer do to the host (the usual case for a worker):
 // no capabilities, no device nodes, no chmod/chown/touch or setuid bit outside the workspace,
 // hostname changes stay in its UTS namespace, no clock setting, no changes to the host's network

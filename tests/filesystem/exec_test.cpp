@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // execute: exit codes, cwd, environment, output capture and streaming, and that no process of a
 // command outlives the call (checked by pid on the host).
 #include "fs_test_util.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Every file operation's success and each of its error codes.
 #include "fs_test_util.hpp"
 

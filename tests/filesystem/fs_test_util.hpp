@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Shared helpers for the filesystem plugin suite: the real plugin loaded by the real host.
 #pragma once
 

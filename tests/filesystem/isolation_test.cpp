@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Isolation levels, the network namespace and resource limits, on this machine's kernel.
 #include "fs_test_util.hpp"
 

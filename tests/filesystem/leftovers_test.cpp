@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // agent-runner killed with -9 in the middle of a command: no process of the command's tree may
 // survive (with and without a PID namespace), and the next start removes the directories the
 // killed process left (its ephemeral workspace, its private TMPDIR, its cgroups) but never those

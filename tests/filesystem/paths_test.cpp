@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Path escapes: no file operation reads or writes anything a command of the sandbox could not,
 // with the kernel's openat2 and with the fd-by-fd fallback walk alike, in both views:
 //  - the container view (resolution in the view's root): a symlink to "/" is the sandbox's own

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The ABI 1.1 probe of the filesystem plugin: what this machine lets it enforce, the same answer
 // its sandboxes' plans are made from, and what `agent-runner doctor` prints.
 #include "fs_test_util.hpp"

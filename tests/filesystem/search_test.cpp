@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // glob and grep beyond the basics of file_ops_test: line semantics of the whole-buffer search,
 // the first max_matches in report order whichever thread finds them, patterns that used to take
 // exponential time, and what happens at the walk's entry limit.

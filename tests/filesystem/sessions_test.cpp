@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Sessions persist; ephemeral workspaces are gone after release; unsafe keys are refused.
 #include "fs_test_util.hpp"
 

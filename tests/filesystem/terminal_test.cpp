@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A sandboxed command must never reach the terminal agent-runner was started from: it runs in a
 // session of its own (no controlling terminal), with stdin from /dev/null, and TIOCSTI is refused.
 // agent-runner runs here on a real pseudo-terminal as its controlling terminal; the command tries

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The container view (issue 14): commands see a root of their own built from the view table —
 // the workspace at workdir, the sandbox's own /tmp, the host's system directories read-only with
 // secrets masked, extra mounts — and nothing else of the host. Each check looks at the host's

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // write, edit and upload put a file in place whole or not at all (a full disk leaves the old
 // content), and no file operation blocks on, or opens, a FIFO, socket or device that a command
 // left in the workspace.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The configuration loader on an untrusted --config file. The bytes are put in a memory file that
 // the loader reads through /proc/self/fd, exactly as it reads a real one.
 #include "config.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The Daytona plugin's parsing of what a Daytona server (or anything pretending to be one) sends:
 // error bodies turned into messages, Retry-After values, paths and timestamps, sandbox objects,
 // and the plugin config. The plugin's own sources are compiled into this target.

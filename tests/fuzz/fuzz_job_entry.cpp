@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A worker's parser of job entries taken from the queue: anyone who can write to the Redis stream
 // controls these bytes. parse_job() bounds the text, checks the document against the workload
 // schema and the inlined files against it; materialising is not reached (it writes files).

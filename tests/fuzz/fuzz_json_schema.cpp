@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The JSON Schema validator on untrusted instances: against the workload schema and every MCP
 // tool's input schema, and (when the input is {"schema": ..., "instance": ...}) with a schema of
 // the fuzzer's own, which the step budget must keep finite.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The MCP front door: bytes as a client would send them, cut into lines by the LineReader (with a
 // small cap, so over-long lines are exercised), each line through the dispatcher of a real
 // Server whose sandbox is a fake that answers every operation. Responses go to /dev/null.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The plugin descriptor checks on what a probe child sends back: the bytes come from a process
 // that ran untrusted code, so decoding must refuse anything malformed, and whatever decodes must
 // survive the checks and re-encode to the same bytes.

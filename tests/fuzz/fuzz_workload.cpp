@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The workload loader on untrusted files: any bytes give a workload or a list of errors.
 #include "workload.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The YAML (and JSON) reader of configuration and workload files: any bytes either parse under the
 // limits or raise YamlError; nothing else (no crash, no other exception, no unbounded growth).
 #include "yaml_json.hpp"

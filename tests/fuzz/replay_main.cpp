@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The driver of a fuzz target in an ordinary build (g++ or clang without libFuzzer): runs
 // LLVMFuzzerTestOneInput once per file of the corpus directories given, so `ctest` replays every
 // seed and every input that once crashed, under whatever sanitizers the build has.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Runs the libFuzzer targets of the `fuzz` preset, each for a fixed time, and fails when any of
 # them finds a crash, a leak or a timeout.
 #   tests/fuzz/run.sh [SECONDS_PER_TARGET] [TARGET...]     (default 30 s, every target)

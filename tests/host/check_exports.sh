@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # Usage: check_exports.sh DIR|FILE...
 # Fails unless every plugin exports exactly one dynamic symbol: agent_runner_plugin_entry.
 set -u

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The built agent-runner binary: global options, exit codes, and `plugins` over the fixtures.
 #include "test_util.hpp"
 
@@ -81,7 +82,8 @@ TEST(Cli, PluginsJsonReportsEveryFixtureExactly) {
       {"abi_major.so", "major versions must match"},
       {"abi_minor_newer.so", "newer than this agent-runner's ABI"},
       {"too_small.so", "needs at least"},
-      {"good_twin.so", "already provided by"}};
+      {"good_twin.so", "already provided by"},
+      {"schema_keyword.so", "at /properties/env: 'patternProperties'"}};
   for (const auto& [file, words] : expected) {
     ASSERT_TRUE(by_file.count(file)) << file;
     EXPECT_EQ(status(file), "rejected") << file;

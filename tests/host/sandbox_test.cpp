@@ -1,5 +1,7 @@
+// SPDX-License-Identifier: Apache-2.0
 // The host's Sandbox wrapper over a real fixture plugin: results, buffers, streaming,
-// cancellation, exceptions turned into `internal`, and the library pinned by its sandboxes.
+// cancellation, exceptions turned into `internal`, and what happens to the library (it stays
+// mapped until exit once accepted).
 #include "sandbox.hpp"
 #include "plugin_loader.hpp"
 #include "test_util.hpp"
@@ -120,8 +122,10 @@ TEST(Sandbox, CancellationReachesThePlugin) {
   EXPECT_EQ(r.status, AR_ERR_CANCELLED);
 }
 
-TEST(Sandbox, TheLibraryStaysLoadedWhileASandboxLives) {
-  const std::string path = (fs::path(AR_TEST_FIXTURE_DIR) / "good.so").string();
+// What really happens to a plugin's library: an accepted one stays mapped until the process exits
+// (RTLD_NODELETE, plugin_loader.cpp), whoever still holds it; a rejected one is not left mapped.
+TEST(Sandbox, AnAcceptedLibraryStaysMappedUntilExitARejectedOneIsUnmapped) {
+  const std::string path = (fs::path(AR_TEST_FIXTURE_DIR) / "good_twin.so").string();
   std::unique_ptr<Sandbox> sb;
   {
     PluginRegistry reg;
@@ -130,11 +134,20 @@ TEST(Sandbox, TheLibraryStaysLoadedWhileASandboxLives) {
     sb = Sandbox::create(reg.find("fixture-good"), {}, std::nullopt, err);
     ASSERT_TRUE(sb);
   }  // the registry, the only other owner, is gone
-  EXPECT_TRUE(mapped(path));
   auto r = sb->call(Op::execute, {{"command", "still here"}});
   EXPECT_TRUE(r.ok());
   EXPECT_TRUE(sb->release().ok());
   EXPECT_EQ(sb->call(Op::execute, {{"command", "x"}}).status, AR_ERR_UNAVAILABLE);
+  sb.reset();  // the last owner: the library is not unmapped
+  EXPECT_TRUE(mapped(path));
+
+  const std::string rejected = (fs::path(AR_TEST_FIXTURE_DIR) / "abi_major.so").string();
+  {
+    PluginRegistry reg;
+    reg.load_file(rejected, "test");
+    EXPECT_FALSE(reg.find("fixture-abi-major"));
+  }
+  EXPECT_FALSE(mapped(rejected));
 }
 
 TEST(Sandbox, OpNamesRoundTrip) {

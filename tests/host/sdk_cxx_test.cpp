@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The SDK header compiles as C++ too (the C fixtures prove C11), and the helper's utilities work.
 #include <agent_runner/plugin.h>
 #include <agent_runner/plugin.hpp>
@@ -83,4 +84,11 @@ TEST(Sdk, JsonGetIntegerChecksTheRangeBeforeConverting) {
   EXPECT_EQ(jg::integer(boost::json::parse(R"({"limit":-9.223372036854775808e18})").as_object(),
                         "limit", 0),
             INT64_MIN);
+}
+
+// The SDK's version is written once (the three numbers); the string is spelled from them.
+TEST(SdkVersion, TheStringIsSpelledFromTheNumbers) {
+  EXPECT_EQ(std::string(AR_SDK_VERSION), std::to_string(AR_ABI_VERSION_MAJOR) + "." +
+                                             std::to_string(AR_ABI_VERSION_MINOR) + "." +
+                                             std::to_string(AR_SDK_VERSION_PATCH));
 }

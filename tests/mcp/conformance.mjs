@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Conformance of `agent-runner serve --mcp` with the official MCP TypeScript SDK.
 //
 //   node conformance.mjs /path/to/agent-runner

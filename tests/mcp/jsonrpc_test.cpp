@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The JSON-RPC 2.0 layer: classifying lines and reading them from a descriptor with a length cap.
 #include "jsonrpc.hpp"
 

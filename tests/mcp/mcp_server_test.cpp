@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The MCP server over real pipes, with a fake sandbox: lifecycle, concurrency, progress,
 // cancellation and malformed input. (The real host and plugins: process_test.cpp, conformance.mjs.)
 #include "mcp_server.hpp"

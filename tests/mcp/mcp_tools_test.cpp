@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Tool schemas, argument checking and result rendering, without a sandbox.
 #include "mcp_tools.hpp"
 #include "redact.hpp"

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # Installs the conformance test's pinned npm packages (package-lock.json) into DIR/node_modules.
 # Skips the install when node_modules already matches the lock file.
 #   npm_ci.sh NPM DIR

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `agent-runner serve --mcp` as a real process, through the fixture plugin (no node needed):
 // arguments, stdout carrying protocol messages only, and a clean exit on end of input.
 #include "test_util.hpp"

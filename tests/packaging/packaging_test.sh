@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # Packaging, end to end, without installing anything on this machine:
 #   1. cpack builds the .debs from the build tree (into a private directory);
 #   2. their control fields and contents are checked (versions, sections, Depends, conffiles, no

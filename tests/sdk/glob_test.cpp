@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // sdk/include/agent_runner/glob.hpp: component patterns read as fnmatch(3) reads them, path
 // patterns with `**`, and time linear in the input whatever the pattern (no backtracking over
 // the ways `**` could split a path).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // sdk/include/agent_runner/{sandbox_path,sandbox_ops,fd}.hpp: the one implementation the
 // filesystem and daytona plugins and the plugin template share.
 #include <agent_runner/fd.hpp>

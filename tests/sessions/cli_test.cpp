@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The `sessions` command line whatever the plugin: durations, usage errors (exit 2), help of the
 // nested commands, and a plugin without the ABI 1.1 session slots (exit 3, said for that plugin).
 #include "duration.hpp"

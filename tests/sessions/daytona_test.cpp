@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `agent-runner sessions` in cloud mode against the test Daytona server: sessions are the
 // sandboxes labelled agent-runner.session; list, show, rm, prune by Daytona's lastActivityAt, a
 // session in use refused, and --force cancelling the command another host process runs in it.

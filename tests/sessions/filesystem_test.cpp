@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `agent-runner sessions` in local mode on the filesystem plugin: sessions are the workspaces
 // SANDBOX_ROOT_DIR/<key>; list, show, rm, prune by the last use (an old mtime of
 // .sessions/use-<key>), a session open in another process refused, --force cancelling the

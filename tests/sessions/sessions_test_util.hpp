@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What the sessions tests share: cloud mode on the test Daytona server, the listing's entry of a
 // session, counting log lines, and two workers sweeping with session_ttl.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The worker's session_ttl: two workers sweep the same Daytona sessions (the test server) with a
 // real redis-server; an idle session is removed exactly once, a fresh one is kept.
 #include "sessions_test_util.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The job format on its own: what submit builds, what a worker accepts (bounded, schema-checked,
 // safe paths only) and what the job process writes to disk.
 #include "worker/job.hpp"

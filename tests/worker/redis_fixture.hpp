@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Real processes for the worker tests: a redis-server of the test's own on a free 127.0.0.1 port
 // in a temporary directory (never a system service), and background agent-runner processes
 // (workers, followers) with their output in files.

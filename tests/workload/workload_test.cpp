@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `agent-runner run` end to end on the filesystem plugin: every step kind, every exit code,
 // expectations, continue_on_error, the deadline, secrets (also split across output chunks),
 // skills, persistent sessions, parallel runs and cancellation by signal.
@@ -201,7 +202,8 @@ steps:
   EXPECT_EQ(r.out.find("never"), std::string::npos);
 }
 
-TEST(Workload, ContinueOnErrorRunsTheRestButStillFails) {
+// continue_on_error works as GitHub Actions' continue-on-error: the step's failure is tolerated.
+TEST(Workload, ContinueOnErrorToleratesTheFailure) {
   Fixture f;
   auto wl = f.file("c.yaml", R"Y(name: continuing
 steps:
@@ -213,14 +215,36 @@ steps:
     expect: {exit_code: 7}
 )Y");
   auto r = f.run({wl.string(), "--events", "-"});
-  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
   auto ev = events_of(r.out);
   auto steps = of_kind(ev, "step.finished");
   ASSERT_EQ(steps.size(), 3u);
   EXPECT_EQ(str(steps[0].at("error").at("code")), "file_not_found");
+  EXPECT_FALSE(steps[0].at("ok").as_bool());
+  EXPECT_EQ(steps[0].at("tolerated"), true);
   EXPECT_TRUE(steps[1].at("ok").as_bool());
+  EXPECT_FALSE(steps[1].contains("tolerated"));
   EXPECT_TRUE(steps[2].at("ok").as_bool());
-  EXPECT_EQ(str(of_kind(ev, "workload.finished").at(0).at("status")), "failed");
+  const auto fin = of_kind(ev, "workload.finished").at(0);
+  EXPECT_EQ(str(fin.at("status")), "succeeded");
+  EXPECT_EQ(fin.at("steps_ok"), 2);
+  EXPECT_EQ(fin.at("steps_failed"), 1);
+  EXPECT_EQ(fin.at("steps_tolerated"), 1);
+  EXPECT_NE(r.err.find("FAILED (tolerated): file_not_found"), std::string::npos) << r.err;
+
+  // Any other failure still fails the workload, tolerated ones or not.
+  auto mixed = f.file("m.yaml", R"Y(name: mixed
+steps:
+  - execute: {command: "exit 1"}
+    continue_on_error: true
+  - execute: {command: "exit 2"}
+)Y");
+  auto m = f.run({mixed.string(), "--events", "-"});
+  EXPECT_EQ(m.exit_code, 1);
+  const auto mfin = of_kind(events_of(m.out), "workload.finished").at(0);
+  EXPECT_EQ(str(mfin.at("status")), "failed");
+  EXPECT_EQ(mfin.at("steps_failed"), 2);
+  EXPECT_EQ(mfin.at("steps_tolerated"), 1);
 }
 
 TEST(Workload, UnmetExpectationsFail) {

@@ -1,9 +1,13 @@
+// SPDX-License-Identifier: Apache-2.0
 // An owned POSIX file descriptor (header-only): closed when the owner goes, movable, not
-// copyable. For plugins that work through directory fds (openat2 and *at() calls).
+// copyable. For plugins that work through directory fds (openat2 and *at() calls). And the one
+// write-everything loop of the host and the plugins.
 #pragma once
 
 #include <unistd.h>
 
+#include <cerrno>
+#include <string_view>
 #include <utility>
 
 namespace agent_runner::sdk {
@@ -36,6 +40,19 @@ class Fd {
  private:
   int fd_ = -1;
 };
+
+// Writes all of `data` to `fd`, retrying short writes and EINTR. Returns 0, or the errno of the
+// write that failed (EIO when a write wrote nothing).
+inline int write_all(int fd, std::string_view data) noexcept {
+  while (!data.empty()) {
+    const ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return errno;
+    if (n == 0) return EIO;
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+  return 0;
+}
 
 }  // namespace v1
 }  // namespace agent_runner::sdk

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Glob patterns over sandbox paths, the same for every plugin (header-only, needs plugin.hpp;
 // sandbox_path.hpp includes it).
 //

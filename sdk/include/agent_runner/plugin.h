@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * agent-runner plugin SDK: the C ABI between the host and a sandbox plugin.
  *
@@ -34,7 +35,12 @@ extern "C" {
 #define AR_ABI_VERSION_MAJOR 1
 #define AR_ABI_VERSION_MINOR 1
 #define AR_SDK_VERSION_PATCH 0
-#define AR_SDK_VERSION "1.1.0"
+/* "major.minor.patch", spelled from the three numbers above (the one place they are written). */
+#define AR_STRINGIFY_(x) #x
+#define AR_XSTRINGIFY_(x) AR_STRINGIFY_(x)
+#define AR_SDK_VERSION                 \
+  AR_XSTRINGIFY_(AR_ABI_VERSION_MAJOR) \
+  "." AR_XSTRINGIFY_(AR_ABI_VERSION_MINOR) "." AR_XSTRINGIFY_(AR_SDK_VERSION_PATCH)
 /* major*10000 + minor*100 + patch */
 #define AR_SDK_VERSION_NUMBER \
   (AR_ABI_VERSION_MAJOR * 10000 + AR_ABI_VERSION_MINOR * 100 + AR_SDK_VERSION_PATCH)

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // agent-runner plugin SDK: header-only C++ helper over the C ABI in plugin.h.
 //
 // A plugin author derives from agent_runner::sdk::Sandbox, implements the operations it supports,

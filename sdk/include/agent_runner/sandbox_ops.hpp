@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Building blocks for the standard sandbox operations (request and result shapes: sdk/README.md),
 // so that every plugin answers the same request with the same result and the same error
 // (header-only, needs plugin.hpp). Where the bytes come from (a host directory, an HTTP API) stays
@@ -108,6 +109,33 @@ inline boost::json::object file_entry(std::string_view path, bool is_dir, int64_
                               {"modified_at", modified_at}},
                              std::move(sp));
 }
+
+// What an execute call gives back (sdk/README.md "Operations"): every plugin builds its result
+// with to_json, so the members and their types are the same whichever plugin ran the command.
+// Text members are made valid UTF-8 here.
+struct ExecuteOutcome {
+  int64_t exit_code = -1;
+  std::string output;  // stdout and stderr in the order they were written
+  std::string stdout_text;
+  std::string stderr_text;
+  bool truncated = false;
+  bool timed_out = false;
+  int64_t duration_ms = 0;
+  int64_t stdout_bytes = 0;  // everything the command wrote, kept or not
+  int64_t stderr_bytes = 0;
+
+  boost::json::object to_json() const {
+    return {{"exit_code", exit_code},
+            {"output", utf8_sanitize(output)},
+            {"stdout", utf8_sanitize(stdout_text)},
+            {"stderr", utf8_sanitize(stderr_text)},
+            {"truncated", truncated},
+            {"timed_out", timed_out},
+            {"duration_ms", duration_ms},
+            {"stdout_bytes", stdout_bytes},
+            {"stderr_bytes", stderr_bytes}};
+  }
+};
 
 // The per-item error of upload and download rows: {code, message}.
 inline boost::json::object error_object(const Error& e) {

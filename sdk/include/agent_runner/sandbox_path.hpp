@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Sandbox paths, the same for every plugin (header-only, needs plugin.hpp).
 //
 // An agent names files by sandbox path: rooted at "/" (the workspace), '/'-separated, relative

@@ -1,7 +1,10 @@
+// SPDX-License-Identifier: Apache-2.0
 // Text and encoding helpers shared by the host and plugins (header-only, no dependencies):
 // base64 (RFC 4648), UTF-8 validation, POSIX shell quoting. They live in the SDK so that every
 // plugin and the host encode the same way, and operators' plugins get them for free.
 #pragma once
+
+#include <sys/random.h>
 
 #include <array>
 #include <cstdint>
@@ -136,6 +139,24 @@ inline bool is_env_name(std::string_view k) noexcept {
     if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_'))
       return false;
   return true;
+}
+
+// `bytes` random bytes from the kernel (getrandom), as 2*bytes lowercase hex digits: names and
+// tokens that must not collide (temporary files, creation tokens, command ids).
+inline std::string random_hex(size_t bytes) {
+  std::string raw(bytes, '\0');
+  for (size_t got = 0; got < bytes;) {
+    const ssize_t r = ::getrandom(raw.data() + got, bytes - got, 0);
+    if (r > 0) got += static_cast<size_t>(r);
+  }
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(bytes * 2);
+  for (unsigned char c : raw) {
+    out += kHex[c >> 4];
+    out += kHex[c & 0xf];
+  }
+  return out;
 }
 
 }  // namespace v1
