@@ -79,7 +79,7 @@ IsolationPlan plan_isolation(const FsConfig& cfg, const std::string& workspace,
                      "the kernel refused a new UTS namespace");
 
   if (!cfg.network) {
-    if (can_ns && k.net_ns) {
+    if (can_ns && network_namespace_works()) {
       plan.net_ns = true;
     } else {
       missing("network isolation (network: false)",
@@ -119,11 +119,11 @@ IsolationPlan plan_isolation(const FsConfig& cfg, const std::string& workspace,
                      k.seccomp ? "neither no_new_privs nor CAP_SYS_ADMIN"
                                : "the kernel or this architecture has no seccomp filters");
 
-  plan.cgroups = k.cgroups;
+  if (cfg.limits.processes || cfg.limits.memory_mb) plan.cgroups = cgroup_places();
   if (cfg.limits.processes) {
     if (k.is_root) {
       // RLIMIT_NPROC is not enforced for root: count the tree in a pids cgroup instead.
-      if (!k.cgroups.pids.empty())
+      if (!plan.cgroups.pids.empty())
         plan.processes = LimitScope::cgroup;
       else
         missing("limits.processes",
@@ -139,9 +139,9 @@ IsolationPlan plan_isolation(const FsConfig& cfg, const std::string& workspace,
   }
   // The tree as a whole when a memory cgroup can be made (root), else per process.
   if (cfg.limits.memory_mb)
-    plan.memory = !k.cgroups.memory.empty() ? LimitScope::cgroup : LimitScope::rlimit;
+    plan.memory = !plan.cgroups.memory.empty() ? LimitScope::cgroup : LimitScope::rlimit;
   if (plan.processes == LimitScope::cgroup || plan.memory == LimitScope::cgroup)
-    sweep_stale_cgroups(k.cgroups);
+    sweep_stale_cgroups(plan.cgroups);
   return plan;
 }
 
