@@ -119,8 +119,12 @@ void EventSink::emit(json::object event) {
   redact_event(line);
   std::string text = json::serialize(line);
   text += '\n';
+  write_line(text);
+}
+
+void EventSink::write_line(std::string_view line) {
   std::lock_guard lock(mutex_);
-  write_all(fd_, text);
+  write_all(fd_, line);
 }
 
 }  // namespace agent_runner

@@ -18,6 +18,8 @@ class EventSink {
   explicit EventSink(int fd) : fd_(fd) {}
   // Adds "ts" (ISO-8601 UTC with milliseconds) first, redacts the values, writes one line.
   void emit(boost::json::object event);
+  // Writes one line that is already a complete, redacted event ending in '\n' (StepOutput).
+  void write_line(std::string_view line);
 
  private:
   int fd_;

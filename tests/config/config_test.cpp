@@ -56,6 +56,7 @@ TEST(Config, JsonHasExactlyTheContractMembers) {
                                    "job_expiry_s",
                                    "drain_timeout_s",
                                    "job_max_bytes",
+                                   "max_step_output_bytes",
                                    "stigmer_backend_endpoint",
                                    "stigmer_api_key",
                                    "sandbox_type",
@@ -107,8 +108,7 @@ TEST(Config, LocalModeNeedsNothingAndNullsWhatItDoesNotUse) {
   EXPECT_EQ(o.at("sandbox_type"), "filesystem");
   EXPECT_EQ(o.at("stigmer_backend_endpoint"), "localhost:50051");
   EXPECT_EQ(o.at("stigmer_api_key"), "***");  // the dummy-local-key default, set
-  for (auto k : {"redis_host", "redis_password", "env"})
-    EXPECT_TRUE(o.at(k).is_null()) << k;
+  for (auto k : {"redis_host", "redis_password", "env"}) EXPECT_TRUE(o.at(k).is_null()) << k;
   EXPECT_EQ(o.at("redis_port"), 6379);  // used once REDIS_HOST is set
   auto sc = o.at("sandbox_config").as_object();
   EXPECT_EQ(sc.at("type"), "filesystem");
@@ -491,11 +491,12 @@ TEST(Config, OneTableDrivesTheFlagsHelpJsonAndExplain) {
   // Every setting: its variable, its default per mode in `config --help`, its source in
   // --explain; the settings with a flag take it before or after the command.
   auto help = host({"config", "--help"}).out;
-  for (auto s : {"local: default localhost:50051; cloud: default localhost:8080",
-                 "local: default dummy-local-key; cloud: required",
-                 "local: default ./workspace; cloud: unused", "local: optional; cloud: default localhost",
-                 "required when sandbox_type is daytona", "--sandbox-root-dir DIR",
-                 "--mode local|cloud", "--sandbox-type TYPE"})
+  for (auto s :
+       {"local: default localhost:50051; cloud: default localhost:8080",
+        "local: default dummy-local-key; cloud: required",
+        "local: default ./workspace; cloud: unused", "local: optional; cloud: default localhost",
+        "required when sandbox_type is daytona", "--sandbox-root-dir DIR", "--mode local|cloud",
+        "--sandbox-type TYPE"})
     EXPECT_NE(help.find(s), std::string::npos) << s;
   auto r = host({"config", "--json", "--explain", "--sandbox-type", "fixture-good",
                  "--sandbox-root-dir", "/srv/ws", "--mode", "local"});

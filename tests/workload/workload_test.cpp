@@ -584,6 +584,79 @@ steps:
   EXPECT_EQ(data, "\xEF\xBF\xBD\xEF\xBF\xBD\xE2\x82\xAC done");
 }
 
+// What one step streams into the events is bounded (max_step_output_bytes): past the bound no
+// more output lines, and one marker per cut stream says how much was left out. The step itself
+// still sees its whole output (its result is capped by the plugin, separately).
+TEST(Workload, StepOutputEventsStopAtTheBoundWithAMarker) {
+  Fixture f;
+  auto wl = f.file("big.yaml", R"Y(name: big
+steps:
+  - execute: {command: 'yes abcdefghi | head -c 200000; echo done >&2'}
+)Y");
+  auto r = f.run({wl.string(), "--events", "-"}, {{"AGENT_RUNNER_MAX_STEP_OUTPUT_BYTES", "50000"}});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto ev = events_of(r.out);  // every line is one JSON object
+  size_t streamed = 0;
+  std::vector<json::object> markers;
+  for (const auto& e : of_kind(ev, "step.output")) {
+    EXPECT_EQ(e.at("index"), 0);
+    EXPECT_EQ(str(e.at("workload")), "big");
+    EXPECT_TRUE(e.contains("ts"));
+    if (e.contains("truncated")) {
+      markers.push_back(e);
+      EXPECT_EQ(str(e.at("data")), "");
+    } else {
+      streamed += e.at("data").as_string().size();
+    }
+  }
+  EXPECT_EQ(streamed, 50000u);
+  // 200000 bytes of stdout then "done\n" on stderr: the bound fell inside stdout, and stderr's
+  // 5 bytes came after it, so each stream has its marker.
+  ASSERT_EQ(markers.size(), 2u) << r.out.substr(r.out.size() - 1000);
+  std::map<std::string, int64_t> omitted;
+  for (const auto& m : markers) {
+    EXPECT_EQ(m.at("truncated"), true);
+    EXPECT_EQ(m.at("max_step_output_bytes"), 50000);
+    omitted[str(m.at("stream"))] = m.at("omitted_bytes").to_number<int64_t>();
+  }
+  EXPECT_EQ(omitted["stdout"], 150000);
+  EXPECT_EQ(omitted["stderr"], 5);
+  // The step's own result still says the command succeeded.
+  EXPECT_EQ(str(ev.back().at("status")), "succeeded");
+
+  // 0: no bound, every byte arrives and there is no marker.
+  r = f.run({wl.string(), "--events", "-"}, {{"AGENT_RUNNER_MAX_STEP_OUTPUT_BYTES", "0"}});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::string out, err;
+  for (const auto& e : of_kind(events_of(r.out), "step.output")) {
+    EXPECT_FALSE(e.contains("truncated"));
+    (str(e.at("stream")) == "stderr" ? err : out) += str(e.at("data"));
+  }
+  EXPECT_EQ(out.size(), 200000u);
+  EXPECT_EQ(out.substr(0, 20), "abcdefghi\nabcdefghi\n");
+  EXPECT_EQ(err, "done\n");
+}
+
+// Output lines keep each stream's bytes in order, escape NUL and control bytes, and stay one
+// JSON object per line however the output is gathered into lines.
+TEST(Workload, StepOutputEventsKeepEveryByteOfEachStreamEscaped) {
+  Fixture f;
+  auto wl = f.file("mix.yaml", R"Y(name: mix
+steps:
+  - execute: {command: 'for i in 1 2 3; do echo out$i; echo err$i >&2; done; printf "a\000b\001c\"q\\\\z\t"'}
+)Y");
+  auto r = f.run({wl.string(), "--events", "-"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::string out, err;
+  for (const auto& e : of_kind(events_of(r.out), "step.output"))
+    (str(e.at("stream")) == "stderr" ? err : out) += str(e.at("data"));
+  EXPECT_EQ(out, std::string("out1\nout2\nout3\na\0b\x01"
+                             "c\"q\\z\t",
+                             25));
+  EXPECT_EQ(err, "err1\nerr2\nerr3\n");
+  EXPECT_NE(r.out.find("a\\u0000b\\u0001c\\\"q\\\\z\\t"), std::string::npos) << r.out;
+}
+
 TEST(Workload, UnboundedSecretSourcesAreRefusedNotRead) {
   Fixture f;
   const fs::path fifo = f.dir.path() / "fifo";
