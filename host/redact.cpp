@@ -43,6 +43,13 @@ std::vector<std::string> Redactor::values() const {
   return secrets_;
 }
 
+bool Redactor::contains(std::string_view text) const {
+  std::lock_guard lock(registry_mutex());
+  for (const auto& s : secrets_)
+    if (::memmem(text.data(), text.size(), s.data(), s.size())) return true;
+  return false;
+}
+
 std::string Redactor::redact(std::string_view text) const {
   std::lock_guard lock(registry_mutex());
   // Every printed byte passes here (command output included), so: memmem (glibc's two-way

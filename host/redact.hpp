@@ -24,6 +24,8 @@ class Redactor {
   // Registers a secret value; false (and nothing registered) when it is too short.
   bool add(std::string_view secret);
   std::string redact(std::string_view text) const;
+  // Whether any registered secret occurs in `text` (redact() would change it), without a copy.
+  bool contains(std::string_view text) const;
   bool empty() const;
   // The longest registered secret, in bytes (streaming redaction keeps this much back).
   size_t longest() const;
