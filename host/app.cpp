@@ -104,8 +104,8 @@ bool App::check_sandbox_config(const Config& cfg, const LoadedPlugin& plugin,
   return false;
 }
 
-std::unique_ptr<Sandbox> App::open_sandbox(const std::optional<std::string>& session,
-                                           int& exit_code) {
+std::shared_ptr<LoadedPlugin> App::selected_plugin(boost::json::object& sandbox_config,
+                                                   int& exit_code) {
   const Config* cfg = config();
   if (!cfg) {
     exit_code = kExitUsage;
@@ -132,11 +132,21 @@ std::unique_ptr<Sandbox> App::open_sandbox(const std::optional<std::string>& ses
     exit_code = kExitPlugin;
     return nullptr;
   }
-  auto sandbox_config = cfg->sandbox_config();
+  sandbox_config = cfg->sandbox_config();
   if (!check_sandbox_config(*cfg, *plugin, sandbox_config)) {
     exit_code = kExitUsage;
     return nullptr;
   }
+  exit_code = kExitOk;
+  return plugin;
+}
+
+std::unique_ptr<Sandbox> App::open_sandbox(const std::optional<std::string>& session,
+                                           int& exit_code) {
+  boost::json::object sandbox_config;
+  auto plugin = selected_plugin(sandbox_config, exit_code);
+  if (!plugin) return nullptr;
+  const Config* cfg = config();
   OpResult err;
   auto sb = Sandbox::create(plugin, sandbox_config, session, err);
   if (!sb) {

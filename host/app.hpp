@@ -43,6 +43,10 @@ class App {
   // (PluginRegistry::select); every plugin otherwise. Commands that open a sandbox use this: a
   // `MODE=local exec` never maps daytona.so and its 37 libraries, nor pays a test load of it.
   PluginRegistry& selected_plugins();
+  // The configured plugin and its generated sandbox config, checked against the plugin's schema.
+  // On failure prints the reason to stderr, sets exit_code (2 config, 3 plugin) and returns null.
+  std::shared_ptr<LoadedPlugin> selected_plugin(boost::json::object& sandbox_config,
+                                                int& exit_code);
   // Opens the configured sandbox (attaching to `session` when given). On failure prints the
   // reason to stderr, sets exit_code (2 config, 3 plugin, 1 sandbox creation) and returns null.
   std::unique_ptr<Sandbox> open_sandbox(const std::optional<std::string>& session, int& exit_code);

@@ -155,14 +155,23 @@ void define_globals(CLI::App& root, Globals& g) {
   root.add_flag("--version", g.version, "print the version and the plugin ABI, then exit");
 }
 
-// The command whose options were being parsed (the root when none was reached).
+// The command whose options were being parsed, the innermost one (`sessions rm`); the root when
+// none was reached.
 const CLI::App* selected_command(const CLI::App& root) {
+  const CLI::App* cmd = &root;
+  for (auto subs = cmd->get_subcommands(); !subs.empty(); subs = cmd->get_subcommands())
+    cmd = subs.front();
+  return cmd;
+}
+
+// The root's command that was reached (`sessions` for `sessions rm`).
+const CLI::App* top_command(const CLI::App& root) {
   auto subs = root.get_subcommands();
   return subs.empty() ? &root : subs.front();
 }
 
 std::string program(const CLI::App& cmd) {
-  return cmd.get_parent() ? "agent-runner " + cmd.get_name() : "agent-runner";
+  return cmd.get_parent() ? program(*cmd.get_parent()) + " " + cmd.get_name() : "agent-runner";
 }
 
 int usage_error(const CLI::App& root, const CLI::ParseError& e) {
@@ -174,11 +183,13 @@ int usage_error(const CLI::App& root, const CLI::ParseError& e) {
     what = what.substr(0, what.find(':')) + " needs a value";
   } else if (dynamic_cast<const CLI::ExtrasError*>(&e)) {
     auto extras = root.remaining(true);
-    if (!extras.empty() && cmd == &root && extras.front().rfind('-', 0) != 0) {
+    if (!extras.empty() && extras.front().rfind('-', 0) != 0 &&
+        (cmd == &root || !cli::listed_commands(*cmd).empty())) {
       std::vector<std::string> names;
-      for (const auto* c : cli::listed_commands(root)) names.push_back(c->get_name());
-      std::cerr << "agent-runner: unknown command '" << extras.front()
-                << "'; commands: " << cli::join(names, ", ") << " (see agent-runner --help)\n";
+      for (const auto* c : cli::listed_commands(*cmd)) names.push_back(c->get_name());
+      std::cerr << program(*cmd) << ": unknown command '" << extras.front()
+                << "'; commands: " << cli::join(names, ", ") << " (see " << program(*cmd)
+                << " --help)\n";
       return kExitUsage;
     }
     if (!extras.empty())
@@ -216,9 +227,12 @@ int cli_main(int argc, char** argv) {
   CLI::App* run_job = root.add_subcommand("__run-job");
   run_job->group("");  // internal: not listed, not completed
   runs[run_job] = cli::define_run_job(*run_job);
+  CLI::App* expire = root.add_subcommand("__expire-sessions");
+  expire->group("");
+  runs[expire] = cli::define_expire_sessions(*expire);
 
-  // `agent-runner help [COMMAND]`: the same as --help; not listed.
-  std::string help_topic;
+  // `agent-runner help [COMMAND...]`: the same as --help (`help sessions rm`); not listed.
+  std::vector<std::string> help_topic;
   CLI::App* help = root.add_subcommand("help", "the help of agent-runner or of one command");
   help->group("");
   help->add_option("COMMAND", help_topic, "a command");
@@ -237,15 +251,15 @@ int cli_main(int argc, char** argv) {
               << "." << AR_ABI_VERSION_MINOR << ", SDK " << AR_SDK_VERSION << ")\n";
     return kExitOk;
   }
-  const CLI::App* cmd = selected_command(root);
+  const CLI::App* cmd = top_command(root);
   if (cmd == help) {
     const CLI::App* topic = &root;
-    if (!help_topic.empty()) {
+    for (const auto& word : help_topic) {
       try {
-        topic = root.get_subcommand(help_topic);
+        topic = topic->get_subcommand(word);
       } catch (const CLI::OptionNotFound&) {
-        std::cerr << "agent-runner help: unknown command '" << help_topic
-                  << "' (see agent-runner --help)\n";
+        std::cerr << "agent-runner help: unknown command '" << word << "' (see " << program(*topic)
+                  << " --help)\n";
         return kExitUsage;
       }
     }

@@ -26,7 +26,9 @@ using Run = std::function<int(App&)>;
 //      - adds the command's options and positionals, bound to variables that the returned
 //        function captures (a std::shared_ptr to a small struct of them);
 //      - returns that function, which runs the command with the parsed values.
-//      cmd_plugins.cpp is the smallest example, cmd_run.cpp one with positionals and checks.
+//      cmd_plugins.cpp is the smallest example, cmd_run.cpp one with positionals and checks,
+//      cmd_sessions.cpp one with commands of its own (`sessions rm`): each is a CLI11
+//      subcommand of cmd with fallthrough(), and the returned function asks which was parsed.
 //   2. add X(NAME) to the list below (the function is declared from it).
 // Global options (--config, --mode, --plugin-dir, ...) are accepted before or after any command
 // and reach it through App; a command must not declare an option of the same name. Option values
@@ -44,6 +46,7 @@ using Run = std::function<int(App&)>;
   X(status)                      \
   X(cancel)                      \
   X(queue)                       \
+  X(sessions)                    \
   X(completion)
 
 #define AGENT_RUNNER_DECLARE_COMMAND(name) Run define_##name(CLI::App& cmd);
@@ -51,6 +54,8 @@ AGENT_RUNNER_COMMANDS(AGENT_RUNNER_DECLARE_COMMAND)
 #undef AGENT_RUNNER_DECLARE_COMMAND
 // `__run-job` (not listed): one job of `agent-runner worker`, in a process of its own.
 Run define_run_job(CLI::App& cmd);
+// `__expire-sessions` (not listed): the worker's session_ttl sweep, in a process of its own.
+Run define_expire_sessions(CLI::App& cmd);
 
 // Value names that shell completion understands (others, like ID or N, complete nothing).
 inline constexpr const char* kFile = "FILE";

@@ -96,7 +96,13 @@ class HelpFormatter : public CLI::FormatterBase {
       out << table(rows) << "\nGlobal options (before or after the command):\n"
           << table(option_rows(*app));
     } else {
-      out << "Usage: agent-runner [GLOBAL OPTIONS] " << app->get_name() << " [OPTIONS]";
+      // The command's path below the root ("sessions rm") and the root, for global options.
+      std::string path = app->get_name();
+      const CLI::App* top = app->get_parent();
+      for (; top->get_parent(); top = top->get_parent()) path = top->get_name() + " " + path;
+      const auto commands = cli::listed_commands(*app);
+      out << "Usage: agent-runner [GLOBAL OPTIONS] " << path << " [OPTIONS]"
+          << (commands.empty() ? "" : " [COMMAND]");
       std::vector<std::pair<std::string, std::string>> rows;
       for (const CLI::Option* o : app->get_options()) {
         if (!o->get_positional()) continue;
@@ -104,13 +110,18 @@ class HelpFormatter : public CLI::FormatterBase {
         rows.emplace_back(positional_label(*o), o->get_description());
       }
       out << "\n\n" << app->get_description() << "\n";
+      if (!commands.empty()) {
+        std::vector<std::pair<std::string, std::string>> cmds;
+        for (const CLI::App* c : commands) cmds.emplace_back(c->get_name(), cli::summary(*c));
+        out << "\nCommands (`agent-runner " << path << " COMMAND --help` for one):\n"
+            << table(cmds);
+      }
       if (!rows.empty()) out << "\nArguments:\n" << table(rows);
       out << "\nOptions:\n" << table(option_rows(*app));
       std::string globals;
       out << "\n";
-      for (const CLI::Option* o : app->get_parent()->get_options())
-        if (o != app->get_parent()->get_help_ptr())
-          globals += (globals.empty() ? "" : ", ") + o->get_name();
+      for (const CLI::Option* o : top->get_options())
+        if (o != top->get_help_ptr()) globals += (globals.empty() ? "" : ", ") + o->get_name();
       for (const auto& line :
            wrap("Global options are accepted here too: " + globals + "; see agent-runner --help.",
                 kWidth))

@@ -37,7 +37,20 @@ CommandInfo describe(const CLI::App& app) {
   if (app.get_parent()) c.name = app.get_name();
   c.summary = cli::summary(app);
   c.positionals_end_options = app.get_positionals_at_end();
-  for (const CLI::Option* o : app.get_options()) {
+  // A command with commands of its own (`sessions rm`): its first word completes to their
+  // names, and its options are theirs too (the script knows one level of commands).
+  std::vector<const CLI::Option*> options = app.get_options();
+  if (app.get_parent()) {
+    for (const CLI::App* sub : cli::listed_commands(app)) {
+      c.positional_hint += (c.positional_hint.empty() ? "" : "|") + sub->get_name();
+      for (const CLI::Option* o : sub->get_options())
+        if (!o->get_positional() && o != sub->get_help_ptr() &&
+            std::none_of(options.begin(), options.end(),
+                         [o](const CLI::Option* x) { return x->get_name() == o->get_name(); }))
+          options.push_back(o);
+    }
+  }
+  for (const CLI::Option* o : options) {
     if (o->get_positional()) {
       if (c.positional_hint.empty()) c.positional_hint = o->get_type_name();
       c.positional_many = c.positional_many || o->get_items_expected_max() > 1;

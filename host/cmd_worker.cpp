@@ -6,6 +6,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <iostream>
 
 namespace agent_runner {
@@ -33,9 +34,9 @@ const char* level_name(spdlog::level::level_enum l) {
   }
 }
 
-// The job process: this very executable (also after an upgrade replaced the file), with the
-// worker's global options.
-std::vector<std::string> job_command(const GlobalOptions& g) {
+// A job process (`__run-job`) or a session sweep (`__expire-sessions`): this very executable
+// (also after an upgrade replaced the file), with the worker's global options.
+std::vector<std::string> child_command(const GlobalOptions& g, const char* command) {
   std::vector<std::string> argv{"/proc/self/exe"};
   const auto& c = g.cli;
   if (c.config_file) argv.insert(argv.end(), {"--config", *c.config_file});
@@ -44,7 +45,7 @@ std::vector<std::string> job_command(const GlobalOptions& g) {
       argv.insert(argv.end(), {s->flag, value});
   for (const auto& d : c.plugin_dirs) argv.insert(argv.end(), {"--plugin-dir", d});
   argv.insert(argv.end(), {"--log-level", level_name(g.log_level), "--log-format",
-                           g.log_format == LogFormat::json ? "json" : "text", "__run-job"});
+                           g.log_format == LogFormat::json ? "json" : "text", command});
   return argv;
 }
 
@@ -77,8 +78,17 @@ int worker_command(App& app, const WorkerArgs& a) {
   o.events_maxlen = cfg->events_maxlen;
   o.expiry_s = cfg->job_expiry_s;
   o.job_max_bytes = static_cast<size_t>(cfg->job_max_bytes);
-  o.child_argv = job_command(app.options());
+  o.child_argv = child_command(app.options(), "__run-job");
   o.metrics_listen = metrics;
+  if (cfg->session_ttl_s && *cfg->session_ttl_s > 0) {
+    o.expire_every = std::chrono::seconds(cfg->session_check_s);
+    // Held until it expires: long enough that no worker's listing outlives it.
+    const long long lock_ms = std::max(60000LL, 2000LL * cfg->session_check_s);
+    o.expire_argv = child_command(app.options(), "__expire-sessions");
+    o.expire_argv.insert(o.expire_argv.end(),
+                         {"--idle", std::to_string(*cfg->session_ttl_s), "--consumer", o.consumer,
+                          "--lock-ms", std::to_string(lock_ms)});
+  }
   // Job start and end lines are the worker's own output: shown unless the level was lowered.
   if (app.options().log_level == spdlog::level::warn)
     component_logger("worker")->set_level(spdlog::level::info);
@@ -113,6 +123,10 @@ goes to the stream NAME:dead with the reason. Workloads should be safe to repeat
 
 SIGTERM/SIGINT: stop taking jobs, let running ones finish within the drain timeout, then cancel
 them and leave them for another worker; exit 0. A second signal cancels them at once.
+
+Sessions: with the session_ttl setting (e.g. 7d), the worker removes sessions unused for longer
+than that, every session_check_s (60) seconds; of several workers only one removes a session (a
+short Redis lock per session). See `agent-runner sessions --help`.
 
 Secrets never enter Redis: {env: NAME} resolves in this worker's environment, {file: PATH} on
 this machine (relative paths from the worker's working directory).)");

@@ -3,10 +3,12 @@
 // once, each with the field, where its value came from and what would be valid.
 #include "config.hpp"
 
+#include "duration.hpp"
 #include "yaml_json.hpp"
 
 #include <charconv>
 #include <filesystem>
+#include <limits>
 
 extern char** environ;
 
@@ -57,8 +59,15 @@ class Loader {
     for (const auto& s : settings()) load_setting(c, s);  // mode first: the rest follow it
     for (const auto& s : settings()) {
       if (!s.required_if || !s.required_if(c) || !setting_json(c, s).is_null()) continue;
+      // The plugin's own key in the file's `sandbox:` section (e.g. sandbox.api_key) counts too:
+      // that is where the plugin reads it from.
+      if (s.sandbox_key) {
+        const auto* v = sandbox_section_.if_contains(s.sandbox_key);
+        if (v && !v->is_null() && !(v->is_string() && v->get_string().empty())) continue;
+      }
       problem(s.name, "not set",
               std::string("required ") + s.required_when + ": set " + s.env_var + " (or " + s.name +
+                  (s.sandbox_key ? std::string(", or sandbox.") + s.sandbox_key : std::string()) +
                   " in the config file)");
     }
     c.sandbox_section = sandbox_section_;
@@ -147,6 +156,14 @@ class Loader {
         return "'" + value +
                "' is not a sandbox type; use the type of an installed plugin (lowercase letters, "
                "digits, '_', '-', '.'; see `agent-runner plugins`)";
+      case SettingType::duration: {
+        auto v = parse_duration(value, /*bare_seconds=*/true);
+        if (v && *v <= std::numeric_limits<int>::max()) {
+          value = std::to_string(*v);
+          return "";
+        }
+        return "'" + value + "' is not " + kDurationHelp + ", nor a whole number of seconds";
+      }
       case SettingType::directory: {
         std::error_code ec;
         auto abs = std::filesystem::absolute(value, ec);

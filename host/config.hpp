@@ -48,6 +48,9 @@ struct Config {
   int job_max_bytes = 16 * 1024 * 1024;  // a job entry, inlined files included
   // run --events: what one step's output may fill of the events (0 = no bound; step_output.hpp)
   int max_step_output_bytes = 10 * 1024 * 1024;
+  // Sessions idle longer than this are removed by a worker (README "Sessions"); unset or 0: never.
+  std::optional<int> session_ttl_s;
+  int session_check_s = 60;  // how often a worker looks for them
   std::string stigmer_backend_endpoint;
   std::optional<std::string> stigmer_api_key;
   std::string sandbox_type;
@@ -84,6 +87,7 @@ enum class SettingType {
   port,          // a whole number from 1 to 65535
   sandbox_type,  // a plugin's sandbox type: lowercase letters, digits, '_', '-', '.'
   directory,     // a path, made absolute and normal
+  duration,      // "7d", "12h", "30m", "45s" or whole seconds; stored as seconds
 };
 
 // The Config member a setting fills.

@@ -183,9 +183,12 @@ WorkloadLoad load_workload_text(std::string_view text, const fs::path& file,
       std::string value;
       if (const auto* var = spec.if_contains("env")) {
         auto it = host_env.find(std::string(var->get_string()));
-        if (it == host_env.end()) {
-          out.errors.push_back(where + "the host environment has no variable " +
-                               std::string(var->get_string()) + "; export it before `run`");
+        // An empty variable counts as unset, as for every setting.
+        if (it == host_env.end() || it->second.empty()) {
+          out.errors.push_back(
+              where + "the host environment has no variable " + std::string(var->get_string()) +
+              (it == host_env.end() ? "" : " (it is empty, which counts as unset)") +
+              "; export it before `run`");
           continue;
         }
         value = it->second;

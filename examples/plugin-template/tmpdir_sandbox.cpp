@@ -2,13 +2,17 @@
 //
 // Each sandbox is a fresh private temporary directory (mode 0700, under `base_dir`, default /tmp),
 // removed when the sandbox is released; `agent-runner exec` therefore runs every command in a new
-// directory. It implements:
+// directory. With a session (`--session KEY`) it is base_dir/agent-runner-tmpdir-session-KEY
+// instead, kept for the next run. It implements:
 //   execute  /bin/sh -c COMMAND in the directory: stdin closed, an explicit environment (nothing
 //            inherited from the host), stdout/stderr captured and streamed, output capped (head and
 //            tail kept), a timeout or a cancel kills the whole process tree, setsid and double-fork
 //            escapees included (see Supervisor below);
 //   ls, read, write  inside the directory, every path resolved by the kernel with
-//            openat2(RESOLVE_BENEATH), so `..` and symlinks cannot leave it.
+//            openat2(RESOLVE_BENEATH), so `..` and symlinks cannot leave it;
+//   list_sessions, destroy_session  (ABI 1.1, `agent-runner sessions`): the session directories,
+//            "in use" while a sandbox holds a shared flock(2) on its directory, last use = the
+//            directory's mtime (touched on open and release).
 // It offers no confinement beyond the directory: commands run as the host's user and can reach
 // the rest of the machine. Use the filesystem plugin for confinement.
 //
@@ -25,6 +29,7 @@
 #include <linux/openat2.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -362,20 +367,46 @@ ExecOutcome run_supervised(const ExecSpec& spec, double timeout_s, sdk::Call& ca
 }
 
 // ---------------------------------------------------------------------------------------------
+// Sessions: base_dir/agent-runner-tmpdir-session-KEY. A sandbox open on one holds a shared lock on
+// the directory (several processes may use one session at once); `destroy_session` takes it
+// exclusively, so it knows when the session is in use, also by another process.
+
+constexpr std::string_view kSessionPrefix = "agent-runner-tmpdir-session-";
+
+std::string base_dir(const boost::json::object& cfg) {
+  const std::string base = jg::opt_string(cfg, "base_dir").value_or("/tmp");
+  if (base.empty() || base.front() != '/')
+    throw sdk::Error(AR_ERR_INVALID_CONFIG,
+                     "sandbox.base_dir: must be an absolute path, got '" + base + "'");
+  return base;
+}
+
+// A key is one safe file name component.
+void check_session_key(const std::string& key) {
+  if (key.empty() || key.size() > 64 || key.front() == '.' ||
+      key.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") !=
+          std::string::npos)
+    throw sdk::Error(AR_ERR_INVALID_ARGUMENT,
+                     "session key '" + key + "': use 1 to 64 letters, digits, '.', '_', '-'");
+}
+
+// The session's directory, opened without following a symlink; no fd when it does not exist.
+Fd open_session_dir(const std::string& base, const std::string& key) {
+  const std::string dir = base + "/" + std::string(kSessionPrefix) + key;
+  Fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!fd && errno != ENOENT) throw_errno(errno, "open", dir);
+  return fd;
+}
+
+// ---------------------------------------------------------------------------------------------
 // The sandbox.
 
 class TmpdirSandbox : public sdk::Sandbox {
  public:
   static std::unique_ptr<TmpdirSandbox> create(const sdk::CreateArgs& args) {
-    if (args.session)
-      throw sdk::Error(AR_ERR_UNSUPPORTED,
-                       "the tmpdir sandbox is always ephemeral; run without --session");
     const auto& cfg = args.config;
     auto sb = std::unique_ptr<TmpdirSandbox>(new TmpdirSandbox);
-    const std::string base = jg::opt_string(cfg, "base_dir").value_or("/tmp");
-    if (base.empty() || base.front() != '/')
-      throw sdk::Error(AR_ERR_INVALID_CONFIG,
-                       "sandbox.base_dir: must be an absolute path, got '" + base + "'");
+    const std::string base = base_dir(cfg);
     sb->timeout_s_ = jg::number(cfg, "timeout_s", 120);
     if (sb->timeout_s_ < 0)
       throw sdk::Error(AR_ERR_INVALID_CONFIG, "sandbox.timeout_s: must be >= 0 (0 = no timeout)");
@@ -386,6 +417,21 @@ class TmpdirSandbox : public sdk::Sandbox {
     sb->max_output_ = static_cast<size_t>(cap);
     sb->config_env_ = jg::string_map(cfg, "env");
 
+    if (args.session) {
+      check_session_key(*args.session);
+      sb->session_ = *args.session;
+      sb->dir_ = base + "/" + std::string(kSessionPrefix) + *args.session;
+      if (::mkdir(sb->dir_.c_str(), 0700) < 0 && errno != EEXIST)
+        throw sdk::Error(AR_ERR_INVALID_CONFIG, "sandbox.base_dir: cannot create " + sb->dir_ +
+                                                    ": " + std::strerror(errno));
+      sb->lock_ = open_session_dir(base, *args.session);
+      if (!sb->lock_) throw_errno(errno, "open", sb->dir_);
+      ::flock(sb->lock_.get(), LOCK_SH);     // in use until release
+      ::futimens(sb->lock_.get(), nullptr);  // last use: now
+      sb->dir_fd_ = Fd(::open(sb->dir_.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+      if (!sb->dir_fd_) throw_errno(errno, "open", sb->dir_);
+      return sb;
+    }
     std::string templ = base + "/agent-runner-tmpdir-XXXXXX";
     if (!::mkdtemp(templ.data()))  // mode 0700
       throw sdk::Error(AR_ERR_INVALID_CONFIG, "sandbox.base_dir: cannot create a directory in " +
@@ -397,18 +443,81 @@ class TmpdirSandbox : public sdk::Sandbox {
     return sb;
   }
 
-  ~TmpdirSandbox() override { remove_dir(); }
+  ~TmpdirSandbox() override {
+    if (session_.empty()) remove_dir();
+  }
 
   boost::json::object info() const override {
-    return {{"sandbox_id", "tmpdir-" + std::filesystem::path(dir_).filename().string()},
-            {"session", nullptr},
-            {"persistent", false},
-            {"workspace", dir_}};
+    return {
+        {"sandbox_id", "tmpdir-" + std::filesystem::path(dir_).filename().string()},
+        {"session", session_.empty() ? boost::json::value(nullptr) : boost::json::value(session_)},
+        {"persistent", !session_.empty()},
+        {"workspace", dir_}};
   }
 
   sdk::Result release() override {
+    if (!session_.empty()) {
+      ::futimens(lock_.get(), nullptr);  // last use: now
+      lock_.reset();                     // closing the fd drops the lock
+      return sdk::Result::ok();
+    }
     remove_dir();
     return sdk::Result::ok();
+  }
+
+  // ABI 1.1: every session directory under base_dir (request {"session"?: KEY} for one).
+  static sdk::Result list_sessions(sdk::PluginCall& call) {
+    const std::string base = base_dir(call.config());
+    const auto only = jg::opt_string(call.request(), "session");
+    boost::json::array out;
+    DIR* d = ::opendir(base.c_str());
+    if (!d) return sdk::Result::ok({{"sessions", out}});
+    std::unique_ptr<DIR, int (*)(DIR*)> guard(d, ::closedir);
+    const time_t now = ::time(nullptr);
+    while (struct dirent* e = ::readdir(d)) {
+      const std::string name = e->d_name;
+      if (name.rfind(kSessionPrefix, 0) != 0) continue;
+      const std::string key = name.substr(kSessionPrefix.size());
+      if (only && key != *only) continue;
+      Fd fd = open_session_dir(base, key);
+      struct stat st {};
+      if (!fd || ::fstat(fd.get(), &st) < 0) continue;
+      // A sandbox holding the shared lock makes an exclusive one fail: in use.
+      const bool in_use = ::flock(fd.get(), LOCK_EX | LOCK_NB) < 0 && errno == EWOULDBLOCK;
+      out.push_back({{"session", key},
+                     {"sandbox_id", "tmpdir-" + name},
+                     {"state", in_use ? "running" : "stopped"},
+                     {"in_use", in_use},
+                     {"created_at", nullptr},
+                     {"last_used_at", sdk::iso_time_utc(st.st_mtime)},
+                     {"idle_s", static_cast<int64_t>(std::max<time_t>(0, now - st.st_mtime))},
+                     {"size_bytes", nullptr},
+                     {"labels", nullptr},
+                     {"workspace", base + "/" + name}});
+    }
+    return sdk::Result::ok({{"sessions", std::move(out)}});
+  }
+
+  // ABI 1.1: removes one session directory. In use: `conflict`, unless force (this example cannot
+  // cancel another process's command: the directory is removed under it; the filesystem plugin
+  // kills such commands first). idle_s: kept when used more recently than that.
+  static sdk::Result destroy_session(sdk::PluginCall& call) {
+    const std::string base = base_dir(call.config());
+    const std::string key = jg::string(call.request(), "session");
+    check_session_key(key);
+    const bool force = jg::boolean(call.request(), "force", false);
+    const int64_t idle_s = jg::integer(call.request(), "idle_s", -1);
+    Fd fd = open_session_dir(base, key);
+    if (!fd) throw sdk::Error(AR_ERR_NOT_FOUND, "no session '" + key + "'");
+    if (::flock(fd.get(), LOCK_EX | LOCK_NB) < 0 && !force)
+      throw sdk::Error(AR_ERR_CONFLICT, "a sandbox of another process has it open");
+    struct stat st {};
+    if (idle_s >= 0 && ::fstat(fd.get(), &st) == 0 && ::time(nullptr) - st.st_mtime < idle_s)
+      return sdk::Result::ok({{"session", key}, {"destroyed", false}, {"reason", "used since"}});
+    std::error_code ec;
+    std::filesystem::remove_all(base + "/" + std::string(kSessionPrefix) + key, ec);
+    if (ec) throw sdk::Error(AR_ERR_INTERNAL, "removing session '" + key + "': " + ec.message());
+    return sdk::Result::ok({{"session", key}, {"destroyed", true}});
   }
 
   sdk::Result execute(sdk::Call& call) override {
@@ -605,6 +714,8 @@ class TmpdirSandbox : public sdk::Sandbox {
 
   std::string dir_;
   Fd dir_fd_;
+  std::string session_;  // empty: ephemeral
+  Fd lock_;              // a session's directory, flock(LOCK_SH) while open
   double timeout_s_ = 120;
   size_t max_output_ = 100 * 1024;
   std::vector<std::pair<std::string, std::string>> config_env_;
@@ -628,5 +739,5 @@ constexpr const char* kConfigSchema = R"json({
 
 AGENT_RUNNER_PLUGIN(tmpdir_plugin::TmpdirSandbox, "tmpdir", "tmpdir", TMPDIR_PLUGIN_VERSION,
                     AR_CAP_EXECUTE | AR_CAP_STREAMING | AR_CAP_TIMEOUT | AR_CAP_TREE_KILL |
-                        AR_CAP_OUTPUT_CAP | AR_CAP_ENV | AR_CAP_CANCEL,
+                        AR_CAP_OUTPUT_CAP | AR_CAP_ENV | AR_CAP_CANCEL | AR_CAP_SESSIONS,
                     tmpdir_plugin::kConfigSchema)

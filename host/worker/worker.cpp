@@ -4,6 +4,8 @@
 #include "logging.hpp"
 #include "worker/job.hpp"
 #include "worker/queue_client.hpp"
+#include "worker/session_expiry.hpp"
+#include "worker/spawn.hpp"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -128,6 +130,8 @@ struct Worker::Impl {
   std::deque<std::vector<std::string>> outbox;
   size_t outbox_bytes = 0;
   static constexpr size_t kOutboxMax = 64u << 20;
+
+  std::optional<SessionExpiry> expiry;  // session_ttl
 
   sigset_t signals_set{};
   int signal_fd = -1;
@@ -479,39 +483,17 @@ struct Worker::Impl {
     job.dir = dir;
     std::vector<std::string> args = o.child_argv;
     args.insert(args.end(), {"--dir", dir});
-    std::vector<char*> argv;
-    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    const pid_t parent = ::getpid();
-    pid_t pid = ::fork();
-    if (pid == 0) {
-      // Only async-signal-safe calls from here to exec. Its own process group (a terminal's ^C
-      // reaches the worker, which decides) and it dies with the worker.
-      ::setpgid(0, 0);
-      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-      if (::getppid() != parent) ::_exit(1);
-      struct sigaction sa {};
-      sa.sa_handler = SIG_DFL;
-      for (int s = 1; s < NSIG; ++s)
-        if (s != SIGKILL && s != SIGSTOP) ::sigaction(s, &sa, nullptr);
-      sigset_t none;
-      sigemptyset(&none);
-      ::sigprocmask(SIG_SETMASK, &none, nullptr);
-      if (::dup2(memfd, 0) < 0 || ::dup2(devnull, 1) < 0 || ::dup2(p[1], 3) < 0) ::_exit(126);
-      for (int fd : {0, 1, 3}) ::fcntl(fd, F_SETFD, 0);
-      ::execv(argv[0], argv.data());
-      ::_exit(127);
-    }
+    const pid_t pid = spawn_child(args, {{0, memfd}, {1, devnull}, {3, p[1]}});
+    const int spawn_errno = errno;
     ::close(memfd);
     ::close(p[1]);
     if (devnull >= 0) ::close(devnull);
     if (pid < 0) {
-      error = std::string("fork: ") + std::strerror(errno);
+      error = std::string("fork: ") + std::strerror(spawn_errno);
       ::close(p[0]);
       remove_dir(job.dir);
       return false;
     }
-    ::setpgid(pid, pid);  // also from here: no race with an early kill of the group
     ::fcntl(p[0], F_SETFL, ::fcntl(p[0], F_GETFL) | O_NONBLOCK);
     job.pid = pid;
     job.events_fd = p[0];
@@ -692,6 +674,7 @@ struct Worker::Impl {
       int status = 0;
       pid_t pid = ::waitpid(-1, &status, WNOHANG);
       if (pid <= 0) return;
+      if (expiry && expiry->reaped(pid, status)) continue;
       auto it = jobs.find(pid);
       if (it == jobs.end()) continue;  // an orphan of a job, reparented to us (subreaper)
       finalize(it->second, status);
@@ -855,10 +838,14 @@ int Worker::run() {
   // Processes a job leaves behind are reparented here and reaped.
   ::prctl(PR_SET_CHILD_SUBREAPER, 1);
   m.free_slots = m.o.concurrency;
+  if (!m.o.expire_argv.empty()) m.expiry.emplace(m.o.expire_argv, m.o.expire_every);
   m.reader = std::thread([&m] { m.read_loop(); });
   m.log->info("worker {} serving queue {} at {} (concurrency {}, lease {}s, max_attempts {})",
               m.o.consumer, m.o.queue, m.o.redis.where(), m.o.concurrency, m.o.lease.count(),
               m.o.max_attempts);
+  if (m.expiry)
+    m.log->info("removing sessions unused for longer than session_ttl, checked every {}s",
+                m.o.expire_every.count());
   const auto refresh_every = std::max(milliseconds(200), m.lease_ms() / 3);
   m.next_refresh = Clock::now() + refresh_every;
   m.next_cancel_poll = Clock::now();
@@ -895,6 +882,7 @@ int Worker::run() {
       m.next_refresh = now + refresh_every;
     }
     m.escalate();
+    if (m.expiry && !m.draining) m.expiry->tick(now);
     m.flush();
     m.metrics.redis_reconnects = m.ctl.reconnects() + m.reader_reconnects.load();
     if (m.draining) {
@@ -910,6 +898,7 @@ int Worker::run() {
     }
   }
   if (m.reader.joinable()) m.reader.join();
+  if (m.expiry) m.expiry->stop();
   {
     std::lock_guard lock(m.mutex);
     for (auto& d : m.inbox) m.waiting.push_back(std::move(d));

@@ -29,6 +29,10 @@ struct WorkerOptions {
   // The job process: argv[0] is the executable (/proc/self/exe), the rest ends in "__run-job".
   std::vector<std::string> child_argv;
   std::optional<std::string> metrics_listen;
+  // session_ttl: the command line of one sweep (`__expire-sessions ...`), run every
+  // `expire_every`; empty: sessions are never expired.
+  std::vector<std::string> expire_argv;
+  std::chrono::seconds expire_every{60};
 };
 
 class Worker {

@@ -35,6 +35,12 @@ std::string sandbox_id(const json::object& sb) {
   return str_member(sb, "id");
 }
 
+std::string sandbox_label(const json::object& sb, std::string_view key) {
+  auto lit = sb.find("labels");
+  return lit != sb.end() && lit->value().is_object() ? str_member(lit->value().as_object(), key)
+                                                     : "";
+}
+
 DaytonaApi::DaytonaApi(std::string api_url, HttpSettings settings, HttpClient::Logger logger)
     : api_url_(std::move(api_url)),
       http_(std::make_unique<HttpClient>(std::move(settings), std::move(logger))) {}
@@ -274,6 +280,7 @@ HttpResponse DaytonaApi::toolbox(const std::string& base, const ToolboxCall& c) 
   req.timeout = c.timeout;
   req.max_response_bytes = c.max_response_bytes;
   req.cancelled = c.cancelled;
+  req.headers = c.headers;
   return call(req);
 }
 

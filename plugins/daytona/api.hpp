@@ -34,6 +34,8 @@ class DaytonaApi {
   // change in progress, e.g. still creating) after `attempts` tries spaced 250 ms, 500 ms, 1 s,
   // 2 s... Other failures throw.
   Deleted delete_sandbox(const std::string& id, int attempts);
+  // The attempts of a delete that must not wait long (under 4 s in all).
+  static constexpr int kDeleteAttempts = 5;
   // The toolbox base URL of a sandbox: its toolboxProxyUrl, else
   // GET /sandbox/{id}/toolbox-proxy-url, else GET /config proxyToolboxUrl, else the deprecated
   // {api_url}/toolbox/{id}/toolbox route.
@@ -50,6 +52,7 @@ class DaytonaApi {
     std::optional<std::chrono::milliseconds> timeout;
     size_t max_response_bytes = 64 * 1024 * 1024;
     std::function<bool()> cancelled;
+    std::vector<std::string> headers;  // "Name: value"
   };
   // Performs a toolbox call and returns the response whatever its status (the caller maps
   // file-level statuses itself); transport failures throw.
@@ -80,5 +83,7 @@ int64_t int_member(const boost::json::object& o, std::string_view key);
 // Sandbox DTO accessors.
 std::string sandbox_state(const boost::json::object& sb);
 std::string sandbox_id(const boost::json::object& sb);
+// The value of label `key` ("" when absent).
+std::string sandbox_label(const boost::json::object& sb, std::string_view key);
 
 }  // namespace agent_runner::daytona

@@ -46,6 +46,8 @@ std::string steps(milliseconds wait) {
 // of a finished command's output, `done` marks the call as read; a small output stays for a while
 // (an answer lost on the way can be asked again), a large one is emptied at once (`done` then
 // says so, and asking again is an error).
+// A call marked cancelled by `sessions rm --force` from another process ($b.cancel, see
+// sessions.cpp) answers "AR1 cancelled" at once and leaves $b.cancel-seen for that process.
 // `sweep` kills every process whose environment carries the call's marker (setsid and double
 // forks keep it), three passes to catch forks that race the first.
 std::string prelude(const std::string& id) {
@@ -59,11 +61,16 @@ std::string prelude(const std::string& id) {
          "st() {\n"
          "  i=0; ec\n"
          "  [ \"$4\" -lt \"$3\" ] && s0=$(sz)\n"
-         "  while [ -z \"$e\" ] && [ \"$i\" -lt \"$3\" ]; do\n"
+         "  while [ -z \"$e\" ] && [ \"$i\" -lt \"$3\" ] && [ ! -f \"$b" +
+         DaytonaSandbox::kCancelMark +
+         "\" ]; do\n"
          "    if [ \"$i\" -ge \"$4\" ] && [ \"$(sz)\" != \"$s0\" ]; then break; fi\n"
          "    sleep 0.005 || break\n"
          "    i=$((i+1)); ec\n"
          "  done\n"
+         "  if [ -f \"$b" +
+         DaytonaSandbox::kCancelMark + "\" ]; then : >\"$b" + DaytonaSandbox::kCancelSeen +
+         "\"; echo 'AR1 cancelled'; return; fi\n"
          "  if [ -s \"$b.done\" ] || [ ! -f \"$b.out\" ]; then echo 'AR1 gone'; return; fi\n"
          "  n=$(sz)\n"
          "  echo \"AR1 ${e:--} $n\"\n"
@@ -135,7 +142,7 @@ std::string kill_script(const std::string& id, uint64_t offset) {
 
 // One answer of a script: the exit code once known, the output's total size, and the bytes read.
 struct Poll {
-  enum Kind { running, nocwd, notdir, gone } kind = running;
+  enum Kind { running, nocwd, notdir, gone, cancelled } kind = running;
   std::optional<int64_t> exit_code;
   uint64_t size = 0;
   std::string data;
@@ -149,6 +156,7 @@ Poll parse_poll(const ShortExec& r) {
   if (head == "AR1 gone") p.kind = Poll::gone;
   if (head == "AR1 nocwd") p.kind = Poll::nocwd;
   if (head == "AR1 notdir") p.kind = Poll::notdir;
+  if (head == "AR1 cancelled") p.kind = Poll::cancelled;
   if (p.kind != Poll::running) return p;
   char e[32] = {0};
   unsigned long long size = 0;
@@ -196,6 +204,11 @@ Result DaytonaSandbox::execute(sdk::Call& call) {
   auto run = [&](const std::string& script, milliseconds wait, bool cancellable = true) {
     Poll p = parse_poll(run_short(script, duration<double>(wait).count() + kScriptMarginS, true,
                                   cancellable ? cancelled_fn : std::function<bool()>{}));
+    if (p.kind == Poll::cancelled)
+      throw Error(AR_ERR_CANCELLED,
+                  "execute: cancelled: the session's sandbox " + id_ +
+                      " is being removed (agent-runner sessions rm --force); the command's "
+                      "processes were killed");
     if (p.kind == Poll::gone)
       throw Error(AR_ERR_UNAVAILABLE,
                   "execute: the command's output in the sandbox (/tmp/agent-runner-" + id +
@@ -247,6 +260,20 @@ Result DaytonaSandbox::execute(sdk::Call& call) {
     try {
       p = run(status_script(id, offset, w), w);
     } catch (const Error& e) {
+      if (e.status() == AR_ERR_NOT_FOUND || e.status() == AR_ERR_UNAVAILABLE) {
+        // The sandbox deleted under the command (`sessions rm --force` of another process that
+        // did not wait for this poll): the command is gone with it, as if cancelled.
+        std::optional<json::object> sb;
+        try {
+          sb = api_->get_sandbox(id_);
+        } catch (const Error&) {
+          throw e;
+        }
+        if (!sb || sandbox_state(*sb) == "destroying" || sandbox_state(*sb) == "destroyed")
+          throw Error(AR_ERR_CANCELLED, "execute: cancelled: sandbox " + id_ +
+                                            " was deleted while the command ran (agent-runner "
+                                            "sessions rm --force?)");
+      }
       if (e.status() != AR_ERR_CANCELLED) throw;
       cancelled = true;
       break;

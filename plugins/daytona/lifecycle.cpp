@@ -1,4 +1,5 @@
 // Sandbox lifecycle: attach by id, find-or-create by session label, ephemeral create and delete.
+#include "labels.hpp"
 #include "sandbox.hpp"
 
 #include <algorithm>
@@ -13,22 +14,6 @@ using sdk::Error;
 using sdk::Result;
 namespace json = boost::json;
 using namespace std::chrono;
-
-namespace {
-constexpr const char* kSessionLabel = "agent-runner.session";
-constexpr const char* kEphemeralLabel = "agent-runner.ephemeral";
-// One value per creation, the same on every attempt of it: how a create that failed after the
-// server acted on it is found again.
-constexpr const char* kCreateTokenLabel = "agent-runner.create-token";
-// DELETE tries after a failed creation (spaced 250 ms, 500 ms, 1 s, 2 s: under 4 s in all).
-constexpr int kCleanupDeletes = 5;
-
-std::string label_of(const json::object& sb, const char* key) {
-  auto lit = sb.find("labels");
-  return lit != sb.end() && lit->value().is_object() ? str_member(lit->value().as_object(), key)
-                                                     : "";
-}
-}  // namespace
 
 DaytonaSandbox::DaytonaSandbox(Config cfg, sdk::Host host, std::optional<std::string> session)
     : cfg_(std::move(cfg)), host_(host), session_(std::move(session)) {
@@ -113,7 +98,7 @@ json::object DaytonaSandbox::create_once(std::map<std::string, std::string> labe
     for (size_t i = 1; i < found.size(); ++i) {
       const std::string extra = sandbox_id(found[i]);
       host_.warn("deleting sandbox " + extra + ", a second copy of one creation");
-      if (api_->delete_sandbox(extra, kCleanupDeletes) == DaytonaApi::Deleted::busy)
+      if (api_->delete_sandbox(extra, DaytonaApi::kDeleteAttempts) == DaytonaApi::Deleted::busy)
         host_.error("could not delete sandbox " + extra + " yet (Daytona: state change in " +
                     "progress); delete it in Daytona");
     }
@@ -132,7 +117,7 @@ json::object DaytonaSandbox::create_once(std::map<std::string, std::string> labe
       if (e.status() == AR_ERR_CONFLICT) {
         // The name is taken: by an earlier attempt of this creation (adopt it), or by another.
         auto taken = api_->get_sandbox(name);
-        if (taken && label_of(*taken, kCreateTokenLabel) == token) {
+        if (taken && sandbox_label(*taken, kCreateTokenLabel) == token) {
           host_.info("sandbox " + sandbox_id(*taken) +
                      " was created by an attempt whose answer was lost; using it");
           return std::move(*taken);
@@ -218,7 +203,7 @@ void DaytonaSandbox::attach_or_create_session() {
     }
   }
   // A name collision with a foreign sandbox must not hand someone else's files to this session.
-  if (label_of(*sb, kSessionLabel) != *session_)
+  if (sandbox_label(*sb, kSessionLabel) != *session_)
     throw Error(AR_ERR_CONFLICT, "sandbox '" + name + "' exists but is not labelled " +
                                      kSessionLabel + "=" + *session_ +
                                      "; rename or delete it in Daytona");
@@ -258,7 +243,7 @@ void DaytonaSandbox::create_ephemeral() {
 
 std::string DaytonaSandbox::discard_created(const std::string& why) {
   try {
-    if (api_->delete_sandbox(id_, kCleanupDeletes) == DaytonaApi::Deleted::yes) {
+    if (api_->delete_sandbox(id_, DaytonaApi::kDeleteAttempts) == DaytonaApi::Deleted::yes) {
       host_.info("deleted sandbox " + id_ + " because " + why);
       return " (sandbox " + id_ + " was deleted)";
     }
@@ -400,7 +385,7 @@ json::object DaytonaSandbox::info() const {
 Result DaytonaSandbox::release() {
   if (!owned_) return Result::ok({{"sandbox_id", id_}, {"deleted", false}});
   try {
-    if (api_->delete_sandbox(id_, kCleanupDeletes) == DaytonaApi::Deleted::busy)
+    if (api_->delete_sandbox(id_, DaytonaApi::kDeleteAttempts) == DaytonaApi::Deleted::busy)
       return Result::error(AR_ERR_CONFLICT,
                            "deleting ephemeral sandbox " + id_ +
                                ": Daytona still reports a state change in progress; its "

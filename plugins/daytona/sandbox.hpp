@@ -55,7 +55,31 @@ class DaytonaSandbox : public sdk::Sandbox {
 
   DaytonaSandbox(Config cfg, sdk::Host host, std::optional<std::string> session);
 
+  // --- sessions (sessions.cpp): the ABI 1.1 plugin-level slots ---
+  // The sandboxes labelled agent-runner.session, one entry per sandbox (sdk/README.md).
+  static sdk::Result list_sessions(sdk::PluginCall& call);
+  // Deletes the sandboxes of one session; refuses one with a command running (conflict) unless
+  // `force`, which cancels those commands first.
+  static sdk::Result destroy_session(sdk::PluginCall& call);
+
+  // The cancel marker's suffix: execute's scripts report a call whose /tmp/agent-runner-<id>
+  // has it as cancelled ("AR1 cancelled") and answer with the suffix kCancelSeen.
+  static constexpr const char* kCancelMark = ".cancel";
+  static constexpr const char* kCancelSeen = ".cancel-seen";
+
  private:
+  // --- sessions (sessions.cpp) ---
+  // The sandboxes carrying the session label (`only`: with this value), oldest first.
+  std::vector<boost::json::object> session_sandboxes(const std::optional<std::string>& only);
+  // Points this object at `sb`'s toolbox without any of open()'s checks, for maintenance calls
+  // that must not count as activity (they would reset the idle time they look at).
+  void maintain(const boost::json::object& sb);
+  // The execute calls (their ids) whose command runs in the maintained sandbox right now.
+  std::vector<std::string> running_commands();
+  // Marks those calls cancelled, kills their processes and waits (bounded) for the host
+  // processes polling them to see the mark, so that their execute ends as `cancelled`.
+  void cancel_commands(const std::vector<std::string>& ids);
+
   // --- lifecycle (lifecycle.cpp) ---
   void open();
   void attach_by_id();
@@ -117,6 +141,8 @@ class DaytonaSandbox : public sdk::Sandbox {
   // without the base64 wrapper older daemons (which split the command line) need.
   bool shell_stdin_ = false;
   bool owned_ = false;  // ephemeral: deleted on release
+  // Toolbox calls of `sessions` (maintain()): sent with X-Daytona-Skip-Last-Activity-Update.
+  bool maintenance_ = false;
   std::mutex restart_mutex_;
 };
 

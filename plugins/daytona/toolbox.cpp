@@ -37,7 +37,8 @@ HttpResponse DaytonaSandbox::tb(const DaytonaApi::ToolboxCall& call) {
   const bool not_running =
       r.status == 502 ||
       (r.status == 400 && r.body.find("Is the Sandbox started") != std::string::npos);
-  if (!not_running) return r;
+  // Maintenance (sessions) never starts a stopped sandbox: nothing runs in one.
+  if (!not_running || maintenance_) return r;
   {
     // Auto-stop may have stopped the sandbox between calls: start it and try once more.
     std::lock_guard lock(restart_mutex_);
@@ -204,6 +205,7 @@ ShortExec DaytonaSandbox::run_short(const std::string& script, double timeout_s,
   c.content_type = "application/json";
   c.idempotent = idempotent;
   c.cancelled = cancelled;
+  if (maintenance_) c.headers.push_back("X-Daytona-Skip-Last-Activity-Update: true");
   // Our HTTP timeout outlasts the daemon's own (SDKs: timeout + 5 s); no timeout = a day.
   c.timeout = timeout_s > 0
                   ? std::chrono::milliseconds(static_cast<int64_t>((timeout_s + 5) * 1000))

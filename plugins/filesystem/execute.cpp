@@ -46,7 +46,7 @@ std::vector<std::string> command_env(const ExecContext& ctx, const boost::json::
 
 }  // namespace
 
-sdk::Result op_execute(const ExecContext& ctx, sdk::Call& call) {
+sdk::Result op_execute(const ExecContext& ctx, sdk::Call& call, std::function<bool()> stop) {
   const auto& req = call.request();
   ExecSpec spec;
   spec.command = sdk::json_get::string(req, "command");
@@ -66,6 +66,7 @@ sdk::Result op_execute(const ExecContext& ctx, sdk::Call& call) {
   spec.cwd_fd = cwd_fd.get();
   spec.cwd_relative = cwd.relative();
   spec.env = command_env(ctx, req);
+  spec.stop_requested = std::move(stop);
 
   ExecOutcome o = run_command(spec, call);
   if (o.cancelled)

@@ -8,6 +8,7 @@
 
 #include <agent_runner/plugin.hpp>
 
+#include <functional>
 #include <string>
 
 namespace agent_runner::fs_plugin {
@@ -20,6 +21,7 @@ struct ExecContext {
   const std::string& tmp_dir;
 };
 
-sdk::Result op_execute(const ExecContext& ctx, sdk::Call& call);
+// `stop`: polled with the host's cancel; true stops the command as a cancel does (sessions.hpp).
+sdk::Result op_execute(const ExecContext& ctx, sdk::Call& call, std::function<bool()> stop = {});
 
 }  // namespace agent_runner::fs_plugin

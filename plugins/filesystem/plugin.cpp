@@ -8,6 +8,7 @@
 #include "isolation.hpp"
 #include "paths.hpp"
 #include "probe.hpp"
+#include "sessions.hpp"
 #include "workspace.hpp"
 
 #include <agent_runner/plugin.hpp>
@@ -32,6 +33,14 @@ class FsSandbox final : public sdk::Sandbox {
   // ABI 1.1: what this machine lets the plugin enforce; needs no sandbox and no config.
   static Result probe(sdk::PluginCall&) { return Result::ok(probe_report()); }
 
+  // ABI 1.1: the sessions (persistent workspaces) under root_dir (sessions.hpp).
+  static Result list_sessions(sdk::PluginCall& c) {
+    return list_fs_sessions(parse_config(c.config()), c.request());
+  }
+  static Result destroy_session(sdk::PluginCall& c) {
+    return destroy_fs_session(parse_config(c.config()), c.request());
+  }
+
   json::object info() const override {
     return {{"sandbox_id", id_},
             {"session", session_ ? json::value(*session_) : json::value(nullptr)},
@@ -44,12 +53,25 @@ class FsSandbox final : public sdk::Sandbox {
   }
 
   Result release() override {
+    if (hold_) hold_->release();
     ws_->release();
     return Result::ok({{"sandbox_id", id_}, {"removed", !ws_->persistent()}});
   }
 
   Result execute(sdk::Call& c) override {
-    return op_execute(ExecContext{cfg_, *resolver_, plan_, ws_->path(), ws_->tmp_dir()}, c);
+    if (!hold_)
+      return op_execute(ExecContext{cfg_, *resolver_, plan_, ws_->path(), ws_->tmp_dir()}, c);
+    // A session: its command stops when `sessions rm --force` (another process) removes it.
+    if (std::string why = hold_->gone(); !why.empty()) throw sdk::Error(AR_ERR_NOT_FOUND, why);
+    SessionHold::Running running(*hold_);
+    try {
+      return op_execute(ExecContext{cfg_, *resolver_, plan_, ws_->path(), ws_->tmp_dir()}, c,
+                        [&running] { return running.stop_requested(); });
+    } catch (const sdk::Error& e) {
+      if (e.status() != AR_ERR_CANCELLED || !running.stopped()) throw;
+      throw sdk::Error(AR_ERR_CANCELLED, "execute: cancelled: " + hold_->gone() +
+                                             "; the command's process tree was killed");
+    }
   }
   Result ls(sdk::Call& c) override { return op_ls(ctx(), c); }
   Result read(sdk::Call& c) override { return op_read(ctx(), c); }
@@ -70,6 +92,8 @@ class FsSandbox final : public sdk::Sandbox {
     cfg_ = parse_config(args.config);
     session_ = args.session;
     ws_ = std::make_unique<Workspace>(cfg_, session_);
+    if (session_ && cfg_.layout == Layout::per_session)
+      hold_ = std::make_unique<SessionHold>(ws_->path(), ws_->fd(), *session_);
     const char* force = std::getenv("AGENT_RUNNER_FS_FORCE_FD_WALK");
     resolver_ = std::make_unique<Resolver>(ws_->fd(), force && *force == '1');
     try {
@@ -86,6 +110,7 @@ class FsSandbox final : public sdk::Sandbox {
   std::optional<std::string> session_;
   std::string id_;
   std::unique_ptr<Workspace> ws_;
+  std::unique_ptr<SessionHold> hold_;  // a session's: in use while open (sessions.hpp)
   std::unique_ptr<Resolver> resolver_;
   IsolationPlan plan_;
 };

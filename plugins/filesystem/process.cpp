@@ -201,7 +201,8 @@ ExecOutcome run_command(const ExecSpec& spec, sdk::Call& call) {
     if (exited && now >= drain_until) break;  // a writer escaped the kill: stop waiting for EOF
     if (!exited && !term_sent) {
       if (deadline >= 0 && now >= deadline) res.timed_out = true;
-      if (!res.timed_out && call.cancelled()) res.cancelled = true;
+      if (!res.timed_out && (call.cancelled() || (spec.stop_requested && spec.stop_requested())))
+        res.cancelled = true;
       if (res.timed_out || res.cancelled) {
         ::kill(reaper.pid, SIGTERM);
         term_sent = true;

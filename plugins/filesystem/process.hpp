@@ -10,6 +10,7 @@
 #include <agent_runner/plugin.hpp>
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -27,6 +28,8 @@ struct ExecSpec {
   const IsolationPlan* plan = nullptr;
   const Limits* limits = nullptr;
   double grace_s = 1.0;  // TERM -> KILL
+  // Polled with the host's cancel: true stops the command the same way (ExecOutcome::cancelled).
+  std::function<bool()> stop_requested;
 };
 
 struct ExecOutcome {

@@ -57,6 +57,8 @@ TEST(Config, JsonHasExactlyTheContractMembers) {
                                    "drain_timeout_s",
                                    "job_max_bytes",
                                    "max_step_output_bytes",
+                                   "session_ttl",
+                                   "session_check_s",
                                    "stigmer_backend_endpoint",
                                    "stigmer_api_key",
                                    "sandbox_type",
@@ -439,6 +441,18 @@ TEST(Config, DaytonaSettingsReachTheDaytonaPluginInEitherMode) {
   EXPECT_NE(missing.err.find("daytona_api_key (not set): required when sandbox_type is daytona"),
             std::string::npos)
       << missing.err;
+  EXPECT_NE(missing.err.find("or sandbox.api_key in the config file"), std::string::npos)
+      << missing.err;
+  // The plugin's own key in the file's sandbox section satisfies the requirement (the Daytona
+  // README documents it) and reaches the plugin, masked in the output.
+  ar_test::TempDir tmp;
+  const auto file = tmp.path() / "agent-runner.yaml";
+  ar_test::write_file(file, "sandbox:\n  api_key: daytona-key-in-file\n");
+  auto in_file = host({"--config", file.string(), "config", "--json"},
+                      {{"MODE", "local"}, {"SANDBOX_TYPE", "daytona"}});
+  EXPECT_EQ(in_file.exit_code, 0) << in_file.err;
+  EXPECT_EQ(in_file.out.find("daytona-key-in-file"), std::string::npos) << in_file.out;
+  EXPECT_NE(in_file.out.find("\"api_key\":\"***\""), std::string::npos) << in_file.out;
   // Other local plugins still get the workspace and none of the Daytona settings.
   auto fs_sc = config_json({}, {{"MODE", "local"}, {"DAYTONA_API_KEY", "daytona-key-5678"}})
                    .at("sandbox_config")

@@ -32,6 +32,9 @@ Test control (no auth): {base}/_admin/...
                           "toolbox_host": "127.0.0.1",   (the host name in toolboxProxyUrl)
                           "daemon_version": "0.190.0"}   (daemonVersion in the sandbox DTO)
   POST /_admin/sandbox/<id>/state {"state": "stopped"}
+  POST /_admin/sandbox/<id>/activity {"ago_s": 86400}   (lastActivityAt that long ago; toolbox
+                          calls set it to now, as Daytona's proxy does, unless they send
+                          X-Daytona-Skip-Last-Activity-Update: true)
   GET  /_admin/state    {"sandboxes": [...], "requests": [{"method","path","status","bytes",
                           "host","auth"}], "auth_failures": n, "executions": n, "wrapped": n}
   POST /_admin/reset
@@ -60,8 +63,9 @@ STDOUT_MARK = b"\x01\x01\x01"
 STDERR_MARK = b"\x02\x02\x02"
 
 
-def now_iso():
-    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+def now_iso(ago_s=0):
+    t = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(seconds=ago_s)
+    return t.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 class State:
@@ -105,7 +109,7 @@ def sandbox_dto(sb, base, full=True):
         "state": sb["state"], "desiredState": sb["desiredState"],
         "autoStopInterval": sb["autoStopInterval"], "autoArchiveInterval": 10080,
         "autoDeleteInterval": sb["autoDeleteInterval"], "createdAt": sb["createdAt"],
-        "updatedAt": now_iso(), "sandboxClass": "container", "daemonVersion": STATE.config["daemon_version"],
+        "updatedAt": now_iso(), "lastActivityAt": sb["lastActivityAt"], "sandboxClass": "container", "daemonVersion": STATE.config["daemon_version"],
         "someFutureField": {"nested": [1, 2]},
     }
     if sb.get("errorReason"):
@@ -337,6 +341,11 @@ class Handler(BaseHTTPRequestHandler):
                                        "auth_failures": STATE.auth_failures,
                                        "executions": STATE.executions,
                                        "wrapped": STATE.wrapped})
+            m = re.match(r"^/_admin/sandbox/([^/]+)/activity$", path)
+            if m and m.group(1) in STATE.sandboxes:
+                sb = STATE.sandboxes[m.group(1)]
+                sb["lastActivityAt"] = now_iso(float(body.get("ago_s", 0)))
+                return self.send(200, sandbox_dto(sb, self.base()))
             m = re.match(r"^/_admin/sandbox/([^/]+)/state$", path)
             if m and m.group(1) in STATE.sandboxes:
                 sb = STATE.sandboxes[m.group(1)]
@@ -375,7 +384,8 @@ class Handler(BaseHTTPRequestHandler):
                     "polls_left": int(STATE.config["ready_polls"]),
                     "autoStopInterval": body.get("autoStopInterval", 15),
                     "autoDeleteInterval": body.get("autoDeleteInterval", -1),
-                    "createdAt": now_iso(), "dir": d, "root": os.path.join(d, "fs"),
+                    "createdAt": now_iso(), "lastActivityAt": now_iso(),
+                    "dir": d, "root": os.path.join(d, "fs"),
                     "workdir": WORKDIR, "sessions": {},
                 }
                 make_root(sb)
@@ -455,6 +465,9 @@ class Handler(BaseHTTPRequestHandler):
                 return self.tb_error(400, "bad request: failed to resolve container IP after 3 "
                                      "attempts: no IP address found. Is the Sandbox started?",
                                      "BAD_REQUEST")
+            # As Daytona's proxy: a toolbox call is activity (resets the auto-stop timer).
+            if self.headers.get("X-Daytona-Skip-Last-Activity-Update") != "true":
+                sb["lastActivityAt"] = now_iso()
         method = self.command
         try:
             return self.toolbox_call(sb, path, query, method)

@@ -145,6 +145,11 @@ void FakeDaytona::set_state(const std::string& id, const std::string& st) {
        json::serialize(json::object{{"state", st}}));
 }
 
+void FakeDaytona::set_activity(const std::string& id, double ago_s) {
+  http(admin_port_, "POST", "/_admin/sandbox/" + id + "/activity",
+       json::serialize(json::object{{"ago_s", ago_s}}));
+}
+
 std::shared_ptr<LoadedPlugin> daytona_plugin() {
   static PluginRegistry reg = [] {
     PluginRegistry r;

@@ -51,6 +51,8 @@ class FakeDaytona {
   boost::json::array requests();
   size_t count_requests(const std::string& method, const std::string& path_regex);
   void set_state(const std::string& id, const std::string& st);
+  // Sets the sandbox's lastActivityAt `ago_s` seconds in the past.
+  void set_activity(const std::string& id, double ago_s);
 
  private:
   pid_t pid_ = -1;

@@ -274,6 +274,21 @@ echo "$out" | grep -qx 'secret=unset' || fail "the command saw the host's enviro
 echo "$out" | grep -qx hi || fail "the command's output is missing"
 [ ! -e "$dir" ] || fail "the ephemeral directory $dir was not removed on release"
 
+step "sessions: the template's list_sessions and destroy_session"
+key=pkgtest-$$
+run_host "$H" --plugin-dir "$P" exec --session "$key" -- sh -c 'echo kept >f' ||
+  fail "exec --session through the tmpdir plugin failed"
+[ "$(run_host "$H" --plugin-dir "$P" exec --session "$key" -- cat f)" = kept ] ||
+  fail "the tmpdir session did not keep its directory"
+run_host "$H" --plugin-dir "$P" sessions --json | python3 -c '
+import json, sys
+s = [x for x in json.load(sys.stdin)["sessions"] if x["session"] == sys.argv[1]]
+assert len(s) == 1 and s[0]["in_use"] is False and s[0]["idle_s"] >= 0, s' "$key" ||
+  fail "sessions --json does not list the tmpdir session $key"
+run_host "$H" --plugin-dir "$P" sessions rm "$key" | grep -qx "removed $key" ||
+  fail "sessions rm did not remove the tmpdir session $key"
+[ ! -e "/tmp/agent-runner-tmpdir-session-$key" ] || fail "the session directory is still there"
+
 step "exec --timeout: the whole process tree is killed"
 marker=$((3000 + RANDOM % 1000)).$$
 set +e

@@ -385,7 +385,10 @@ TEST(Workload, SessionsPersistAndEphemeralSandboxesAreRemoved) {
   // Without a session the file is not there, and nothing is left behind.
   EXPECT_EQ(f.run({reader.string()}).exit_code, 1);
   std::vector<std::string> left;
-  for (const auto& e : fs::directory_iterator(f.root())) left.push_back(e.path().filename());
+  // The session's own state (.sessions: its last use; .tmp: its tmp directory) stays with it.
+  for (const auto& e : fs::directory_iterator(f.root()))
+    if (e.path().filename() != ".sessions" && e.path().filename() != ".tmp")
+      left.push_back(e.path().filename());
   EXPECT_EQ(left, std::vector<std::string>{"feature-42"});
 }
 
@@ -529,6 +532,19 @@ steps:
 )Y",
                             "secrets.PIN: the value is 3 bytes long", {{"HOST_PIN", "417"}});
   EXPECT_EQ(err.find("417"), std::string::npos) << "never the value: " << err;
+}
+
+TEST(Workload, ASecretFromAnEmptyVariableIsMissingNotTooShort) {
+  Fixture f;
+  expect_refused(f, "s.yaml", R"Y(name: empty
+secrets:
+  TOKEN: {env: HOST_TOKEN}
+steps:
+  - execute: {command: "true"}
+)Y",
+                 "secrets.TOKEN: the host environment has no variable HOST_TOKEN (it is empty, "
+                 "which counts as unset)",
+                 {{"HOST_TOKEN", ""}});
 }
 
 TEST(Workload, ASecretThatIsACommonWordLeavesEventNamesAndKeysAlone) {

@@ -262,11 +262,15 @@ typedef struct ar_plugin_descriptor {
   /* What this plugin can enforce on this machine. Request {}; result: a JSON object of the
    * plugin's own shape, {"summary": str, "checks": [{"name", "ok", "detail"}...], ...}. */
   ar_plugin_fn probe;
-  /* The persistent sandboxes (sessions) that exist. Request {}; result
-   * {"sessions": [{"session", "sandbox_id", "state", "created_at", "last_used_at", ...}]}. */
+  /* The persistent sandboxes (sessions) that exist. Request {"session"?: str (only that one)};
+   * result {"sessions": [{"session", "sandbox_id", "state", "in_use", "created_at",
+   * "last_used_at", "idle_s", "size_bytes", "labels", ...}]} (sdk/README.md "Sessions"). */
   ar_plugin_fn list_sessions;
-  /* Remove one session's sandbox. Request {"session": str, "force"?: bool}; result
-   * {"session": str, "destroyed": bool}. A session in use is `conflict` unless force is set. */
+  /* Remove one session's sandbox. Request {"session": str, "force"?: bool, "idle_s"?: int};
+   * result {"session": str, "destroyed": bool, "reason"?: str, "cancelled"?: int}. No such
+   * session: `not_found`. In use (a command of any process runs in it): `conflict`, unless force,
+   * which cancels those commands first (their execute calls end `cancelled`). idle_s: remove it
+   * only if still unused for that many seconds, else destroyed: false with the reason. */
   ar_plugin_fn destroy_session;
 } ar_plugin_descriptor;
 

@@ -12,6 +12,7 @@
 #include <cstring>
 #include <ctime>
 #include <limits>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -61,6 +62,38 @@ inline std::string_view format_iso_time_utc(time_t t, char (&out)[32]) {
 inline std::string iso_time_utc(time_t t) {
   char buf[32];
   return std::string(format_iso_time_utc(t, buf));
+}
+
+// The time of an ISO-8601 UTC text as backends write it: "2026-11-24T12:00:00Z", with optional
+// fractional seconds (dropped) and "Z", "+00:00" or no zone; nullopt for anything else.
+inline std::optional<time_t> parse_iso_time_utc(std::string_view s) {
+  auto num = [&s](size_t at, size_t width, int& v) {
+    if (at + width > s.size()) return false;
+    v = 0;
+    for (size_t i = at; i < at + width; ++i) {
+      if (s[i] < '0' || s[i] > '9') return false;
+      v = v * 10 + (s[i] - '0');
+    }
+    return true;
+  };
+  struct tm tm {};
+  if (!num(0, 4, tm.tm_year) || s.size() < 19 || s[4] != '-' || !num(5, 2, tm.tm_mon) ||
+      s[7] != '-' || !num(8, 2, tm.tm_mday) || (s[10] != 'T' && s[10] != ' ') ||
+      !num(11, 2, tm.tm_hour) || s[13] != ':' || !num(14, 2, tm.tm_min) || s[16] != ':' ||
+      !num(17, 2, tm.tm_sec))
+    return std::nullopt;
+  size_t i = 19;
+  if (i < s.size() && s[i] == '.') {
+    for (++i; i < s.size() && s[i] >= '0' && s[i] <= '9';) ++i;
+  }
+  const std::string_view zone = s.substr(i);
+  if (!(zone.empty() || zone == "Z" || zone == "+00:00" || zone == "+0000")) return std::nullopt;
+  if (tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 ||
+      tm.tm_min > 59 || tm.tm_sec > 60)
+    return std::nullopt;
+  tm.tm_year -= 1900;
+  tm.tm_mon -= 1;
+  return timegm(&tm);
 }
 
 // One entry of ls and glob: {path, is_dir, size, modified_at}; a directory's size is 0. `path` is
