@@ -45,6 +45,10 @@ class Utf8Stream {
   std::string pending_;  // at most 3 bytes: the start of a sequence
 };
 
+// How many bytes at the end of `s` start a UTF-8 sequence that is not complete yet (0-3): the
+// part of a character that the next chunk of a stream completes.
+size_t utf8_incomplete_tail(std::string_view s);
+
 // "2026-11-29T12:00:00.123Z"
 std::string iso8601_now();
 

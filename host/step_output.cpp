@@ -1,5 +1,7 @@
 #include "step_output.hpp"
 
+#include <agent_runner/plugin.hpp>
+
 #include <boost/json/serialize.hpp>
 #include <boost/json/string.hpp>
 
@@ -21,54 +23,6 @@ bool word_needs_care(uint64_t w) {
   const uint64_t b = w ^ (kOnes * '\\');
   const uint64_t backslash = (b - kOnes) & ~b;
   return ((below_space | quote | backslash) & kHighs) != 0 || (w & kHighs) != 0;
-}
-
-// The length of the well-formed UTF-8 sequence at the start of `s` (2 to 4), or 0 when the lead
-// byte at s[0] (>= 0x80) does not start one: the rules of sdk::utf8_sanitize (no overlongs,
-// surrogates or code points past U+10FFFF).
-size_t sequence_at(const unsigned char* s, size_t n) {
-  const unsigned char c = s[0];
-  size_t len;
-  uint32_t cp;
-  if ((c & 0xE0) == 0xC0) {
-    len = 2;
-    cp = c & 0x1F;
-  } else if ((c & 0xF0) == 0xE0) {
-    len = 3;
-    cp = c & 0x0F;
-  } else if ((c & 0xF8) == 0xF0) {
-    len = 4;
-    cp = c & 0x07;
-  } else {
-    return 0;
-  }
-  if (len > n) return 0;
-  for (size_t k = 1; k < len; ++k) {
-    if ((s[k] & 0xC0) != 0x80) return 0;
-    cp = (cp << 6) | (s[k] & 0x3F);
-  }
-  if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-      cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-    return 0;
-  return len;
-}
-
-// How many bytes at the end of `s` start a sequence that is not complete yet (0-3).
-size_t incomplete_tail(std::string_view s) {
-  const size_t n = s.size();
-  for (size_t back = 1; back <= 3 && back <= n; ++back) {
-    const auto c = static_cast<unsigned char>(s[n - back]);
-    if ((c & 0xC0) == 0x80) continue;
-    size_t len = 0;
-    if (c >= 0xC2 && c <= 0xDF)
-      len = 2;
-    else if ((c & 0xF0) == 0xE0)
-      len = 3;
-    else if (c >= 0xF0 && c <= 0xF4)
-      len = 4;
-    return len > back ? back : 0;
-  }
-  return 0;
 }
 
 std::string json_text(std::string_view s) {
@@ -96,7 +50,7 @@ void append_json_string_body(std::string& out, std::string_view in) {
     if (i == n) break;
     const unsigned char c = s[i];
     if (c >= 0x80) {
-      if (const size_t len = sequence_at(s + i, n - i)) {
+      if (const size_t len = sdk::utf8_sequence_length(s + i, n - i)) {
         out.append(in.data() + i, len);
         i += len;
       } else {
@@ -201,7 +155,7 @@ void StepOutput::add_locked(int s, std::string_view safe, bool last) {
     st.utf8_hold.clear();
     text = joined_;
   }
-  const size_t hold = last ? 0 : incomplete_tail(text);
+  const size_t hold = last ? 0 : utf8_incomplete_tail(text);
   append_json_string_body(line_, text.substr(0, text.size() - hold));
   st.utf8_hold.assign(text.substr(text.size() - hold));
   line_data_ += safe.size();

@@ -600,6 +600,14 @@ steps:
   EXPECT_EQ(data, "\xEF\xBF\xBD\xEF\xBF\xBD\xE2\x82\xAC done");
 }
 
+// The step.output data of an events stream, joined per stream: {stdout, stderr}.
+static std::pair<std::string, std::string> output_by_stream(const std::string& events) {
+  std::string out, err;
+  for (const auto& e : of_kind(events_of(events), "step.output"))
+    (str(e.at("stream")) == "stderr" ? err : out) += str(e.at("data"));
+  return {out, err};
+}
+
 // What one step streams into the events is bounded (max_step_output_bytes): past the bound no
 // more output lines, and one marker per cut stream says how much was left out. The step itself
 // still sees its whole output (its result is capped by the plugin, separately).
@@ -643,11 +651,9 @@ steps:
   // 0: no bound, every byte arrives and there is no marker.
   r = f.run({wl.string(), "--events", "-"}, {{"AGENT_RUNNER_MAX_STEP_OUTPUT_BYTES", "0"}});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  std::string out, err;
-  for (const auto& e : of_kind(events_of(r.out), "step.output")) {
+  for (const auto& e : of_kind(events_of(r.out), "step.output"))
     EXPECT_FALSE(e.contains("truncated"));
-    (str(e.at("stream")) == "stderr" ? err : out) += str(e.at("data"));
-  }
+  auto [out, err] = output_by_stream(r.out);
   EXPECT_EQ(out.size(), 200000u);
   EXPECT_EQ(out.substr(0, 20), "abcdefghi\nabcdefghi\n");
   EXPECT_EQ(err, "done\n");
@@ -663,9 +669,7 @@ steps:
 )Y");
   auto r = f.run({wl.string(), "--events", "-"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  std::string out, err;
-  for (const auto& e : of_kind(events_of(r.out), "step.output"))
-    (str(e.at("stream")) == "stderr" ? err : out) += str(e.at("data"));
+  auto [out, err] = output_by_stream(r.out);
   EXPECT_EQ(out, std::string("out1\nout2\nout3\na\0b\x01"
                              "c\"q\\z\t",
                              25));
