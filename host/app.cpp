@@ -29,15 +29,28 @@ const Config* App::config(bool report) {
   return config_->config ? &*config_->config : nullptr;
 }
 
+std::vector<SearchDir> App::plugin_search_dirs() const {
+  std::vector<std::string> config_dirs;
+  if (config_ && config_->config) config_dirs = config_->config->plugin_dirs;
+  return default_search_dirs(config_dirs, env_value(env_, "AGENT_RUNNER_PLUGIN_PATH"),
+                             options_.cli.plugin_dirs);
+}
+
 PluginRegistry& App::plugins() {
-  if (!plugins_) {
-    std::vector<std::string> config_dirs;
-    std::vector<std::string> flag_dirs = options_.cli.plugin_dirs;
-    if (config_ && config_->config) config_dirs = config_->config->plugin_dirs;
-    plugins_ = PluginRegistry::discover(
-        default_search_dirs(config_dirs, env_value(env_, "AGENT_RUNNER_PLUGIN_PATH"), flag_dirs));
+  if (!plugins_ || !plugins_complete_) {
+    plugins_ = PluginRegistry::discover(plugin_search_dirs());
+    plugins_complete_ = true;
     for (const auto& w : plugins_->warnings()) spdlog::warn("{}", w);
   }
+  return *plugins_;
+}
+
+PluginRegistry& App::selected_plugins() {
+  const Config* cfg = config_ && config_->config ? &*config_->config : nullptr;
+  if (plugins_ || !cfg) return plugins();
+  plugins_ = PluginRegistry::select(plugin_search_dirs(), cfg->sandbox_type);
+  plugins_complete_ = false;
+  for (const auto& w : plugins_->warnings()) spdlog::warn("{}", w);
   return *plugins_;
 }
 
@@ -101,7 +114,7 @@ std::shared_ptr<LoadedPlugin> App::selected_plugin(boost::json::object& sandbox_
     exit_code = kExitUsage;
     return nullptr;
   }
-  auto& reg = plugins();
+  auto& reg = selected_plugins();
   auto plugin = reg.find(cfg->sandbox_type);
   if (!plugin) {
     std::cerr << "agent-runner: no loaded plugin provides sandbox type '" << cfg->sandbox_type

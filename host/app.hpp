@@ -38,8 +38,12 @@ class App {
   // The configuration, loaded once. On problems, prints every one to stderr (unless `report`
   // is false: commands that only peek at it) and returns null (the command exits 2).
   const Config* config(bool report = true);
-  // The plugins found in every search location, loaded once.
+  // The plugins found in every search location, loaded once (`plugins`, `doctor`).
   PluginRegistry& plugins();
+  // Only the plugin the loaded configuration selects, when it can be found by its file name
+  // (PluginRegistry::select); every plugin otherwise. Commands that open a sandbox use this: a
+  // `MODE=local exec` never maps daytona.so and its 37 libraries, nor pays a test load of it.
+  PluginRegistry& selected_plugins();
   // The configured plugin and its generated sandbox config, checked against the plugin's schema.
   // On failure prints the reason to stderr, sets exit_code (2 config, 3 plugin) and returns null.
   std::shared_ptr<LoadedPlugin> selected_plugin(boost::json::object& sandbox_config,
@@ -58,6 +62,9 @@ class App {
   EnvMap env_;
   std::optional<ConfigLoad> config_;
   std::optional<PluginRegistry> plugins_;
+  bool plugins_complete_ = false;  // plugins_ holds every plugin found, not only the selected one
+
+  std::vector<SearchDir> plugin_search_dirs() const;
 };
 
 // Writes all of `data` to a file descriptor (stdout for results), retrying on partial writes.

@@ -70,7 +70,7 @@ int config_command(App& app, bool as_json, bool explain) {
   if (!c) return kExitUsage;
   const auto generated = c->sandbox_config();
   // The check opening a sandbox makes, so that `config` accepts exactly what `exec` does.
-  if (auto plugin = app.plugins().find(c->sandbox_type)) {
+  if (auto plugin = app.selected_plugins().find(c->sandbox_type)) {
     if (!app.check_sandbox_config(*c, *plugin, generated)) return kExitUsage;
   } else {
     std::cerr << "agent-runner config: no loaded plugin provides sandbox type '" << c->sandbox_type

@@ -44,7 +44,7 @@ int run_command(App& app, const RunArgs& args) {
     for (const auto& [name, value] : w.secrets) Redactor::global().add(value);
   const Config* cfg = app.config();
   if (!cfg) return kExitUsage;
-  app.plugins();  // loaded once, before workloads run in parallel
+  app.selected_plugins();  // loaded once, before workloads run in parallel
 
   int events_fd = -1;
   if (events_target && (events_fd = open_events_target(*events_target, "run")) < 0)

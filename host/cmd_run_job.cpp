@@ -63,7 +63,7 @@ int run_job_command(App& app, const std::string& dir) {
     for (const auto& e : load.errors) all += (all.empty() ? "" : "; ") + e;
     return fail("invalid_workload", all);
   }
-  app.plugins();
+  app.selected_plugins();
   RunOptions opts;
   opts.events = &sink;
   opts.interrupted = &interrupted;

@@ -57,7 +57,7 @@ int worker_command(App& app, const WorkerArgs& a) {
   if (!cfg) return kExitUsage;
   auto endpoint = worker::redis_endpoint(*cfg, "worker");
   if (!endpoint) return kExitUsage;
-  app.plugins();  // warnings about plugin files once, here, not per job
+  app.selected_plugins();  // warnings about plugin files once, here, not per job
 
   worker::WorkerOptions o;
   o.redis = *endpoint;

@@ -47,6 +47,8 @@ struct Config {
   int job_expiry_s = 86400;              // events and result expire this long after the end
   int drain_timeout_s = 600;             // SIGTERM: how long running jobs may finish
   int job_max_bytes = 16 * 1024 * 1024;  // a job entry, inlined files included
+  // run --events: what one step's output may fill of the events (0 = no bound; step_output.hpp)
+  int max_step_output_bytes = 10 * 1024 * 1024;
   // Sessions idle longer than this are removed by a worker (README "Sessions"); unset or 0: never.
   std::optional<int> session_ttl_s;
   int session_check_s = 60;  // how often a worker looks for them

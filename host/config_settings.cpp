@@ -158,6 +158,18 @@ const std::vector<Setting>& settings() {
        .cloud_default = "16777216",
        .min = 4096,
        .max = 536870912},
+      {.name = "max_step_output_bytes",
+       .env_var = "AGENT_RUNNER_MAX_STEP_OUTPUT_BYTES",
+       .flag = nullptr,
+       .value_name = "BYTES",
+       .type = SettingType::count,
+       .member = &Config::max_step_output_bytes,
+       .help = "run --events: most bytes of one step's output sent as step.output events; a "
+               "marker (truncated, omitted_bytes) says what was left out (0 = no bound)",
+       .local_default = "10485760",
+       .cloud_default = "10485760",
+       .min = 0,
+       .max = 2147483647},
       // Sessions (README "Sessions"): the worker removes idle ones.
       {.name = "session_ttl",
        .env_var = "AGENT_RUNNER_SESSION_TTL",

@@ -37,18 +37,6 @@ size_t sequence_length(unsigned char c) {
   return 0;
 }
 
-// How many bytes at the end of `s` start a sequence that is not complete yet (0-3).
-size_t incomplete_tail(std::string_view s) {
-  const size_t n = s.size();
-  for (size_t back = 1; back <= 3 && back <= n; ++back) {
-    const auto c = static_cast<unsigned char>(s[n - back]);
-    if ((c & 0xC0) == 0x80) continue;  // a continuation byte: look further back
-    const size_t len = sequence_length(c);
-    return len > back ? back : 0;
-  }
-  return 0;
-}
-
 }  // namespace
 
 void redact_event(json::object& event) {
@@ -65,9 +53,20 @@ void redact_event(json::object& event) {
   }
 }
 
+size_t utf8_incomplete_tail(std::string_view s) {
+  const size_t n = s.size();
+  for (size_t back = 1; back <= 3 && back <= n; ++back) {
+    const auto c = static_cast<unsigned char>(s[n - back]);
+    if ((c & 0xC0) == 0x80) continue;  // a continuation byte: look further back
+    const size_t len = sequence_length(c);
+    return len > back ? back : 0;
+  }
+  return 0;
+}
+
 std::string Utf8Stream::push(std::string_view chunk) {
   pending_.append(chunk);
-  const size_t hold = incomplete_tail(pending_);
+  const size_t hold = utf8_incomplete_tail(pending_);
   std::string out =
       sdk::utf8_sanitize(std::string_view(pending_).substr(0, pending_.size() - hold));
   pending_.erase(0, pending_.size() - hold);
@@ -112,8 +111,12 @@ void EventSink::emit(json::object event) {
   redact_event(line);
   std::string text = json::serialize(line);
   text += '\n';
+  write_line(text);
+}
+
+void EventSink::write_line(std::string_view line) {
   std::lock_guard lock(mutex_);
-  write_all(fd_, text);
+  write_all(fd_, line);
 }
 
 }  // namespace agent_runner

@@ -20,6 +20,8 @@ class EventSink {
   explicit EventSink(int fd) : fd_(fd) {}
   // Adds "ts" (ISO-8601 UTC with milliseconds) first, redacts the values, writes one line.
   void emit(boost::json::object event);
+  // Writes one line that is already a complete, redacted event ending in '\n' (StepOutput).
+  void write_line(std::string_view line);
 
  private:
   int fd_;
@@ -44,6 +46,10 @@ class Utf8Stream {
  private:
   std::string pending_;  // at most 3 bytes: the start of a sequence
 };
+
+// How many bytes at the end of `s` start a UTF-8 sequence that is not complete yet (0-3): the
+// part of a character that the next chunk of a stream completes.
+size_t utf8_incomplete_tail(std::string_view s);
 
 // "2026-11-29T12:00:00.123Z"
 std::string iso8601_now();

@@ -143,16 +143,13 @@ class ProgressReporter {
 
 // ---- MessageWriter ------------------------------------------------------------------------------
 
-bool MessageWriter::send(const json::object& message) {
-  std::string line;
+bool MessageWriter::send(json::object message) {
+  // Redacted in place: the message is this call's own (callers hand over their temporaries), so
+  // no deep copy of a result that may be megabytes of file content.
+  json::value v(std::move(message));
   const Redactor& redactor = Redactor::global();
-  if (redactor.empty()) {
-    line = json::serialize(message);
-  } else {
-    json::value copy = message;
-    redactor.redact_json(copy, protocol_member);
-    line = json::serialize(copy);
-  }
+  if (!redactor.empty()) redactor.redact_json(v, protocol_member);
+  std::string line = json::serialize(v);
   line += '\n';
   std::lock_guard lock(mutex_);
   if (broken_.load()) return false;
@@ -407,13 +404,13 @@ void Server::start_tool_call(jsonrpc::Message m) {
     return;
   }
   json::object arguments;
-  if (const json::value* a = m.params.if_contains("arguments"); a && !a->is_null()) {
-    if (!a->is_object()) {
+  if (auto a = m.params.find("arguments"); a != m.params.end() && !a->value().is_null()) {
+    if (!a->value().is_object()) {
       writer_.send(jsonrpc::make_error(m.id, jsonrpc::kInvalidParams,
                                        "Invalid params: \"arguments\" must be an object"));
       return;
     }
-    arguments = a->get_object();
+    arguments = std::move(a->value().get_object());  // the message is ours: no copy of content
   }
   json::value token = nullptr;
   if (const json::value* meta = m.params.if_contains("_meta"); meta && meta->is_object()) {
@@ -495,7 +492,7 @@ void Server::finish(const std::shared_ptr<Call>& call, json::object response) {
     logger()->debug("request {} was cancelled; not answering it", json::serialize(call->id));
     return;
   }
-  writer_.send(response);
+  writer_.send(std::move(response));
 }
 
 OpResult Server::download(const PreparedCall& prepared, const CallOptions& opts) {

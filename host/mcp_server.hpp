@@ -51,7 +51,7 @@ class MessageWriter {
  public:
   explicit MessageWriter(int fd) : fd_(fd) {}
   // False once the peer has gone (EPIPE and the like); later sends are dropped.
-  bool send(const boost::json::object& message);
+  bool send(boost::json::object message);
   bool broken() const { return broken_.load(); }
 
  private:

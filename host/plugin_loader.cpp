@@ -3,6 +3,7 @@
 
 #include "json_schema.hpp"
 #include "logging.hpp"
+#include "plugin_guard.hpp"
 #include "plugin_probe.hpp"
 
 #include <boost/dll/shared_library.hpp>
@@ -225,6 +226,31 @@ PluginRegistry PluginRegistry::discover(const std::vector<SearchDir>& dirs) {
 }
 
 void PluginRegistry::load_file(const fs::path& file, const std::string& source) {
+  load(file, source, LoadMode::probe_first);
+}
+
+PluginRegistry PluginRegistry::select(const std::vector<SearchDir>& dirs,
+                                      std::string_view sandbox_type) {
+  // The file named after the type, in the first search location that has one. Its ownership and
+  // every directory above it pass the same checks as in discovery; only the child test load is
+  // left out (plugin_guard.hpp says why that loses nothing but is guarded anyway).
+  const std::string name = std::string(sandbox_type) + ".so";
+  if (!sandbox_type.empty() && sandbox_type.find('/') == std::string_view::npos &&
+      sandbox_type != "." && sandbox_type != "..") {
+    for (const auto& sd : dirs) {
+      std::error_code ec;
+      const fs::path file = sd.dir / name;
+      if (!fs::exists(file, ec)) continue;
+      PluginRegistry reg;
+      reg.load(file, sd.source, LoadMode::selected);
+      if (reg.find(sandbox_type)) return reg;
+      break;  // rejected, or another type: discovery sorts it out and reports every file
+    }
+  }
+  return discover(dirs);
+}
+
+void PluginRegistry::load(const fs::path& file, const std::string& source, LoadMode mode) {
   auto log = component_logger("plugins");
   std::error_code ec;
   fs::path canon = fs::weakly_canonical(file, ec);
@@ -247,11 +273,34 @@ void PluginRegistry::load_file(const fs::path& file, const std::string& source) 
   if (!has_elf_magic(file))
     return reject(file.string() + " is not a shared library (no ELF header)");
 
-  // Nothing of the file runs in this process until a child has loaded it and come back with a
-  // descriptor that passes every check (plugin_probe.hpp).
-  ProbeOutcome probe = probe_plugin(file);
-  if (!probe.descriptor) return reject(file.string() + ": " + probe.error);
-  const DescriptorInfo& info = *probe.descriptor;
+  auto lib = std::make_unique<boost::dll::shared_library>();
+  boost::system::error_code bec;
+  DescriptorInfo info;
+  const ar_plugin_descriptor* d = nullptr;
+  // RTLD_NOW: an unresolved symbol fails here, not at the first call. RTLD_LOCAL: plugins do not
+  // see each other's symbols.
+  const auto load_mode = boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local;
+  if (mode == LoadMode::probe_first) {
+    // Nothing of the file runs in this process until a child has loaded it and come back with a
+    // descriptor that passes every check (plugin_probe.hpp).
+    ProbeOutcome probe = probe_plugin(file);
+    if (!probe.descriptor) return reject(file.string() + ": " + probe.error);
+    info = *probe.descriptor;
+  } else {
+    PluginLoadGuard guard(file, kProbeTimeout);
+    lib->load(file, load_mode, bec);
+    if (bec || !lib->is_loaded())
+      return reject(file.string() + ": could not be loaded: " + bec.message());
+    guard.phase(PluginLoadGuard::Phase::entry);
+    if (!lib->has(AR_PLUGIN_ENTRY_SYMBOL))
+      return reject(file.string() + ": does not export the entry symbol " AR_PLUGIN_ENTRY_SYMBOL);
+    d = lib->get<const ar_plugin_descriptor*()>(AR_PLUGIN_ENTRY_SYMBOL)();
+    guard.phase(PluginLoadGuard::Phase::descriptor);
+    if (!d) return reject(file.string() + ": " AR_PLUGIN_ENTRY_SYMBOL " returned no descriptor");
+    if (const char* field = oversized_descriptor_field(*d, d->struct_size))
+      return reject(file.string() + ": descriptor field " + field + " is too long");
+    info = describe_descriptor(*d);
+  }
   if (info.struct_size >= offsetof(ar_plugin_descriptor, name))
     r.abi = std::to_string(info.abi_major) + "." + std::to_string(info.abi_minor);
   r.name = info.name;
@@ -279,20 +328,18 @@ void PluginRegistry::load_file(const fs::path& file, const std::string& source) 
                     " is already provided by " + other->path() + " (remove one of the two files)");
   }
 
-  auto lib = std::make_unique<boost::dll::shared_library>();
-  boost::system::error_code bec;
-  // RTLD_NOW: an unresolved symbol fails here, not at the first call. RTLD_LOCAL: plugins do not
-  // see each other's symbols.
-  lib->load(file, boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local, bec);
-  if (bec || !lib->is_loaded() || !lib->has(AR_PLUGIN_ENTRY_SYMBOL))
-    return reject(file.string() + ": could not be loaded although a test load succeeded (" +
-                  bec.message() + "); was the file replaced meanwhile?");
-  auto entry = lib->get<const ar_plugin_descriptor*()>(AR_PLUGIN_ENTRY_SYMBOL);
-  const ar_plugin_descriptor* d = entry();
-  // The entry must give this process the descriptor it gave the child.
-  if (!d || encode_descriptor(describe_descriptor(*d)) != encode_descriptor(info))
-    return reject(file.string() + ": " AR_PLUGIN_ENTRY_SYMBOL
-                                  " returned a different descriptor than in the test load");
+  if (mode == LoadMode::probe_first) {
+    lib->load(file, load_mode, bec);
+    if (bec || !lib->is_loaded() || !lib->has(AR_PLUGIN_ENTRY_SYMBOL))
+      return reject(file.string() + ": could not be loaded although a test load succeeded (" +
+                    bec.message() + "); was the file replaced meanwhile?");
+    auto entry = lib->get<const ar_plugin_descriptor*()>(AR_PLUGIN_ENTRY_SYMBOL);
+    d = entry();
+    // The entry must give this process the descriptor it gave the child.
+    if (!d || encode_descriptor(describe_descriptor(*d)) != encode_descriptor(info))
+      return reject(file.string() + ": " AR_PLUGIN_ENTRY_SYMBOL
+                                    " returned a different descriptor than in the test load");
+  }
   ar_plugin_descriptor copy{};
   std::memcpy(&copy, d, std::min<size_t>(d->struct_size, sizeof copy));
 

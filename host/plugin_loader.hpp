@@ -83,7 +83,12 @@ class PluginRegistry {
  public:
   // Scans every directory (non-recursively) for *.so files and loads each.
   static PluginRegistry discover(const std::vector<SearchDir>& dirs);
-  // Loads exactly one file (used by tests and by discover).
+  // Loads only the plugin of `sandbox_type`: the file `<sandbox_type>.so` in the first search
+  // location that has one, without a test load in a child (plugin_guard.hpp). When there is no
+  // such file, or it is rejected or provides another type, falls back to discover(), so the
+  // command's error lists every file as before.
+  static PluginRegistry select(const std::vector<SearchDir>& dirs, std::string_view sandbox_type);
+  // Loads exactly one file after a test load in a child (used by tests and by discover).
   void load_file(const std::filesystem::path& file, const std::string& source);
 
   const std::vector<PluginReport>& reports() const { return reports_; }
@@ -93,6 +98,9 @@ class PluginRegistry {
   std::vector<std::string> sandbox_types() const;
 
  private:
+  enum class LoadMode { probe_first, selected };
+  void load(const std::filesystem::path& file, const std::string& source, LoadMode mode);
+
   std::vector<PluginReport> reports_;
   std::vector<std::string> warnings_;
   std::vector<std::shared_ptr<LoadedPlugin>> loaded_;

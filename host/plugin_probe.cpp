@@ -184,6 +184,10 @@ std::string seconds(std::chrono::milliseconds ms) {
 
 }  // namespace
 
+const char* oversized_descriptor_field(const ar_plugin_descriptor& d, size_t size) {
+  return oversized_field(d, size);
+}
+
 DescriptorInfo describe_descriptor(const ar_plugin_descriptor& d) {
   DescriptorInfo info;
   info.struct_size = d.struct_size;

@@ -38,6 +38,10 @@ inline constexpr size_t kMaxDescriptorSchema = 1u << 20;
 // longer than the limits above are cut (probe_plugin refuses them before this runs).
 DescriptorInfo describe_descriptor(const ar_plugin_descriptor& d);
 
+// The name of the descriptor string longer than its limit ("config_schema"), or null; reads
+// nothing past `size` (the descriptor's struct_size).
+const char* oversized_descriptor_field(const ar_plugin_descriptor& d, size_t size);
+
 // Why a descriptor cannot be used (the ABI, the size, a missing name or function), or nullopt.
 // The text does not name the file; the caller does.
 std::optional<std::string> check_descriptor(const DescriptorInfo& d);

@@ -2,6 +2,7 @@
 #include "redact.hpp"
 
 #include <algorithm>
+#include <cstring>
 #include <mutex>
 
 namespace agent_runner {
@@ -46,8 +47,8 @@ std::vector<std::string> Redactor::values() const {
 void Redactor::redact_json(boost::json::value& v,
                            const std::function<bool(std::string_view)>& keep) const {
   if (v.is_string()) {
-    std::string s = redact(v.get_string());
-    if (s != v.get_string()) v = s;
+    // Most strings hold no secret: look first (no copy), rewrite only those that do.
+    if (contains(v.get_string())) v = redact(v.get_string());
   } else if (v.is_array()) {
     for (auto& e : v.get_array()) redact_json(e, keep);
   } else if (v.is_object()) {
@@ -56,17 +57,42 @@ void Redactor::redact_json(boost::json::value& v,
   }
 }
 
+bool Redactor::contains(std::string_view text) const {
+  std::lock_guard lock(registry_mutex());
+  for (const auto& s : secrets_)
+    if (::memmem(text.data(), text.size(), s.data(), s.size())) return true;
+  return false;
+}
+
 std::string Redactor::redact(std::string_view text) const {
   std::lock_guard lock(registry_mutex());
-  std::string out(text);
+  // Every printed byte passes here (command output included), so: memmem (glibc's two-way
+  // search, not a memchr for the first byte and a memcmp at each hit), and a copy only of text
+  // that holds a secret. Each secret in turn, longest first, left to right, not overlapping.
+  std::string out;
+  bool replaced = false;
   for (const auto& s : secrets_) {
+    const std::string_view cur = replaced ? std::string_view(out) : text;
+    auto find = [&](size_t from) {
+      const void* hit = ::memmem(cur.data() + from, cur.size() - from, s.data(), s.size());
+      return hit ? static_cast<size_t>(static_cast<const char*>(hit) - cur.data())
+                 : std::string_view::npos;
+    };
+    size_t at = find(0);
+    if (at == std::string_view::npos) continue;
+    std::string next;
+    next.reserve(cur.size());
     size_t pos = 0;
-    while ((pos = out.find(s, pos)) != std::string::npos) {
-      out.replace(pos, s.size(), kRedacted);
-      pos += kRedacted.size();
+    for (; at != std::string_view::npos; at = find(pos)) {
+      next.append(cur.substr(pos, at - pos));
+      next.append(kRedacted);
+      pos = at + s.size();
     }
+    next.append(cur.substr(pos));
+    out = std::move(next);
+    replaced = true;
   }
-  return out;
+  return replaced ? out : std::string(text);
 }
 
 size_t Redactor::partial_prefix_at_end(std::string_view text) const {
@@ -98,11 +124,16 @@ size_t Redactor::partial_suffix_at_start(std::string_view text) const {
 }
 
 std::string StreamRedactor::push(std::string_view chunk) {
-  pending_.append(chunk);
-  std::string red = redactor_.redact(pending_);
+  std::string red;
+  if (pending_.empty()) {
+    red = redactor_.redact(chunk);
+  } else {
+    pending_.append(chunk);
+    red = redactor_.redact(pending_);
+  }
   // Hold back the longest tail of the (redacted) text that is a proper prefix of some secret.
   const size_t hold = redactor_.partial_prefix_at_end(red);
-  pending_ = red.substr(red.size() - hold);
+  pending_.assign(red, red.size() - hold, hold);
   red.resize(red.size() - hold);
   return red;
 }

@@ -32,6 +32,8 @@ class Redactor {
   // the writer's own vocabulary (protocol names, event kinds) rather than data.
   void redact_json(boost::json::value& v,
                    const std::function<bool(std::string_view key)>& keep = {}) const;
+  // Whether any registered secret occurs in `text` (redact() would change it), without a copy.
+  bool contains(std::string_view text) const;
   bool empty() const;
   // The longest registered secret, in bytes (streaming redaction keeps this much back).
   size_t longest() const;

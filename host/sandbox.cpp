@@ -4,6 +4,7 @@
 #include "logging.hpp"
 
 #include <array>
+#include <memory>
 
 namespace agent_runner {
 namespace {
@@ -164,6 +165,15 @@ OpResult OpResult::error(ar_status status, std::string_view message) {
   return r;
 }
 
+OpResult& OpResult::operator=(OpResult&& other) noexcept {
+  if (this == &other) return *this;
+  status = other.status;
+  std::destroy_at(&body);
+  std::construct_at(&body, std::move(other.body));
+  buffers = std::move(other.buffers);
+  return *this;
+}
+
 OpResult take_result(const ar_plugin_descriptor& d, ar_result& r, ar_status returned) {
   OpResult out;
   out.status = returned;
@@ -171,11 +181,17 @@ OpResult take_result(const ar_plugin_descriptor& d, ar_result& r, ar_status retu
   if (out.status < AR_OK || out.status >= AR_STATUS_COUNT_) out.status = AR_ERR_INTERNAL;
   if (r.json && r.json_len > 0) {
     boost::system::error_code ec;
-    auto v = boost::json::parse(std::string_view(r.json, r.json_len), ec);
+    // An arena per result: parsing allocates by bumping a pointer and the whole result is freed
+    // at once (a large ls or grep result is 100 000 small objects). The body keeps the arena
+    // alive, and so does any value moved out of it.
+    auto v =
+        boost::json::parse(std::string_view(r.json, r.json_len), ec,
+                           boost::json::make_shared_resource<boost::json::monotonic_resource>());
     if (ec || !v.is_object()) {
       out = OpResult::error(AR_ERR_INTERNAL, "plugin returned a result that is not a JSON object");
     } else {
-      out.body = std::move(v.as_object());
+      std::destroy_at(&out.body);
+      std::construct_at(&out.body, std::move(v.as_object()));
     }
   }
   for (size_t i = 0; i < r.buffer_count && r.buffers; ++i)
@@ -191,7 +207,7 @@ OpResult take_result(const ar_plugin_descriptor& d, ar_result& r, ar_status retu
 Sandbox::Sandbox(std::shared_ptr<LoadedPlugin> plugin, std::unique_ptr<HostServices> services)
     : plugin_(std::move(plugin)), services_(std::move(services)) {}
 
-std::unique_ptr<Sandbox> Sandbox::create(std::shared_ptr<LoadedPlugin> plugin,
+std::unique_ptr<Sandbox> Sandbox::create(const std::shared_ptr<LoadedPlugin>& plugin,
                                          const boost::json::object& config,
                                          const std::optional<std::string>& session,
                                          OpResult& error) {

@@ -8,6 +8,7 @@
 #include "local_files.hpp"
 #include "operations.hpp"
 #include "redact.hpp"
+#include "step_output.hpp"
 
 #include <agent_runner/text.hpp>
 
@@ -136,6 +137,7 @@ class Runner {
           stop_.store(true);
         }
       }
+      if (live_output_) live_output_->flush_older_than(std::chrono::milliseconds(50));
       if (opts_.console && opts_.console->live() && ++ticks_ % 5 == 0 && !current_.empty())
         opts_.console->status(current_ + "  " + seconds_text(ms_since(step_start_)), false);
     }
@@ -301,40 +303,33 @@ class Runner {
     return r;
   }
 
-  // An execute step, its output streamed as step.output events (and to the console).
+  // An execute step, its output redacted, made valid UTF-8, coalesced and bounded on its way to
+  // the events (step_output.hpp); the terminal gets the redacted bytes as they were written.
   OpResult execute(size_t index, const Request& req, CallOptions& co) {
-    // Per stream: redact the raw bytes first (a secret split across chunks is held back), then
-    // make them valid UTF-8 for the event line (a character split across chunks too).
-    struct Stream {
-      StreamRedactor redact{Redactor::global()};
-      Utf8Stream text;
-    } out, err;
-    std::mutex red_mutex;  // a plugin may emit from more than one thread
-    co.on_output = [&](ar_stream stream, std::string_view data) {
-      std::lock_guard lock(red_mutex);
-      auto& s = stream == AR_STREAM_STDERR ? err : out;
-      std::string safe = s.redact.push(data);
-      emit_output(index, stream, safe, s.text.push(safe));
-    };
+    StepOutput::Terminal terminal;
+    if (opts_.console)
+      terminal = [c = opts_.console](ar_stream stream, std::string_view data) {
+        c->output(stream == AR_STREAM_STDERR ? 2 : 1, data);
+      };
+    StepOutput live(opts_.events, std::move(terminal), w_.name, index,
+                    static_cast<size_t>(max_step_output_bytes()));
+    set_live_output(&live);
+    co.on_output = [&live](ar_stream stream, std::string_view data) { live.push(stream, data); };
     OpResult r = call(*sandbox_, req, co);
-    for (auto [s, stream] : {std::pair{&out, AR_STREAM_STDOUT}, {&err, AR_STREAM_STDERR}}) {
-      std::string rest = s->redact.flush();
-      emit_output(index, stream, rest, s->text.push(rest) + s->text.flush());
-    }
+    live.finish();
+    set_live_output(nullptr);
     return r;
   }
 
-  // `raw`: redacted bytes as the command wrote them (for the terminal); `text`: the same as
-  // valid UTF-8 (for the event line).
-  void emit_output(size_t index, ar_stream stream, const std::string& raw,
-                   const std::string& text) {
-    if (!text.empty())
-      emit({{"event", "step.output"},
-            {"index", index},
-            {"stream", stream == AR_STREAM_STDERR ? "stderr" : "stdout"},
-            {"data", text}});
-    if (opts_.console && !raw.empty())
-      opts_.console->output(stream == AR_STREAM_STDERR ? 2 : 1, raw);
+  int max_step_output_bytes() {
+    const Config* cfg = app_.config(false);
+    return cfg ? cfg->max_step_output_bytes : 0;
+  }
+
+  // The running step's output, for the monitor thread to flush what trickles in.
+  void set_live_output(StepOutput* live) {
+    std::lock_guard lock(monitor_mutex_);
+    live_output_ = live;
   }
 
   OpResult upload(const WorkloadStep& step, CallOptions& co) {
@@ -408,6 +403,7 @@ class Runner {
   std::optional<ProgressView> progress_ =
       opts_.console ? std::optional<ProgressView>(std::in_place, *opts_.console) : std::nullopt;
   std::string current_;  // the running step's progress text; guarded by monitor_mutex_
+  StepOutput* live_output_ = nullptr;  // guarded by monitor_mutex_
 };
 
 }  // namespace

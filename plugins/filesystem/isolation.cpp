@@ -88,7 +88,7 @@ IsolationPlan plan_isolation(const FsConfig& cfg, bool allow_view) {
                      "the kernel refused a new UTS namespace");
 
   if (!cfg.network) {
-    if (can_ns && k.net_ns) {
+    if (can_ns && network_namespace_works()) {
       plan.net_ns = true;
     } else {
       missing("network isolation (network: false)",
@@ -115,7 +115,7 @@ IsolationPlan plan_isolation(const FsConfig& cfg, bool allow_view) {
     } else if (can_ns && k.read_only_root) {
       plan.read_only_root = true;
       if (allow_view)
-        plan.degraded.push_back(
+        plan.degraded.emplace_back(
             "the container view (a root of its own: workspace at workdir, private /tmp, system "
             "directories read-only, nothing else of the host): this machine refuses it; commands "
             "and file operations use the workspace's host path");
@@ -149,11 +149,11 @@ IsolationPlan plan_isolation(const FsConfig& cfg, bool allow_view) {
                      k.seccomp ? "neither no_new_privs nor CAP_SYS_ADMIN"
                                : "the kernel or this architecture has no seccomp filters");
 
-  plan.cgroups = k.cgroups;
+  if (cfg.limits.processes || cfg.limits.memory_mb) plan.cgroups = cgroup_places();
   if (cfg.limits.processes) {
     if (k.is_root) {
       // RLIMIT_NPROC is not enforced for root: count the tree in a pids cgroup instead.
-      if (!k.cgroups.pids.empty())
+      if (!plan.cgroups.pids.empty())
         plan.processes = LimitScope::cgroup;
       else
         missing("limits.processes",
@@ -162,16 +162,16 @@ IsolationPlan plan_isolation(const FsConfig& cfg, bool allow_view) {
     } else {
       plan.processes = LimitScope::rlimit;
       if (!plan.user_ns)
-        plan.degraded.push_back(
+        plan.degraded.emplace_back(
             "limits.processes: without a user namespace RLIMIT_NPROC counts every process of "
             "this user, not only the sandbox's");
     }
   }
   // The tree as a whole when a memory cgroup can be made (root), else per process.
   if (cfg.limits.memory_mb)
-    plan.memory = !k.cgroups.memory.empty() ? LimitScope::cgroup : LimitScope::rlimit;
+    plan.memory = !plan.cgroups.memory.empty() ? LimitScope::cgroup : LimitScope::rlimit;
   if (plan.processes == LimitScope::cgroup || plan.memory == LimitScope::cgroup)
-    sweep_stale_cgroups(k.cgroups);
+    sweep_stale_cgroups(plan.cgroups);
   return plan;
 }
 

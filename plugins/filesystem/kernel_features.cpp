@@ -50,9 +50,10 @@ bool can_clone(unsigned long flags) {
   return in_child(flags, [] { return true; });
 }
 
-// The whole mount tree of a new namespace turned read-only at once, as every command's is.
-bool read_only_root_works(unsigned long userns) {
-  return in_child(userns | CLONE_NEWNS, [] {
+// The whole mount tree of a new namespace turned read-only at once, as every command's is
+// (`flags`: the user namespace when not root, and any other namespaces to try in the same child).
+bool read_only_root_works(unsigned long flags) {
+  return in_child(flags | CLONE_NEWNS, [] {
     if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) return false;
     mount_attr attr{};
     attr.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID;
@@ -102,21 +103,46 @@ const KernelFeatures& kernel_features() {
     f.is_root = ::geteuid() == 0;
     f.openat2 = Resolver::openat2_available();
     const unsigned long userns = f.is_root ? 0 : CLONE_NEWUSER;
-    f.user_ns = f.is_root || can_clone(CLONE_NEWUSER);
-    f.pid_ns = can_clone(userns | CLONE_NEWPID);
-    f.mnt_ns = can_clone(userns | CLONE_NEWNS);
-    f.net_ns = can_clone(userns | CLONE_NEWNET);
-    f.uts_ns = can_clone(userns | CLONE_NEWUTS);
-    f.ipc_ns = can_clone(userns | CLONE_NEWIPC);
-    f.read_only_root = f.mnt_ns && read_only_root_works(userns);
+    // One child tries every namespace a command gets and the read-only root at once: on a
+    // machine that allows it all, that is the whole probe, one clone instead of six on every
+    // command. Only when it fails is each one tried on its own, to learn which is missing. The
+    // network namespace is probed apart, on first use (network_namespace_works()).
+    if (read_only_root_works(userns | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC)) {
+      f.user_ns = f.pid_ns = f.mnt_ns = f.uts_ns = f.ipc_ns = f.read_only_root = true;
+    } else {
+      f.user_ns = f.is_root || can_clone(CLONE_NEWUSER);
+      f.pid_ns = can_clone(userns | CLONE_NEWPID);
+      f.mnt_ns = can_clone(userns | CLONE_NEWNS);
+      f.uts_ns = can_clone(userns | CLONE_NEWUTS);
+      f.ipc_ns = can_clone(userns | CLONE_NEWIPC);
+      f.read_only_root = f.mnt_ns && read_only_root_works(userns);
+    }
     f.view = f.read_only_root && f.uts_ns && f.ipc_ns && view_works(userns);
     f.seccomp = seccomp_available() && seccomp_program() != nullptr;
     f.drop_caps = f.is_root || f.user_ns;
     f.legacy_tiocsti = read_int("/proc/sys/dev/tty/legacy_tiocsti");
     (void)last_capability();  // read before any clone needs it
-    if (f.is_root) f.cgroups = find_cgroup_places();
   });
   return f;
+}
+
+bool network_namespace_works() {
+  static std::once_flag once;
+  static bool works = false;
+  std::call_once(once, [] {
+    const KernelFeatures& k = kernel_features();
+    works = can_clone((k.is_root ? 0 : CLONE_NEWUSER) | CLONE_NEWNET);
+  });
+  return works;
+}
+
+const CgroupPlaces& cgroup_places() {
+  static std::once_flag once;
+  static CgroupPlaces places;
+  std::call_once(once, [] {
+    if (kernel_features().is_root) places = find_cgroup_places();
+  });
+  return places;
 }
 
 }  // namespace agent_runner::fs_plugin

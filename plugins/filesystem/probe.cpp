@@ -56,10 +56,11 @@ std::vector<Check> checks(const KernelFeatures& k) {
                                 : "refused (needs a mount namespace and Linux >= 5.12): "
                                   "chmod/chown of the user's own files outside the workspace "
                                   "stay possible"});
-  c.push_back({"network_namespace", k.net_ns,
-               k.net_ns ? "network: false is enforceable; with network: true the host's network "
-                          "is shared but cannot be reconfigured (no CAP_NET_ADMIN)"
-                        : "refused: network: false cannot be enforced"});
+  c.push_back({"network_namespace", network_namespace_works(),
+               network_namespace_works()
+                   ? "network: false is enforceable; with network: true the host's network "
+                     "is shared but cannot be reconfigured (no CAP_NET_ADMIN)"
+                   : "refused: network: false cannot be enforced"});
   c.push_back({"view", k.view,
                k.view ? "container: commands and file operations see one root of their own "
                         "(the workspace at workdir, a private /tmp, system directories "
@@ -90,7 +91,7 @@ std::vector<Check> checks(const KernelFeatures& k) {
   if (k.seccomp) term += "; TIOCSTI refused";
   c.push_back({"terminal", true, term});
 
-  const auto& cg = k.cgroups;
+  const auto& cg = cgroup_places();
   c.push_back({"process_limit", k.is_root ? !cg.pids.empty() : true,
                k.is_root
                    ? (!cg.pids.empty() ? "limits.processes: pids cgroup v" +
@@ -121,12 +122,13 @@ std::string summary(const KernelFeatures& k) {
   s += k.seccomp ? ", seccomp" : ", no seccomp";
   if (k.drop_caps) s += ", no capabilities";
   std::string ns;
-  for (auto [on, name] :
-       {std::pair{k.pid_ns, "pid"}, std::pair{k.mnt_ns, "mount"}, std::pair{k.net_ns, "net"},
-        std::pair{k.uts_ns, "uts"}, std::pair{k.ipc_ns, "ipc"}})
+  for (auto [on, name] : {std::pair{k.pid_ns, "pid"}, std::pair{k.mnt_ns, "mount"},
+                          std::pair{network_namespace_works(), "net"}, std::pair{k.uts_ns, "uts"},
+                          std::pair{k.ipc_ns, "ipc"}})
     if (on) ns += (ns.empty() ? "" : "+") + std::string(name);
   s += ", namespaces " + (ns.empty() ? std::string("none") : ns);
-  s += !k.cgroups.memory.empty() ? ", memory per tree (cgroup)" : ", memory per process (rlimit)";
+  s += !cgroup_places().memory.empty() ? ", memory per tree (cgroup)"
+                                       : ", memory per process (rlimit)";
   return s;
 }
 
@@ -139,7 +141,7 @@ json::object build() {
   }
   json::array cs;
   for (const auto& c : checks(k)) cs.push_back(c.to_json());
-  const auto& cg = k.cgroups;
+  const auto& cg = cgroup_places();
   utsname u{};
   ::uname(&u);
   return {{"summary", summary(k)},
@@ -147,12 +149,12 @@ json::object build() {
           {"root", k.is_root},
           {"landlock_abi", k.landlock_abi},
           {"isolation_levels", std::move(levels)},
-          {"network_isolation", k.net_ns},
+          {"network_isolation", network_namespace_works()},
           {"namespaces",
            {{"user", k.user_ns},
             {"pid", k.pid_ns},
             {"mount", k.mnt_ns},
-            {"network", k.net_ns},
+            {"network", network_namespace_works()},
             {"uts", k.uts_ns},
             {"ipc", k.ipc_ns}}},
           {"view", k.view ? "container" : "host"},

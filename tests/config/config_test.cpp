@@ -57,6 +57,7 @@ TEST(Config, JsonHasExactlyTheContractMembers) {
                                    "job_expiry_s",
                                    "drain_timeout_s",
                                    "job_max_bytes",
+                                   "max_step_output_bytes",
                                    "session_ttl",
                                    "session_check_s",
                                    "stigmer_backend_endpoint",

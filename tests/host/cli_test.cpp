@@ -213,6 +213,53 @@ TEST(Cli, ExecSelectingAGoodPluginRunsWithHostileOnesBesideIt) {
   EXPECT_EQ(r.out, "out:hello");
 }
 
+// A command loads only the plugin its configuration selects (found as TYPE.so): the others in the
+// same directory are neither loaded nor test-loaded, so a crashing file beside it costs nothing
+// and is not even mentioned (discovery would warn "plugin ... rejected" about each).
+TEST(Cli, ExecLoadsOnlyTheSelectedPluginFile) {
+  ar_test::TempDir tmp;
+  const fs::path dir = tmp.path() / "plugins";
+  fs::create_directory(dir);
+  fs::permissions(dir, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                           fs::perms::others_read | fs::perms::others_exec);
+  fs::copy_file(fs::path(kFixtures) / "good.so", dir / "fixture-good.so");
+  for (auto f : {"hostile_segv.so", "hostile_ctor.so", "hostile_spin.so"})
+    fs::copy_file(fs::path(kHostile) / f, dir / f);
+  auto env = ar_test::base_env();
+  env["SANDBOX_ROOT_DIR"] = (tmp.path() / "root").string();
+  auto r = host({"--mode", "local", "--sandbox-type", "fixture-good", "--plugin-dir", dir.string(),
+                 "exec", "--", "hello"},
+                env);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "out:hello");
+  EXPECT_EQ(r.err.find("hostile"), std::string::npos) << "other files were looked at: " << r.err;
+  // `plugins` still looks at every file.
+  auto all = host({"--plugin-dir", dir.string(), "plugins"}, env);
+  EXPECT_NE(all.out.find("hostile_segv.so"), std::string::npos) << all.out;
+}
+
+// The selected plugin is loaded without a test load in a child; when it crashes or hangs, the
+// command fails with exit 3 and says which file did what, as `plugins` would.
+TEST(Cli, ASelectedPluginThatCrashesFailsTheCommandNamingTheFile) {
+  ar_test::TempDir tmp;
+  auto env = ar_test::base_env();
+  env["SANDBOX_ROOT_DIR"] = (tmp.path() / "root").string();
+  const std::map<std::string, std::string> expected = {
+      {"hostile_segv", "crashed with SIGSEGV in its entry function"},
+      {"hostile_abort", "crashed with SIGABRT in its entry function"},
+      {"hostile_ctor", "crashed with SIGSEGV while it was loaded (in its constructors)"},
+      {"hostile_bad_pointer", "crashed with SIGSEGV while its descriptor was read"},
+      {"hostile_spin", "timed out after 2 s in its entry function"}};
+  for (const auto& [type, words] : expected) {
+    auto r = host(
+        {"--mode", "local", "--sandbox-type", type, "--plugin-dir", kHostile, "exec", "--", "true"},
+        env);
+    EXPECT_EQ(r.exit_code, 3) << type << ": " << r.err;
+    EXPECT_NE(r.err.find("plugin " + kHostile + "/" + type + ".so " + words), std::string::npos)
+        << r.err;
+  }
+}
+
 TEST(Cli, PluginsNamesTheOwnerOfAPluginAnotherUserCouldSwap) {
   if (::geteuid() != 0) GTEST_SKIP() << "needs root to chown a fixture to another user";
   ar_test::TempDir tmp;

@@ -634,6 +634,83 @@ steps:
   EXPECT_EQ(data, "\xEF\xBF\xBD\xEF\xBF\xBD\xE2\x82\xAC done");
 }
 
+// The step.output data of an events stream, joined per stream: {stdout, stderr}.
+static std::pair<std::string, std::string> output_by_stream(const std::string& events) {
+  std::string out, err;
+  for (const auto& e : of_kind(events_of(events), "step.output"))
+    (str(e.at("stream")) == "stderr" ? err : out) += str(e.at("data"));
+  return {out, err};
+}
+
+// What one step streams into the events is bounded (max_step_output_bytes): past the bound no
+// more output lines, and one marker per cut stream says how much was left out. The step itself
+// still sees its whole output (its result is capped by the plugin, separately).
+TEST(Workload, StepOutputEventsStopAtTheBoundWithAMarker) {
+  Fixture f;
+  auto wl = f.file("big.yaml", R"Y(name: big
+steps:
+  - execute: {command: 'yes abcdefghi | head -c 200000; echo done >&2'}
+)Y");
+  auto r = f.run({wl.string(), "--events", "-"}, {{"AGENT_RUNNER_MAX_STEP_OUTPUT_BYTES", "50000"}});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto ev = events_of(r.out);  // every line is one JSON object
+  size_t streamed = 0;
+  std::vector<json::object> markers;
+  for (const auto& e : of_kind(ev, "step.output")) {
+    EXPECT_EQ(e.at("index"), 0);
+    EXPECT_EQ(str(e.at("workload")), "big");
+    EXPECT_TRUE(e.contains("ts"));
+    if (e.contains("truncated")) {
+      markers.push_back(e);
+      EXPECT_EQ(str(e.at("data")), "");
+    } else {
+      streamed += e.at("data").as_string().size();
+    }
+  }
+  EXPECT_EQ(streamed, 50000u);
+  // 200000 bytes then "done\n" written to stderr, which the filesystem plugin delivers on the
+  // same stream in write order (one pipe): one stream, one marker, for everything past the bound.
+  ASSERT_EQ(markers.size(), 1u) << r.out.substr(r.out.size() - 1000);
+  std::map<std::string, int64_t> omitted;
+  for (const auto& m : markers) {
+    EXPECT_EQ(m.at("truncated"), true);
+    EXPECT_EQ(m.at("max_step_output_bytes"), 50000);
+    omitted[str(m.at("stream"))] = m.at("omitted_bytes").to_number<int64_t>();
+  }
+  EXPECT_EQ(omitted["stdout"], 150005);
+  // The step's own result still says the command succeeded.
+  EXPECT_EQ(str(ev.back().at("status")), "succeeded");
+
+  // 0: no bound, every byte arrives and there is no marker.
+  r = f.run({wl.string(), "--events", "-"}, {{"AGENT_RUNNER_MAX_STEP_OUTPUT_BYTES", "0"}});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  for (const auto& e : of_kind(events_of(r.out), "step.output"))
+    EXPECT_FALSE(e.contains("truncated"));
+  auto [out, err] = output_by_stream(r.out);
+  EXPECT_EQ(out.size(), 200005u);
+  EXPECT_EQ(out.substr(0, 20), "abcdefghi\nabcdefghi\n");
+  EXPECT_EQ(out.substr(out.size() - 5), "done\n");
+  EXPECT_EQ(err, "");
+}
+
+// Output lines keep the bytes in write order (stdout and stderr share one pipe), escape NUL and
+// control bytes, and stay one JSON object per line however the output is gathered into lines.
+TEST(Workload, StepOutputEventsKeepEveryByteOfEachStreamEscaped) {
+  Fixture f;
+  auto wl = f.file("mix.yaml", R"Y(name: mix
+steps:
+  - execute: {command: 'for i in 1 2 3; do echo out$i; echo err$i >&2; done; printf "a\000b\001c\"q\\\\z\t"'}
+)Y");
+  auto r = f.run({wl.string(), "--events", "-"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto [out, err] = output_by_stream(r.out);
+  EXPECT_EQ(out, std::string("out1\nerr1\nout2\nerr2\nout3\nerr3\na\0b\x01"
+                             "c\"q\\z\t",
+                             40));
+  EXPECT_EQ(err, "");
+  EXPECT_NE(r.out.find("a\\u0000b\\u0001c\\\"q\\\\z\\t"), std::string::npos) << r.out;
+}
+
 TEST(Workload, UnboundedSecretSourcesAreRefusedNotRead) {
   Fixture f;
   const fs::path fifo = f.dir.path() / "fifo";

@@ -70,6 +70,36 @@ struct Result {
   }
 };
 
+// The length (2 to 4) of the well-formed UTF-8 sequence that starts at s[0], a byte >= 0x80, in
+// the `n` bytes at `s`; 0 when it does not start one (overlong forms, surrogates and code points
+// past U+10FFFF are not well-formed).
+inline size_t utf8_sequence_length(const unsigned char* s, size_t n) {
+  const unsigned char c = s[0];
+  size_t len = 0;
+  uint32_t cp = 0;
+  if ((c & 0xE0) == 0xC0) {
+    len = 2;
+    cp = c & 0x1F;
+  } else if ((c & 0xF0) == 0xE0) {
+    len = 3;
+    cp = c & 0x0F;
+  } else if ((c & 0xF8) == 0xF0) {
+    len = 4;
+    cp = c & 0x07;
+  } else {
+    return 0;
+  }
+  if (len > n) return 0;
+  for (size_t k = 1; k < len; ++k) {
+    if ((s[k] & 0xC0) != 0x80) return 0;
+    cp = (cp << 6) | (s[k] & 0x3F);
+  }
+  if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+      cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+    return 0;
+  return len;
+}
+
 // Replaces every invalid UTF-8 sequence with U+FFFD so the text is safe to put into JSON.
 inline std::string utf8_sanitize(std::string_view in) {
   std::string out;
@@ -78,35 +108,12 @@ inline std::string utf8_sanitize(std::string_view in) {
   const size_t n = in.size();
   size_t i = 0;
   while (i < n) {
-    const unsigned char c = s[i];
-    size_t len = 0;
-    uint32_t cp = 0;
-    if (c < 0x80) {
-      out.push_back(static_cast<char>(c));
-      ++i;
-      continue;
-    } else if ((c & 0xE0) == 0xC0) {
-      len = 2;
-      cp = c & 0x1F;
-    } else if ((c & 0xF0) == 0xE0) {
-      len = 3;
-      cp = c & 0x0F;
-    } else if ((c & 0xF8) == 0xF0) {
-      len = 4;
-      cp = c & 0x07;
-    }
-    bool valid = len != 0 && i + len <= n;
-    for (size_t k = 1; valid && k < len; ++k) {
-      if ((s[i + k] & 0xC0) != 0x80) valid = false;
-      cp = (cp << 6) | (s[i + k] & 0x3F);
-    }
-    if (valid) {
-      // Reject overlong forms, surrogates and out-of-range code points.
-      if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-          cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-        valid = false;
-    }
-    if (valid) {
+    size_t j = i;
+    while (j < n && s[j] < 0x80) ++j;  // a run of ASCII, copied at once
+    out.append(in.data() + i, j - i);
+    i = j;
+    if (i == n) break;
+    if (const size_t len = utf8_sequence_length(s + i, n - i)) {
       out.append(in.data() + i, len);
       i += len;
     } else {
