@@ -177,7 +177,7 @@ def ls_100k(ctx):
     d = ctx.bigdir()
     cand, base = "agent-runner ls", "ls -f"
     r = ctx.engine("ls_100k", [
-        ctx.op(cand, "ws", "ls", {"path": "/"}),
+        ctx.op(cand, "ws", "ls", {"path": "."}),
         ctx.command(base, ["ls", "-f", d["root"]]),
     ], sandboxes={"ws": ctx.fs_sandbox(d["root"])})
     ctx.expect(cand + " entries", r[cand]["summary"].get("entries"), d["entries"])
@@ -234,8 +234,8 @@ def mcp_read(ctx):
     calls = ctx.pick(500, 10)
     r = ctx.node("mcp_read", {"subjects": [
         dict(ar, setup=[{"tool": "write_file",
-                         "arguments": {"path": "/read.txt", "content": CONTENT_4K}}],
-             tool="read_file", arguments={"path": "/read.txt"}, calls=calls),
+                         "arguments": {"path": "read.txt", "content": CONTENT_4K}}],
+             tool="read_file", arguments={"path": "read.txt"}, calls=calls),
         dict(fs, setup=[{"tool": "write_file",
                          "arguments": {"path": d + "/read.txt", "content": CONTENT_4K}}],
              tool="read_text_file", arguments={"path": d + "/read.txt"}, calls=calls),
@@ -249,7 +249,7 @@ def mcp_write(ctx):
     calls = ctx.pick(500, 10)
     r = ctx.node("mcp_write", {"subjects": [
         dict(ar, tool="write_file",
-             arguments={"path": "/write.txt", "content": CONTENT_4K, "overwrite": True},
+             arguments={"path": "write.txt", "content": CONTENT_4K, "overwrite": True},
              calls=calls),
         dict(fs, tool="write_file", arguments={"path": d + "/write.txt", "content": CONTENT_4K},
              calls=calls),
@@ -265,9 +265,9 @@ def mcp_search(ctx):
     txt = sum(1 for f in files if f.endswith(".txt"))
     calls = ctx.pick(100, 5)
     r = ctx.node("mcp_search", {"subjects": [
-        dict(ar, setup=[{"tool": "write_file", "arguments": {"path": "/" + f, "content": "x\n"}}
+        dict(ar, setup=[{"tool": "write_file", "arguments": {"path": f, "content": "x\n"}}
                         for f in files],
-             tool="glob", arguments={"pattern": "**/*.txt", "path": "/"}, calls=calls),
+             tool="glob", arguments={"pattern": "**/*.txt", "path": "."}, calls=calls),
         dict(fs, setup=[{"tool": "create_directory",
                          "arguments": {"path": os.path.dirname(d + "/" + f)}} for f in files] +
              [{"tool": "write_file", "arguments": {"path": d + "/" + f, "content": "x\n"}}
@@ -400,7 +400,7 @@ def fs_read_1mib(ctx):
         f.write(data)
     n = ctx.pick(200, 5)
     r = ctx.engine("fs_read_1MiB", [
-        ctx.op("fs read", "ws", "read", {"path": "/one_mib.txt"}, n),
+        ctx.op("fs read", "ws", "read", {"path": "one_mib.txt"}, n),
         {"name": "ifstream", "builtin": "ifstream", "path": os.path.join(ws, "one_mib.txt"),
          "iterations": n},
     ], sandboxes={"ws": ctx.fs_sandbox(ws)})
