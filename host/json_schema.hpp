@@ -1,12 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
-// A small JSON Schema validator (the subset the project's schemas use), shared by plugin config
-// validation and workload files. Keywords: type (string or array), properties, required,
-// additionalProperties (bool or schema), items, enum, const, minimum, maximum, exclusiveMinimum,
-// minLength, maxLength, minItems, maxItems, pattern (RE2 syntax, the common subset of ECMAScript
-// that schemas use; unanchored unless anchored as written; linear time), oneOf, anyOf, allOf, $ref
-// to "#/$defs/NAME" or "#/definitions/NAME", description (ignored), default (ignored), "x-secret"
-// (ignored here; marks values to redact).
+// The host's JSON Schema validation: the SDK's validator (agent_runner/json_schema.hpp, the
+// keywords it implements are listed there) with RE2 patterns (the common subset of ECMAScript
+// that schemas use; unanchored unless anchored as written; linear time). Shared by plugin config
+// validation, workload files and MCP tool arguments.
 #pragma once
+
+#include <agent_runner/json_schema.hpp>
 
 #include <boost/json.hpp>
 
@@ -17,20 +16,17 @@
 
 namespace agent_runner {
 
-struct SchemaError {
-  std::string pointer;  // JSON Pointer of the offending value: "/steps/2/execute/timeout"
-  std::string
-      message;  // "must be a number >= 0", "unknown key 'foo'", "missing required key 'name'"
-};
+using SchemaError = sdk::SchemaError;
+using sdk::json_pointer_token;
 
-// One JSON Pointer reference token: "~" -> "~0", "/" -> "~1" (RFC 6901).
-std::string json_pointer_token(std::string_view key);
+// Patterns in RE2 syntax; a pattern RE2 cannot compile is unsupported (its error is the reason).
+const sdk::PatternMatcher& re2_pattern_matcher();
 
-// Fails closed: the first keyword of `schema` this validator does not implement, as
-// "/properties/name: 'patternProperties'", or nullopt when it implements them all. A schema with
-// such a keyword would be checked only in part, so a plugin that publishes one is refused.
-// Annotations that constrain nothing ($schema, $id, $comment, title, examples, deprecated,
-// readOnly, writeOnly) are accepted.
+// Fails closed: the first keyword of `schema` the validator does not implement, as
+// "/properties/name: 'patternProperties'" (or a pattern RE2 cannot compile), or nullopt when it
+// implements them all. A schema with such a keyword would be checked only in part, so a plugin
+// that publishes one is refused. Annotations that constrain nothing ($schema, $id, $comment,
+// title, examples, deprecated, readOnly, writeOnly) are accepted.
 std::optional<std::string> unsupported_schema_keyword(const boost::json::value& schema);
 
 // Validates `instance` against `schema`; returns every problem found (empty = valid).
