@@ -1,13 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "config.hpp"
 
+#include <agent_runner/json_schema.hpp>
 #include <agent_runner/plugin.hpp>
 #include <agent_runner/text.hpp>
 
-#include <cmath>
 #include <cstdlib>
 #include <filesystem>
-#include <regex>
 
 namespace agent_runner::daytona {
 
@@ -71,100 +70,18 @@ namespace {
   throw Error(AR_ERR_INVALID_CONFIG, "sandbox." + key + ": " + what);
 }
 
-const json::object& schema() {
-  static const json::object s = json::parse(kConfigSchema).as_object();
+const sdk::ConfigSchema& schema() {
+  static const sdk::ConfigSchema s(kConfigSchema);
   return s;
-}
-
-const json::object& properties() {
-  return schema().at("properties").as_object();
-}
-
-std::string number_text(double d) {
-  json::value v = d == std::floor(d) && std::abs(d) < 1e15 ? json::value(static_cast<int64_t>(d))
-                                                           : json::value(d);
-  return json::serialize(v);
-}
-
-std::string type_of(const json::value& v) {
-  if (v.is_string()) return "string";
-  if (v.is_bool()) return "boolean";
-  if (v.is_object()) return "object";
-  if (v.is_array()) return "array";
-  if (v.is_int64() || v.is_uint64()) return "integer";
-  if (v.is_double()) return v.as_double() == std::floor(v.as_double()) ? "integer" : "number";
-  return "null";
-}
-
-// Checks `v` against the keywords of one property schema (the ones this schema uses); `key`
-// names it in the message.
-void check(const std::string& key, const json::object& s, const json::value& v) {
-  if (auto c = s.find("const"); c != s.end() && v != c->value())
-    bad(key, "must be " + json::serialize(c->value()) + ", not " + json::serialize(v));
-  if (auto t = s.find("type"); t != s.end()) {
-    const std::string want(t->value().as_string()), got = type_of(v);
-    if (!(got == want || (want == "number" && got == "integer")))
-      bad(key, "must be " + std::string(want == "integer" || want == "object" ? "an " : "a ") +
-                   want + ", not " + json::serialize(v));
-  }
-  auto num = [&](const char* k) -> std::optional<double> {
-    auto it = s.find(k);
-    if (it == s.end()) return std::nullopt;
-    return it->value().to_number<double>();
-  };
-  if (v.is_string()) {
-    const auto& str = v.as_string();
-    if (auto n = num("minLength"); n && str.size() < *n)
-      bad(key, *n == 1 ? "must not be empty" : "is shorter than " + number_text(*n) + " bytes");
-    if (auto n = num("maxLength"); n && str.size() > *n)
-      bad(key, "is longer than " + number_text(*n) + " bytes");
-    // Patterns run on values already bounded by maxLength.
-    if (auto p = s.find("pattern"); p != s.end()) {
-      const std::regex re(std::string(p->value().as_string()));
-      if (!std::regex_search(str.begin(), str.end(), re))
-        bad(key, "'" + std::string(str) + "' must match " + std::string(p->value().as_string()));
-    }
-  } else if (v.is_number()) {
-    const double d = v.to_number<double>();
-    if (auto n = num("minimum"); n && d < *n) bad(key, "must be >= " + number_text(*n));
-    if (auto n = num("exclusiveMinimum"); n && d <= *n) bad(key, "must be > " + number_text(*n));
-    if (auto n = num("maximum"); n && d > *n) bad(key, "must be <= " + number_text(*n));
-  } else if (v.is_object()) {
-    if (auto a = s.find("additionalProperties"); a != s.end() && a->value().is_object())
-      for (const auto& kv : v.as_object())
-        check(key + "." + std::string(kv.key()), a->value().as_object(), kv.value());
-  } else if (v.is_array()) {
-    if (auto n = num("maxItems"); n && v.as_array().size() > *n)
-      bad(key, "has more than " + number_text(*n) + " entries");
-    if (auto it = s.find("items"); it != s.end())
-      for (size_t i = 0; i < v.as_array().size(); ++i)
-        check(key + "[" + std::to_string(i) + "]", it->value().as_object(), v.as_array()[i]);
-  }
 }
 
 // The config checked against the schema, read with the schema's defaults.
 class Settings {
  public:
-  explicit Settings(const json::object& o) : o_(o) {
-    std::string known;
-    for (const auto& kv : properties())
-      known += (known.empty() ? "" : ", ") + std::string(kv.key());
-    for (const auto& kv : o) {
-      auto p = properties().find(kv.key());
-      if (p == properties().end())
-        bad(std::string(kv.key()), "unknown key for the daytona plugin (known: " + known + ")");
-      if (!kv.value().is_null()) check(std::string(kv.key()), p->value().as_object(), kv.value());
-    }
-  }
+  explicit Settings(const json::object& o) : o_(o) { schema().check(o_); }
 
   // The value given, else the schema's default, else null.
-  const json::value& get(const char* key) const {
-    static const json::value null;
-    if (auto it = o_.find(key); it != o_.end() && !it->value().is_null()) return it->value();
-    const auto& p = properties().at(key).as_object();
-    if (auto d = p.find("default"); d != p.end()) return d->value();
-    return null;
-  }
+  const json::value& get(const char* key) const { return schema().value(o_, key); }
   std::optional<std::string> str(const char* key) const {
     const auto& v = get(key);
     return v.is_string() ? std::optional<std::string>(std::string(v.as_string())) : std::nullopt;
@@ -193,16 +110,16 @@ class Settings {
 }  // namespace
 
 Config parse_config(const json::object& o) {
-  const Settings s(o);
-  Config c;
-  if (const char* env = std::getenv("DAYTONA_API_KEY"); env && *env)
-    c.api_key = env;
-  else if (auto k = s.str("api_key"))
-    c.api_key = *k;
-  if (c.api_key.empty())
+  // DAYTONA_API_KEY in the environment stands for api_key (and takes precedence over it).
+  json::object given = o;
+  if (const char* env = std::getenv("DAYTONA_API_KEY"); env && *env) given["api_key"] = env;
+  if (auto* k = given.if_contains("api_key"); !k || k->is_null())
     bad("api_key",
         "missing: set DAYTONA_API_KEY in the environment, or api_key in the config file's "
         "sandbox: section");
+  const Settings s(given);
+  Config c;
+  c.api_key = *s.str("api_key");
   c.api_url = *s.str("api_url");
   while (c.api_url.size() > 1 && c.api_url.back() == '/') c.api_url.pop_back();
   c.trusted_hosts = s.list("trusted_hosts");

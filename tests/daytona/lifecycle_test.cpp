@@ -82,8 +82,20 @@ TEST(Config, ProblemsNameTheKeyAndTheFix) {
   r = try_open(config(srv, {{"no_such_key", 1}}));
   EXPECT_EQ(r.status, AR_ERR_INVALID_CONFIG);
   EXPECT_NE(r.message().find("sandbox.no_such_key"), std::string::npos);
+  EXPECT_NE(r.message().find("unknown key 'no_such_key'; known keys: type, api_key, api_url"),
+            std::string::npos)
+      << r.message();
+  r = try_open(config(srv, {{"labels", {{"team", 1}}}}));
+  EXPECT_EQ(r.status, AR_ERR_INVALID_CONFIG);
+  EXPECT_NE(r.message().find("sandbox.labels.team: must be a string"), std::string::npos)
+      << r.message();
+  // A bad pattern value: the key, the pattern (run by the SDK's prefix matcher, no regex engine
+  // in the plugin) and what the setting is.
   r = try_open(config(srv, {{"api_url", "ftp://x"}}));
   EXPECT_EQ(r.status, AR_ERR_INVALID_CONFIG);
+  EXPECT_EQ(
+      r.message().rfind("sandbox.api_url: must match the pattern ^https?:// (control-plane", 0), 0u)
+      << r.message();
   r = try_open(config(srv, {{"ca_file", "/nonexistent/ca.pem"}}));
   EXPECT_EQ(r.status, AR_ERR_INVALID_CONFIG);
   r = try_open(config(srv, {{"workdir", "relative/dir"}}));

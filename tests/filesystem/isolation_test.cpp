@@ -200,9 +200,24 @@ TEST(Isolation, ConfigErrorsNameTheKey) {
   EXPECT_NE(err.message().find("sandbox.isolaton: unknown key"), std::string::npos);
   EXPECT_FALSE(
       open_sandbox({{"root_dir", root}, {"limits", {{"memory_mb", 0}}}}, std::nullopt, err));
-  EXPECT_EQ(err.message(), "sandbox.limits.memory_mb: must be an integer >= 1");
+  EXPECT_EQ(err.message(), "sandbox.limits.memory_mb: must be >= 1 (got 0)");
   EXPECT_FALSE(open_sandbox({{"root_dir", root}, {"isolation", "paranoid"}}, std::nullopt, err));
   EXPECT_NE(err.message().find("sandbox.isolation"), std::string::npos);
+  // The schema in the descriptor is the only key list: an unknown key, also a nested one, is
+  // refused with the keys that are allowed.
+  EXPECT_FALSE(
+      open_sandbox({{"root_dir", root}, {"limits", {{"memry_mb", 1}}}}, std::nullopt, err));
+  EXPECT_EQ(err.code(), "invalid_config");
+  EXPECT_EQ(err.message(),
+            "sandbox.limits.memry_mb: unknown key 'memry_mb'; known keys: memory_mb, cpu_s, "
+            "open_files, file_size_mb, processes");
+  // A value that does not match the schema's pattern: the key, the pattern and what it means.
+  EXPECT_FALSE(open_sandbox({{"root_dir", root}, {"shell", "bin/sh"}}, std::nullopt, err));
+  EXPECT_EQ(err.code(), "invalid_config");
+  EXPECT_EQ(err.message(),
+            "sandbox.shell: must match the pattern ^/ (an absolute path such as /bin/sh)");
+  EXPECT_FALSE(open_sandbox({{"type", "filesystem"}}, std::nullopt, err));
+  EXPECT_NE(err.message().find("SANDBOX_ROOT_DIR"), std::string::npos) << err.message();
   // The descriptor carries the schema the host can show and validate.
   auto schema = json::parse(plugin()->config_schema());
   EXPECT_EQ(schema.at("required").at(0), "root_dir");
