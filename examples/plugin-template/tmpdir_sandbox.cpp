@@ -49,6 +49,7 @@ constexpr const char* kConfigSchema = R"json({
   "additionalProperties": false,
   "properties": {
     "type": {"const": "tmpdir"},
+    "root_dir": {"type": "string", "description": "the host's local workspace root (SANDBOX_ROOT_DIR); unused here"},
     "base_dir": {"type": "string", "pattern": "^/", "default": "/tmp", "description": "absolute directory for the sandboxes"},
     "timeout_s": {"type": "number", "minimum": 0, "default": 120, "description": "default execute timeout in seconds, 0 = none"},
     "max_output_bytes": {"type": "integer", "minimum": 1024, "default": 102400, "description": "output kept per stream"},
