@@ -172,6 +172,7 @@ std::vector<int> follow_jobs(RedisClient& redis, const std::vector<FollowedJob>&
     }
   }
   std::vector<int> codes;
+  codes.reserve(fs.size());
   for (const auto& f : fs) codes.push_back(f.exit_code);
   return codes;
 }
