@@ -21,7 +21,8 @@ using std::chrono::milliseconds;
 namespace {
 
 bool terminal(const std::string& status) {
-  return status == "succeeded" || status == "failed" || status == "cancelled" || status == "dead";
+  const auto s = parse_job_status(status);
+  return s && *s != JobStatus::queued && *s != JobStatus::running;
 }
 
 struct Follower {
@@ -78,8 +79,7 @@ std::vector<int> follow_jobs(RedisClient& redis, const std::vector<FollowedJob>&
   for (auto& f : fs) by_key[events_key(f.job.id)] = &f;
 
   auto handle = [&](Follower& f, std::string line) {
-    std::string err;
-    auto v = parse_bounded_json(line, options.max_line_bytes, err);
+    auto v = parse_bounded_json(line, options.max_line_bytes);
     if (!v || !v->is_object()) return;
     auto& e = v->get_object();
     const auto* k = e.if_contains("event");
@@ -172,6 +172,7 @@ std::vector<int> follow_jobs(RedisClient& redis, const std::vector<FollowedJob>&
     }
   }
   std::vector<int> codes;
+  codes.reserve(fs.size());
   for (const auto& f : fs) codes.push_back(f.exit_code);
   return codes;
 }

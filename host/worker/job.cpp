@@ -34,6 +34,26 @@ std::string dead_key(std::string_view queue) {
   return std::string(queue) + ":dead";
 }
 
+namespace {
+constexpr std::pair<JobStatus, std::string_view> kStatusNames[] = {
+    {JobStatus::queued, "queued"},       {JobStatus::running, "running"},
+    {JobStatus::succeeded, "succeeded"}, {JobStatus::failed, "failed"},
+    {JobStatus::cancelled, "cancelled"}, {JobStatus::dead, "dead"},
+};
+}  // namespace
+
+std::string_view job_status_name(JobStatus status) {
+  for (const auto& [s, name] : kStatusNames)
+    if (s == status) return name;
+  return "failed";
+}
+
+std::optional<JobStatus> parse_job_status(std::string_view name) {
+  for (const auto& [s, n] : kStatusNames)
+    if (n == name) return s;
+  return std::nullopt;
+}
+
 bool is_valid_job_id(std::string_view id) {
   if (id.empty() || id.size() > 64) return false;
   for (char c : id)
@@ -305,9 +325,10 @@ BuiltJob build_job(const Workload& w, size_t max_bytes,
   return out;
 }
 
-std::optional<json::value> parse_bounded_json(std::string_view text, size_t max_bytes,
-                                              std::string& error, size_t max_depth,
-                                              size_t max_nodes) {
+boost::system::result<json::value, std::string> parse_bounded_json(std::string_view text,
+                                                                   size_t max_bytes,
+                                                                   size_t max_depth,
+                                                                   size_t max_nodes) {
   InputLimits limits;
   limits.max_bytes = max_bytes;
   limits.max_depth = max_depth;
@@ -315,17 +336,16 @@ std::optional<json::value> parse_bounded_json(std::string_view text, size_t max_
   try {
     return parse_json_bounded(text, limits);
   } catch (const YamlError& e) {
-    error = e.what();
-    return std::nullopt;
+    // A json::value can hold a string too: say which of the two this is.
+    return {boost::system::in_place_error, e.what()};
   }
 }
 
 ParsedJob parse_job(std::string_view text, size_t max_bytes) {
   ParsedJob out;
-  std::string err;
-  auto v = parse_bounded_json(text, max_bytes, err);
+  auto v = parse_bounded_json(text, max_bytes);
   if (!v) {
-    out.error = "workload: " + err;
+    out.error = "workload: " + v.error();
     return out;
   }
   auto bad = [&](const std::string& what) {
@@ -373,6 +393,7 @@ ParsedJob parse_job(std::string_view text, size_t max_bytes) {
     if (!l.is_int64() || l.get_int64() < 0) return bad("lines must be numbers >= 0");
     job.lines.push_back(l.get_int64());
   }
+  std::string err;  // parse_input's
   size_t files_total = 0;
   const auto* doc_skills = d.if_contains("skills");
   const size_t n_skills = doc_skills ? doc_skills->get_array().size() : 0;

@@ -9,6 +9,7 @@
 #include "workload.hpp"
 
 #include <boost/json.hpp>
+#include <boost/system/result.hpp>
 
 #include <cstdint>
 #include <filesystem>
@@ -28,6 +29,12 @@ inline constexpr const char* kGroup = "agent-runner";
 std::string job_key(std::string_view id);      // hash: status, exit code, attempt, ...
 std::string events_key(std::string_view id);   // stream: field `event`, run's --events JSON
 std::string dead_key(std::string_view queue);  // stream: dead letters with the reason
+
+// A job's `status` in its hash, as written there (other programs read it).
+enum class JobStatus { queued, running, succeeded, failed, cancelled, dead };
+std::string_view job_status_name(JobStatus status);
+// Null for a word that is not a status.
+std::optional<JobStatus> parse_job_status(std::string_view name);
 
 // Keeps only [A-Za-z0-9._:-] and at most 64 characters: job ids from Redis become key names and
 // log text, so anything else (a newline, a glob) is refused.
@@ -66,10 +73,9 @@ BuiltJob build_job(const Workload& w, size_t max_bytes,
                    const std::vector<std::pair<std::string, std::string>>& secrets);
 
 // JSON with bounded memory: at most `max_bytes` of text, `max_depth` nesting and `max_nodes`
-// values (checked before anything is allocated). On failure returns null and says why.
-std::optional<boost::json::value> parse_bounded_json(std::string_view text, size_t max_bytes,
-                                                     std::string& error, size_t max_depth = 64,
-                                                     size_t max_nodes = 1000000);
+// values (checked before anything is allocated). The error says why it failed.
+boost::system::result<boost::json::value, std::string> parse_bounded_json(
+    std::string_view text, size_t max_bytes, size_t max_depth = 64, size_t max_nodes = 1000000);
 
 // Worker side: parses and checks a job. `error` says what is wrong (the entry goes to dead
 // letters with it, never retried).

@@ -36,9 +36,10 @@ std::unique_ptr<RedisClient> connect_queue(const Config& cfg, std::string_view c
   return client;
 }
 
-std::string create_queue_group(RedisClient& redis, const std::string& queue) {
+boost::system::result<void, std::string> create_queue_group(RedisClient& redis,
+                                                            const std::string& queue) {
   auto r = redis.command({"XGROUP", "CREATE", queue, kGroup, "0", "MKSTREAM"});
-  if (!r.is_error() || r.str.rfind("BUSYGROUP", 0) == 0) return "";
+  if (!r.is_error() || r.str.rfind("BUSYGROUP", 0) == 0) return {};
   return "the Redis key '" + queue + "' at " + redis.endpoint().where() +
          (r.str.rfind("WRONGTYPE", 0) == 0 ? " is not a stream" : ": " + r.str) +
          "; pick another task_queue (TEMPORAL_AGENT_EXECUTION_RUNNER_TASK_QUEUE) or remove that "
@@ -48,7 +49,7 @@ std::string create_queue_group(RedisClient& redis, const std::string& queue) {
 bool ensure_queue(RedisClient& redis, const std::string& queue, std::string_view command) {
   std::string error;
   try {
-    error = create_queue_group(redis, queue);
+    if (auto created = create_queue_group(redis, queue); !created) error = created.error();
   } catch (const RedisError& e) {
     error = e.what();
   }

@@ -6,6 +6,8 @@
 #include "config.hpp"
 #include "worker/redis_client.hpp"
 
+#include <boost/system/result.hpp>
+
 #include <memory>
 #include <optional>
 #include <string_view>
@@ -18,9 +20,10 @@ std::optional<RedisEndpoint> redis_endpoint(const Config& cfg, std::string_view 
 // Connects (password checked, server pinged). Null with the reason printed on failure.
 std::unique_ptr<RedisClient> connect_queue(const Config& cfg, std::string_view command);
 
-// Creates the stream and the consumer group when missing. Returns "" or why it could not (the key
-// holds something else). Throws RedisError when the connection is lost.
-std::string create_queue_group(RedisClient& redis, const std::string& queue);
+// Creates the stream and the consumer group when missing. The error says why it could not (the
+// key holds something else). Throws RedisError when the connection is lost.
+boost::system::result<void, std::string> create_queue_group(RedisClient& redis,
+                                                            const std::string& queue);
 // The same, printing the reason; false on failure.
 bool ensure_queue(RedisClient& redis, const std::string& queue, std::string_view command);
 

@@ -113,14 +113,13 @@ Result DaytonaSandbox::glob(sdk::Call& call) {
 // and case-insensitive searches run GNU grep in the sandbox (PCRE, falling back to ERE), so the
 // pattern is evaluated there, never in the host.
 Result DaytonaSandbox::grep(sdk::Call& call) {
-  const auto& req = call.request();
-  const std::string pattern = sdk::json_get::string(req, "pattern");
-  SandboxPath base = path(sdk::json_get::opt_string(req, "path").value_or("."));
-  const auto file_glob = sdk::json_get::opt_string(req, "glob");
-  const bool literal = sdk::json_get::boolean(req, "literal", false);
-  const bool icase = sdk::json_get::boolean(req, "ignore_case", false);
-  const int64_t max = sdk::json_get::integer(req, "max_matches", 1000);
-  if (max < 1) throw Error(AR_ERR_INVALID_ARGUMENT, "grep: max_matches must be >= 1");
+  const auto req = sdk::GrepRequest::from_request(call.request());
+  SandboxPath base = path(req.path);
+  const std::string& pattern = req.pattern;
+  const auto& file_glob = req.glob;
+  const bool literal = req.literal;
+  const bool icase = req.ignore_case;
+  const int64_t max = req.max_matches;
   if (pattern.find('\0') != std::string::npos || pattern.find('\n') != std::string::npos)
     throw Error(AR_ERR_INVALID_ARGUMENT, "grep: 'pattern' must be one line without NUL bytes");
   auto binfo = stat(base, "grep");

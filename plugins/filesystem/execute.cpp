@@ -3,6 +3,9 @@
 
 #include "process.hpp"
 
+#include <agent_runner/sandbox_ops.hpp>
+#include <agent_runner/text.hpp>
+
 #include <fcntl.h>
 
 #include <map>
@@ -13,10 +16,6 @@ namespace agent_runner::fs_plugin {
 using sdk::Error;
 
 namespace {
-
-bool valid_env_name(const std::string& k) {
-  return !k.empty() && k.find('=') == std::string::npos && k.find('\0') == std::string::npos;
-}
 
 // The host's API keys never reach a command unless the config says inherit_env: true.
 std::vector<std::string> command_env(const ExecContext& ctx, const boost::json::object& req) {
@@ -35,7 +34,7 @@ std::vector<std::string> command_env(const ExecContext& ctx, const boost::json::
   env["TMPDIR"] = ctx.table.tmp_path();
   for (const auto& [k, v] : ctx.cfg.env) env[k] = v;
   for (const auto& [k, v] : sdk::json_get::string_map(req, "env")) {
-    if (!valid_env_name(k))
+    if (!sdk::is_env_name(k))
       throw Error(AR_ERR_INVALID_ARGUMENT, "execute: env name '" + k + "' is not valid");
     env[k] = v;
   }
@@ -92,16 +91,15 @@ sdk::Result op_execute(const ExecContext& ctx, sdk::Call& call, std::function<bo
                 "execute: cancelled by the host; the command's process tree was killed");
   // stdout and stderr share one pipe (the order of the writes is kept), so everything is in
   // `stdout` and `stderr` is empty, as in the daytona plugin (sdk/README.md).
-  std::string output = sdk::utf8_sanitize(o.output);
-  return sdk::Result::ok({{"exit_code", o.exit_code},
-                          {"output", output},
-                          {"stdout", output},
-                          {"stderr", ""},
-                          {"truncated", o.truncated},
-                          {"timed_out", o.timed_out},
-                          {"duration_ms", o.duration_ms},
-                          {"stdout_bytes", static_cast<int64_t>(o.bytes)},
-                          {"stderr_bytes", 0}});
+  sdk::ExecuteOutcome r;
+  r.exit_code = o.exit_code;
+  r.output = o.output;
+  r.stdout_text = std::move(o.output);
+  r.truncated = o.truncated;
+  r.timed_out = o.timed_out;
+  r.duration_ms = o.duration_ms;
+  r.stdout_bytes = static_cast<int64_t>(o.bytes);
+  return sdk::Result::ok(r.to_json());
 }
 
 }  // namespace agent_runner::fs_plugin

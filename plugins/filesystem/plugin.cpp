@@ -19,6 +19,7 @@
 #include "workspace.hpp"
 
 #include <agent_runner/plugin.hpp>
+#include <agent_runner/text.hpp>
 
 #include <dlfcn.h>
 #include <limits.h>
@@ -160,7 +161,7 @@ class FsSandbox final : public sdk::Sandbox {
       throw;
     }
     for (const auto& d : plan_.degraded) args.host.warn("filesystem sandbox (best_effort): " + d);
-    id_ = "fs-" + random_hex(6);
+    id_ = "fs-" + sdk::random_hex(6);
   }
 
   FsConfig cfg_;

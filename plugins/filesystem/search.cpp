@@ -165,15 +165,10 @@ Result op_glob(const FileContext& ctx, sdk::Call& call) {
 }
 
 Result op_grep(const FileContext& ctx, sdk::Call& call) {
-  const auto& req = call.request();
-  const std::string pattern = sdk::json_get::string(req, "pattern");
-  const SandboxPath base = ctx.files.path_arg(req, "path", ".");
-  const auto glob = sdk::json_get::opt_string(req, "glob");
-  const bool literal = sdk::json_get::boolean(req, "literal", false);
-  const bool icase = sdk::json_get::boolean(req, "ignore_case", false);
-  const int64_t max_matches = sdk::json_get::integer(req, "max_matches", 1000);
-  if (max_matches < 1) throw Error(AR_ERR_INVALID_ARGUMENT, "grep: max_matches must be >= 1");
-  const LineMatcher matcher(pattern, literal, icase);
+  const auto req = sdk::GrepRequest::from_request(call.request());
+  const SandboxPath base = ctx.files.path(req.path);
+  const auto& glob = req.glob;
+  const LineMatcher matcher(req.pattern, req.literal, req.ignore_case);
   if (glob) sdk::check_glob_pattern(*glob, "grep", "glob", true);
   // A glob with a '/' is matched against the path below `path`, one without against the name.
   std::optional<sdk::PathGlob> path_glob;
@@ -183,7 +178,7 @@ Result op_grep(const FileContext& ctx, sdk::Call& call) {
   else if (glob)
     name_glob.emplace(*glob);
 
-  const size_t limit = static_cast<size_t>(max_matches);
+  const size_t limit = static_cast<size_t>(req.max_matches);
   FirstN<GrepHit> hits(limit);
   std::vector<FileBuffer> buffers(walk_thread_count(0));
   auto search = [&](int fd, const std::string& key, FileBuffer& buf) {

@@ -5,9 +5,9 @@
 #include "leftovers.hpp"
 
 #include <agent_runner/plugin.hpp>
+#include <agent_runner/text.hpp>
 
 #include <fcntl.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -34,20 +34,6 @@ std::string tmp_base() {
 }
 
 }  // namespace
-
-std::string random_hex(size_t bytes) {
-  unsigned char b[32];
-  bytes = std::min(bytes, sizeof b);
-  if (::getrandom(b, bytes, 0) != static_cast<ssize_t>(bytes))
-    throw Error(AR_ERR_INTERNAL, std::string("getrandom: ") + std::strerror(errno));
-  static const char* hex = "0123456789abcdef";
-  std::string s;
-  for (size_t i = 0; i < bytes; ++i) {
-    s += hex[b[i] >> 4];
-    s += hex[b[i] & 15];
-  }
-  return s;
-}
 
 void check_session_name(const std::string& s) {
   auto refuse = [&](const std::string& why) {
@@ -97,7 +83,7 @@ Workspace::Workspace(const FsConfig& cfg, const std::optional<std::string>& sess
   } else {
     sweep_leftovers(root.string(), kEphemeralPrefix);
     for (int i = 0; i < kClaimAttempts && !ws_lock_; ++i) {
-      ws_name_ = leftover_name(kEphemeralPrefix) + random_hex(8);
+      ws_name_ = leftover_name(kEphemeralPrefix) + sdk::random_hex(8);
       if (::mkdirat(root_fd_.get(), ws_name_.c_str(), 0700) != 0)
         throw Error(
             AR_ERR_PERMISSION_DENIED,

@@ -18,9 +18,6 @@ namespace agent_runner::fs_plugin {
 // Throws sdk::Error(AR_ERR_INVALID_ARGUMENT) saying what is wrong with a session key.
 void check_session_name(const std::string& s);
 
-// `bytes` random bytes as lowercase hex.
-std::string random_hex(size_t bytes);
-
 class Workspace {
  public:
   // Creates (or, with a session, attaches to) the workspace and the private TMPDIR.

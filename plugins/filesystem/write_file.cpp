@@ -7,17 +7,15 @@
 // O_EXCL (never through a symlink).
 #include "file_ops.hpp"
 
+#include <agent_runner/text.hpp>
+
 #include <fcntl.h>
 #include <linux/magic.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <cerrno>
-#include <cstdio>
-#include <ctime>
 
 namespace agent_runner::fs_plugin {
 using sdk::Error;
@@ -38,31 +36,16 @@ void write_all_fd(int fd, std::string_view data, const std::string& path, std::s
   }
 }
 
-// A number for a temporary name: random per process (a command cannot guess and pre-create it),
-// different for every call.
-uint64_t unique_number() {
-  static const uint64_t seed = [] {
-    uint64_t r = 0;
-    if (::getrandom(&r, sizeof r, 0) != sizeof r)
-      r = static_cast<uint64_t>(::getpid()) << 32 ^ static_cast<uint64_t>(::time(nullptr));
-    return r;
-  }();
-  static std::atomic<uint64_t> counter{0};
-  // An odd multiplier spreads consecutive counts over all the bits.
-  return seed ^ (counter.fetch_add(1) * 0x9E3779B97F4A7C15ull);
-}
-
 // A new, empty, uniquely named file in the directory `dirfd`, removed again unless keep().
 class TempFile {
  public:
   TempFile(int dirfd, mode_t mode, const std::string& shown, std::string_view action)
       : dirfd_(dirfd) {
     for (int attempt = 0;; ++attempt) {
-      char name[64];
-      std::snprintf(name, sizeof name, ".agent-runner-write-%016llx.tmp",
-                    static_cast<unsigned long long>(unique_number()));
+      // Random (a command cannot guess and pre-create it), new on every attempt.
+      const std::string name = ".agent-runner-write-" + sdk::random_hex(8) + ".tmp";
       const int fd =
-          ::openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+          ::openat(dirfd, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
       if (fd >= 0) {
         fd_.reset(fd);
         name_ = name;

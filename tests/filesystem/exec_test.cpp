@@ -231,6 +231,10 @@ TEST_F(Exec, ConfigTimeoutAndPerCallOverride) {
 TEST_F(Exec, BadRequestsAndAMissingShell) {
   EXPECT_EQ(box.exec("").code(), "invalid_argument");
   EXPECT_EQ(box.exec("true", {{"timeout_s", -1}}).code(), "invalid_argument");
+  // Environment names as the daytona plugin takes them (sdk::is_env_name): [A-Za-z_][A-Za-z0-9_]*.
+  for (const char* name : {"BAD-NAME", "1X", "A=B", ""})
+    EXPECT_EQ(box.exec("true", {{"env", {{name, "v"}}}}).code(), "invalid_argument") << name;
+  EXPECT_TRUE(box.exec("true", {{"env", {{"_Ok9", "v"}}}}).ok());
   Box b(json::object{{"shell", "/nonexistent/sh"}});
   ASSERT_TRUE(b.sb);
   auto r = b.exec("true");

@@ -340,6 +340,30 @@ Result download_files(const boost::json::object& req, Read&& read) {
       req, [](std::string_view raw) { return parse_sandbox_path(raw); }, read);
 }
 
+// The grep operation's request (sdk/README.md "Operations"): {pattern, path?, glob?, literal?,
+// ignore_case?, max_matches?}. from_request reads the members with their defaults and throws
+// invalid_argument for max_matches < 1; the plugin resolves `path` and compiles the pattern.
+struct GrepRequest {
+  std::string pattern;
+  std::string path = ".";  // as requested: absolute, or relative to workdir
+  std::optional<std::string> glob;
+  bool literal = false;
+  bool ignore_case = false;
+  int64_t max_matches = 1000;
+
+  static GrepRequest from_request(const boost::json::object& req) {
+    GrepRequest g;
+    g.pattern = json_get::string(req, "pattern");
+    g.path = json_get::opt_string(req, "path").value_or(".");
+    g.glob = json_get::opt_string(req, "glob");
+    g.literal = json_get::boolean(req, "literal", false);
+    g.ignore_case = json_get::boolean(req, "ignore_case", false);
+    g.max_matches = json_get::integer(req, "max_matches", 1000);
+    if (g.max_matches < 1) throw Error(AR_ERR_INVALID_ARGUMENT, "grep: max_matches must be >= 1");
+    return g;
+  }
+};
+
 // One grep match line as results show it: at most `max_bytes` bytes of the line, a trailing '\r'
 // (CRLF files) removed, made valid UTF-8.
 inline std::string grep_line_text(std::string_view line, size_t max_bytes = 2000) {
