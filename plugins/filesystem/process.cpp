@@ -99,6 +99,11 @@ unsigned long clone_flags(const IsolationPlan& plan) {
   return flags;
 }
 
+// The stack of the shell between its clone and its exec (supervisor.hpp). Only ever written in a
+// supervisor, which is a copy of this process: every supervisor has its own copy of it, so one
+// buffer serves every concurrent call (the host's own copy is never touched).
+alignas(64) char shell_stack[64 * 1024];
+
 // The supervisor must be killed and reaped whatever happens once it exists.
 struct Reaper {
   pid_t pid;
@@ -173,6 +178,8 @@ ExecOutcome run_command(const ExecSpec& spec, sdk::Call& call) {
   std::snprintf(cs.uid_map, sizeof cs.uid_map, "%u %u 1\n", ::geteuid(), ::geteuid());
   std::snprintf(cs.gid_map, sizeof cs.gid_map, "%u %u 1\n", ::getegid(), ::getegid());
   cs.grace_ms = static_cast<long>(spec.grace_s * 1000);
+  cs.shell_stack = shell_stack + sizeof shell_stack;
+  cs.shell_stack_size = sizeof shell_stack;
   add_rlimits(cs, spec);
 
   CommandCgroup cgroup;

@@ -117,6 +117,12 @@ bool has_controlling_terminal() {
   return true;
 }
 
+struct ShellArgs {
+  const ChildSetup* cs;
+  int cwd_fd;
+  pid_t supervisor;
+};
+
 [[noreturn]] void run_shell(const ChildSetup& cs, int cwd_fd, pid_t supervisor) {
   ::setpgid(0, 0);
   // Without a PID namespace nothing else ties the shell to S: if S is killed, so is the shell
@@ -145,6 +151,12 @@ bool has_controlling_terminal() {
   if (!drop_all_capabilities(cs.last_cap)) die(cs, kStepCapabilities);
   ::execve(cs.shell, cs.argv, cs.envp);
   die(cs, kStepExec);
+}
+
+// The entry point of the shell's clone (clone(2) with a function and a stack of its own).
+int shell_entry(void* arg) {
+  const auto* a = static_cast<const ShellArgs*>(arg);
+  run_shell(*a->cs, a->cwd_fd, a->supervisor);
 }
 
 }  // namespace
@@ -263,10 +275,12 @@ bool is_exec_step(int32_t step) {
   if (cs.ruleset_fd >= 0 && ::syscall(SYS_landlock_restrict_self, cs.ruleset_fd, 0) != 0)
     die(cs, kStepLandlock);
 
-  const pid_t self = ::getpid();
-  long shell = raw_clone(SIGCHLD);
+  // The shell shares our memory until its execve (we are suspended until then) and runs on its
+  // own stack: no copy of this process's page tables only for the exec to drop them.
+  const ShellArgs shell_args{&cs, cwd_fd, ::getpid()};
+  long shell = ::clone(shell_entry, cs.shell_stack, CLONE_VM | CLONE_VFORK | SIGCHLD,
+                       const_cast<ShellArgs*>(&shell_args));
   if (shell < 0) die(cs, kStepFork);
-  if (shell == 0) run_shell(cs, cwd_fd, self);
   ::close(cs.out_w);
   ::close(cs.stdin_fd);
   if (cs.cwd_fd >= 0) ::close(cs.cwd_fd);

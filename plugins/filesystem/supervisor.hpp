@@ -10,6 +10,9 @@
 // the view's mounts — applies rlimits, no_new_privs and Landlock, then clones the shell, which
 // installs the seccomp filter, drops every capability and executes the command with stdin from
 // /dev/null and stdout and stderr on one pipe (so the output keeps the order of the writes).
+// The shell is cloned with CLONE_VM | CLONE_VFORK on a stack of its own: S's memory is not copied
+// (S is a copy of the whole host) only to be thrown away by the exec, and S waits, suspended,
+// until the exec has happened or failed.
 //
 // Not root, the view's namespaces belong to a user namespace: S joins it first and then, since
 // only a child of S could be in a new PID namespace made there, clones the real supervisor as its
@@ -92,6 +95,10 @@ struct ChildSetup {
   RLimit rlimits[6];
   int n_rlimits;
   long grace_ms;
+  // The stack the shell runs on between its clone (sharing S's memory, S suspended until the
+  // exec, as posix_spawn does) and execve: top of a region of `shell_stack_size` bytes.
+  char* shell_stack;
+  size_t shell_stack_size;
 };
 
 // The body of S (the entry point of the clone). Never returns.
