@@ -2,6 +2,11 @@
 // The command's output: stdout and stderr share one pipe (the only way the reader sees the writes
 // in the order they were made; two pipes are read in whatever order poll reports them), read as
 // it arrives, streamed to the host (call.emit, as stdout) and kept as head + tail.
+//
+// The bytes are read once, by read(2), straight into where they are kept: the head until it is
+// full, then a ring whose last tail_cap bytes are the tail. Each chunk is streamed to the host
+// from there, so a command printing gigabytes costs one copy out of the pipe and nothing more
+// (no copy into a buffer, none into the tail, no trimming).
 #pragma once
 
 #include "paths.hpp"
@@ -12,11 +17,10 @@
 #include <poll.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 
 namespace agent_runner::fs_plugin {
-
-using sdk::HeadTail;
 
 class OutputCapture {
  public:
@@ -29,16 +33,29 @@ class OutputCapture {
   // After poll(): reads what the pipe holds (`pfd` as filled by add_to).
   void read_ready(const pollfd* pfd, int n);
 
-  std::string output() const { return cap_.text(); }
-  bool truncated() const { return cap_.truncated(); }
-  uint64_t bytes() const { return cap_.total(); }
+  // As sdk::HeadTail::text() gives it: the head, a marker when bytes were dropped, the tail.
+  std::string output() const;
+  bool truncated() const { return total_ > head_cap_ + tail_cap_; }
+  uint64_t bytes() const { return total_; }
 
  private:
   void pump();
+  // Where the next read goes and how much fits there.
+  char* next_space(size_t& room);
+  void took(char* at, size_t n);
 
   sdk::Call& call_;
   Fd fd_;
-  HeadTail cap_;
+  size_t head_cap_, tail_cap_;
+  std::string head_;  // sized head_cap_ up front; head_len_ bytes used
+  size_t head_len_ = 0;
+  std::unique_ptr<char[]> ring_;  // ring_size_ bytes, written at ring_pos_ (wraps)
+  size_t ring_size_ = 0;
+  size_t ring_pos_ = 0;
+  uint64_t ring_total_ = 0;  // bytes written to the ring in all
+  uint64_t total_ = 0;
+  size_t pipe_size_ = 0;       // the pipe's capacity
+  unsigned idle_wait_us_ = 0;  // see pump()
 };
 
 }  // namespace agent_runner::fs_plugin

@@ -13,9 +13,15 @@
 #include <linux/magic.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <unordered_map>
 
 namespace agent_runner::fs_plugin {
 using sdk::Error;
@@ -93,16 +99,78 @@ bool reserves_on_write(int fd) {
   }
 }
 
+// Whether each ext4 filesystem mounted when the plugin was loaded orders a renamed file's data
+// before the rename (see rename_keeps_content), by device: super-block options belong to the
+// filesystem, so every bind mount of it shares them. Read once, at load, in the host's own mount
+// namespace (a sandbox's view may have no /proc of its own, or a masked one); a filesystem mounted
+// later is not in it and gets the fsync.
+std::unordered_map<dev_t, bool> read_ext4_table() {
+  std::unordered_map<dev_t, bool> out;
+  std::FILE* f = std::fopen("/proc/self/mountinfo", "re");
+  if (!f) return out;
+  char* line = nullptr;
+  size_t cap = 0;
+  while (::getline(&line, &cap, f) > 0) {
+    // "ID PARENT MAJOR:MINOR ROOT POINT OPTIONS [OPTIONAL...] - FSTYPE SOURCE SUPEROPTIONS"
+    std::string_view l(line);
+    while (!l.empty() && l.back() == '\n') l.remove_suffix(1);
+    unsigned major = 0, minor = 0;
+    if (std::sscanf(line, "%*s %*s %u:%u", &major, &minor) != 2) continue;
+    const size_t dash = l.find(" - ");
+    if (dash == std::string_view::npos) continue;
+    std::string_view rest = l.substr(dash + 3);
+    const size_t sp1 = rest.find(' ');
+    if (sp1 == std::string_view::npos || rest.substr(0, sp1) != "ext4") continue;
+    const size_t sp2 = rest.rfind(' ');
+    if (sp2 == sp1) continue;
+    std::string_view opts = rest.substr(sp2 + 1);
+    bool safe = true;
+    while (!opts.empty()) {
+      const size_t comma = opts.find(',');
+      const std::string_view o = opts.substr(0, comma);
+      if (o == "noauto_da_alloc" || o == "data=writeback") safe = false;
+      opts = comma == std::string_view::npos ? std::string_view() : opts.substr(comma + 1);
+    }
+    auto [it, fresh] = out.emplace(makedev(major, minor), safe);
+    if (!fresh) it->second = it->second && safe;
+  }
+  std::free(line);
+  std::fclose(f);
+  return out;
+}
+
+const std::unordered_map<dev_t, bool> kExt4AtLoad = read_ext4_table();
+
+// Whether renaming a new file over an existing one on the filesystem of `fd` already keeps the
+// old content or the new one whole across a power cut, without an fsync:
+//  - tmpfs: nothing of it survives a power cut (and its fsync does nothing);
+//  - ext4 with auto_da_alloc (its default) in data=ordered (its default) or data=journal mode:
+//    a rename over an existing file makes ext4 allocate the new file's delayed blocks before the
+//    rename is journaled, and ordered mode writes those data blocks before the transaction that
+//    holds the rename commits (Documentation/admin-guide/ext4.rst, "auto_da_alloc"). After a
+//    crash the name holds the old file or the new one with its data, never an empty file.
+//    Mounted noauto_da_alloc or data=writeback, it does not, and the fsync stays.
+bool rename_keeps_content(int fd) {
+  struct statfs sf {};
+  if (::fstatfs(fd, &sf) != 0) return false;
+  if (static_cast<unsigned long>(sf.f_type) == TMPFS_MAGIC) return true;
+  if (static_cast<unsigned long>(sf.f_type) != EXT4_SUPER_MAGIC) return false;
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) return false;
+  const auto it = kExt4AtLoad.find(st.st_dev);
+  return it != kExt4AtLoad.end() && it->second;
+}
+
 // Makes sure everything written to the temporary file is accounted for before it replaces
-// anything. When it replaces an existing file, fsync always: without it a power cut right after
-// the rename can leave an empty file on XFS and others, and the old content is what must never be
-// lost (edits and overwrites; an agent waits seconds for its model, not milliseconds for a
-// flush). A new file has nothing to lose, so it is flushed only on a filesystem that may report a
-// full disk (or an I/O error) no earlier than writeback (NFS, FUSE, ...). Everywhere, the error
-// close(2) reports counts.
+// anything. When it replaces an existing file, fsync, unless the filesystem itself orders the
+// data before the rename (rename_keeps_content): without it a power cut right after the rename
+// can leave an empty file on XFS and others, and the old content is what must never be lost
+// (edits and overwrites). A new file has nothing to lose, so it is flushed only on a filesystem
+// that may report a full disk (or an I/O error) no earlier than writeback (NFS, FUSE, ...).
+// Everywhere, the error close(2) reports counts.
 void finish(TempFile& tmp, bool replacing, const std::string& shown, std::string_view action) {
-  if ((replacing || !reserves_on_write(tmp.fd())) && ::fsync(tmp.fd()) != 0)
-    throw_errno(errno, shown, action);
+  const bool flush = replacing ? !rename_keeps_content(tmp.fd()) : !reserves_on_write(tmp.fd());
+  if (flush && ::fsync(tmp.fd()) != 0) throw_errno(errno, shown, action);
   if (const int err = tmp.close(); err != 0) throw_errno(err, shown, action);
 }
 

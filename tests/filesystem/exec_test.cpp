@@ -178,6 +178,21 @@ TEST_F(Exec, HugeOutputStaysBoundedWithHeadAndTail) {
   EXPECT_LT(ru.ru_maxrss, 120 * 1024) << "KiB: output was not kept bounded";
 }
 
+TEST_F(Exec, HeadAndTailAreExactlyTheFirstAndLastBytes) {
+  // Several MB, so the kept tail comes from a buffer that wrapped around many times: the head is
+  // the first 50 KiB, the tail the last 50 KiB, byte for byte, and the marker counts the rest.
+  auto r = box.exec("seq 1 700000");
+  ASSERT_TRUE(r.ok()) << r.message();
+  std::string all;
+  for (int i = 1; i <= 700000; ++i) (all += std::to_string(i)) += '\n';
+  EXPECT_TRUE(flag(r, "truncated"));
+  EXPECT_EQ(num(r, "stdout_bytes"), static_cast<int64_t>(all.size()));
+  const size_t half = 102400 / 2;
+  const std::string want = all.substr(0, half) + "\n... [" + std::to_string(all.size() - 2 * half) +
+                           " bytes truncated] ...\n" + all.substr(all.size() - half);
+  EXPECT_EQ(str(r, "stdout"), want);
+}
+
 TEST_F(Exec, TheCommandSeesOnlyItsOwnProcesses) {
   // A PID namespace plus a private /proc: the test process (outside) is invisible inside.
   const std::string me = std::to_string(::getpid());

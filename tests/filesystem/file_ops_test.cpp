@@ -4,6 +4,11 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <filesystem>
+#include <string>
+#include <vector>
+
 using namespace fs_test;
 namespace json = boost::json;
 
@@ -79,6 +84,34 @@ TEST_F(FileOps, Ls) {
   EXPECT_NE(e[1].at("modified_at").as_string().find('T'), std::string::npos);
   EXPECT_EQ(box.call(Op::ls, {{"path", "nope"}}).code(), "file_not_found");
   EXPECT_EQ(box.call(Op::ls, {{"path", "b.txt"}}).code(), "not_a_directory");
+}
+
+TEST_F(FileOps, LsOfABigDirectoryIsSortedByteForByte) {
+  // More entries than ls stats on one thread, with names that share their first 8 bytes, are
+  // prefixes of one another, or hold bytes >= 0x80 (sorted as unsigned, after ASCII).
+  const auto dir = box.ws() / "big";
+  std::filesystem::create_directories(dir);
+  std::vector<std::string> names;
+  for (int i = 0; i < 5000; ++i) names.push_back("entry-" + std::to_string(i * 7919 % 5000));
+  for (const char* n : {"entry-", "entry-0x", "entry-00", "entry-\xc3\xa9", "entry", "e", "E",
+                        "entry-12345678901234567890b", "entry-12345678901234567890a"})
+    names.push_back(n);
+  for (const auto& n : names) ar_test::write_file(dir / n, n);
+  ASSERT_TRUE(std::filesystem::create_directory(dir / "entry-zz-dir"));
+  names.push_back("entry-zz-dir");
+  std::sort(names.begin(), names.end());
+  auto r = box.call(Op::ls, {{"path", "big"}});
+  ASSERT_TRUE(r.ok()) << r.message();
+  const auto& e = r.body.at("entries").as_array();
+  ASSERT_EQ(e.size(), names.size());
+  for (size_t i = 0; i < names.size(); ++i) {
+    ASSERT_EQ(e[i].at("path").as_string(), in_ws(box, "big/" + names[i])) << i;
+    const bool is_dir = names[i] == "entry-zz-dir";
+    EXPECT_EQ(e[i].at("is_dir"), is_dir) << names[i];
+    if (!is_dir) {
+      EXPECT_EQ(e[i].at("size"), static_cast<int64_t>(names[i].size())) << names[i];
+    }
+  }
 }
 
 TEST_F(FileOps, Edit) {
