@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // The filesystem plugin's configuration: one definition, the JSON Schema in the descriptor (checked
-// with the SDK validator, read with its defaults), validated at create with messages naming the key.
+// with the SDK validator, read with its defaults), validated at create with messages naming the
+// key.
 #pragma once
 
 #include "view.hpp"
