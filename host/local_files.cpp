@@ -3,8 +3,10 @@
 
 #include <agent_runner/fd.hpp>
 
+#include <dlfcn.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
+#include <openssl/opensslv.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -59,21 +61,67 @@ std::string join_sandbox(const std::string& base, const std::string& rel) {
   return (base.empty() || base.back() != '/' ? base + "/" : base) + rel;
 }
 
+namespace {
+
+// OpenSSL's EVP digest API (stable across releases, where Boost's sha1 is a detail API), from
+// libcrypto opened the first time a skill is hashed rather than linked: resolving libcrypto's
+// ~3 000 symbols costs every agent-runner process about 3 ms at start (an empty program linked to
+// the host's libraries: 8.6 ms of CPU with libcrypto, 5.6 without), and only workloads with
+// skills hash anything. The headers still give the types; the library is the one built against.
+struct Sha256Api {
+  decltype(&EVP_MD_CTX_new) ctx_new = nullptr;
+  decltype(&EVP_MD_CTX_free) ctx_free = nullptr;
+  decltype(&EVP_sha256) sha256 = nullptr;
+  decltype(&EVP_DigestInit_ex) init = nullptr;
+  decltype(&EVP_DigestUpdate) update = nullptr;
+  decltype(&EVP_DigestFinal_ex) final = nullptr;
+  std::string error;  // non-empty: not available, and why
+};
+
+template <typename F>
+bool bind(void* lib, const char* name, F& fn) {
+  fn = reinterpret_cast<F>(::dlsym(lib, name));  // NOLINT(*-reinterpret-cast): dlsym's contract
+  return fn != nullptr;
+}
+
+const Sha256Api& sha256_api() {
+  static const Sha256Api api = [] {
+    Sha256Api a;
+    const std::string soname = "libcrypto.so." + std::to_string(OPENSSL_VERSION_MAJOR);
+    void* lib = ::dlopen(soname.c_str(), RTLD_NOW | RTLD_LOCAL);  // kept until exit
+    if (!lib) {
+      const char* why = ::dlerror();
+      a.error = "cannot load " + soname + " (OpenSSL, Debian package libssl" +
+                std::to_string(OPENSSL_VERSION_MAJOR) + "): " + (why ? why : "unknown error");
+      return a;
+    }
+    if (!bind(lib, "EVP_MD_CTX_new", a.ctx_new) || !bind(lib, "EVP_MD_CTX_free", a.ctx_free) ||
+        !bind(lib, "EVP_sha256", a.sha256) || !bind(lib, "EVP_DigestInit_ex", a.init) ||
+        !bind(lib, "EVP_DigestUpdate", a.update) || !bind(lib, "EVP_DigestFinal_ex", a.final))
+      a.error = soname + " lacks the EVP digest functions";
+    return a;
+  }();
+  return api;
+}
+
+}  // namespace
+
 std::string content_hash(const std::vector<LocalFile>& files,
                          const std::vector<std::string>& contents) {
-  // OpenSSL's EVP digest API: stable across releases (Boost's sha1 is a detail API).
-  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), &EVP_MD_CTX_free);
-  if (!ctx || EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) != 1)
+  const Sha256Api& evp = sha256_api();
+  if (!evp.error.empty()) throw std::runtime_error("SHA-256 is not available: " + evp.error);
+  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(evp.ctx_new(), evp.ctx_free);
+  if (!ctx || evp.init(ctx.get(), evp.sha256(), nullptr) != 1)
     throw std::runtime_error("SHA-256 is not available from OpenSSL");
   for (size_t i = 0; i < files.size(); ++i) {
     const std::string head = files[i].rel + '\0' + std::to_string(files[i].mode) + '\0' +
                              std::to_string(contents[i].size()) + '\0';
-    EVP_DigestUpdate(ctx.get(), head.data(), head.size());
-    EVP_DigestUpdate(ctx.get(), contents[i].data(), contents[i].size());
+    evp.update(ctx.get(), head.data(), head.size());
+    evp.update(ctx.get(), contents[i].data(), contents[i].size());
   }
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
-  EVP_DigestFinal_ex(ctx.get(), digest, &len);
+  evp.final(ctx.get(), digest, &len);
   static constexpr char kHex[] = "0123456789abcdef";
   std::string out;
   for (unsigned int i = 0; i < 8 && i < len; ++i) {

@@ -81,6 +81,8 @@ expect_field "$DEV" Architecture all
 core_depends=$(field "$CORE" Depends)
 echo "agent-runner Depends: $core_depends"
 echo "$core_depends" | grep -q 'libc6' || fail "core Depends has no shlibdeps result: $core_depends"
+echo "$core_depends" | grep -q 'libssl3' ||
+  fail "core Depends lacks libssl3 (the host opens libcrypto.so.3 at run time): $core_depends"
 echo "$core_depends" | grep -qi 'curl' && fail "core package depends on libcurl: $core_depends"
 dpkg-deb -I "$CORE" conffiles | grep -qx /etc/agent-runner/config.yaml ||
   fail "/etc/agent-runner/config.yaml is not a conffile of the core package"
