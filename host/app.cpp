@@ -47,10 +47,13 @@ PluginRegistry& App::plugins() {
 
 PluginRegistry& App::selected_plugins() {
   const Config* cfg = config_ && config_->config ? &*config_->config : nullptr;
-  if (plugins_ || !cfg) return plugins();
-  plugins_ = PluginRegistry::select(plugin_search_dirs(), cfg->sandbox_type);
-  plugins_complete_ = false;
-  for (const auto& w : plugins_->warnings()) spdlog::warn("{}", w);
+  if (!cfg) return plugins();
+  // Selected once; a later call gets the same registry (plugins() would discover every file).
+  if (!plugins_) {
+    plugins_ = PluginRegistry::select(plugin_search_dirs(), cfg->sandbox_type);
+    plugins_complete_ = false;
+    for (const auto& w : plugins_->warnings()) spdlog::warn("{}", w);
+  }
   return *plugins_;
 }
 

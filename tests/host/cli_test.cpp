@@ -6,6 +6,7 @@
 #include <boost/json.hpp>
 
 #include <filesystem>
+#include <fstream>
 
 #include <sys/stat.h>
 #include <unistd.h>
@@ -216,15 +217,24 @@ TEST(Cli, ExecSelectingAGoodPluginRunsWithHostileOnesBesideIt) {
 // A command loads only the plugin its configuration selects (found as TYPE.so): the others in the
 // same directory are neither loaded nor test-loaded, so a crashing file beside it costs nothing
 // and is not even mentioned (discovery would warn "plugin ... rejected" about each).
-TEST(Cli, ExecLoadsOnlyTheSelectedPluginFile) {
-  ar_test::TempDir tmp;
-  const fs::path dir = tmp.path() / "plugins";
+namespace {
+
+fs::path plugin_dir_with_hostile_files(const fs::path& under) {
+  const fs::path dir = under / "plugins";
   fs::create_directory(dir);
   fs::permissions(dir, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
                            fs::perms::others_read | fs::perms::others_exec);
   fs::copy_file(fs::path(kFixtures) / "good.so", dir / "fixture-good.so");
   for (auto f : {"hostile_segv.so", "hostile_ctor.so", "hostile_spin.so"})
     fs::copy_file(fs::path(kHostile) / f, dir / f);
+  return dir;
+}
+
+}  // namespace
+
+TEST(Cli, ExecLoadsOnlyTheSelectedPluginFile) {
+  ar_test::TempDir tmp;
+  const fs::path dir = plugin_dir_with_hostile_files(tmp.path());
   auto env = ar_test::base_env();
   env["SANDBOX_ROOT_DIR"] = (tmp.path() / "root").string();
   auto r = host({"--mode", "local", "--sandbox-type", "fixture-good", "--plugin-dir", dir.string(),
@@ -236,6 +246,23 @@ TEST(Cli, ExecLoadsOnlyTheSelectedPluginFile) {
   // `plugins` still looks at every file.
   auto all = host({"--plugin-dir", dir.string(), "plugins"}, env);
   EXPECT_NE(all.out.find("hostile_segv.so"), std::string::npos) << all.out;
+}
+
+// `run` asks for the selected plugin more than once (before the workloads start, then per
+// workload): the second time must not discover the whole directory (it did, and `run` loaded
+// every plugin there: 40 ms of the Daytona plugin's libraries per local run, and per worker job).
+TEST(Cli, RunLoadsOnlyTheSelectedPluginFile) {
+  ar_test::TempDir tmp;
+  const fs::path dir = plugin_dir_with_hostile_files(tmp.path());
+  const fs::path workload = tmp.path() / "w.yaml";
+  std::ofstream(workload) << "name: w\nsteps:\n  - execute: {command: hello}\n";
+  auto env = ar_test::base_env();
+  env["SANDBOX_ROOT_DIR"] = (tmp.path() / "root").string();
+  auto r = host({"--mode", "local", "--sandbox-type", "fixture-good", "--plugin-dir", dir.string(),
+                 "run", workload.string()},
+                env);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.err.find("hostile"), std::string::npos) << "other files were looked at: " << r.err;
 }
 
 // The selected plugin is loaded without a test load in a child; when it crashes or hangs, the
