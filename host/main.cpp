@@ -17,9 +17,9 @@ namespace {
 
 // The host's API keys arrive in its environment. /proc/PID/environ shows the initial
 // environment block of a process to anyone who may read it — on some kernels even for a
-// non-dumpable process — and the sandbox supervisor, a fork of the host, carries the same block.
-// So every variable is copied to the heap (getenv keeps working) and the values in the initial
-// block are wiped before anything else runs.
+// non-dumpable process — and the sandbox supervisor, which shares or copies the host's memory,
+// carries the same block. So every variable is copied to the heap (getenv keeps working) and the
+// values in the initial block are wiped before anything else runs.
 void wipe_initial_environment() {
   std::vector<std::pair<std::string, std::string>> vars;
   std::vector<char*> originals;

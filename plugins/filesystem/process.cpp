@@ -6,6 +6,7 @@
 #include "output_capture.hpp"
 #include "seccomp_filter.hpp"
 #include "supervisor.hpp"
+#include "supervisor_launch.hpp"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -99,11 +100,6 @@ unsigned long clone_flags(const IsolationPlan& plan) {
   return flags;
 }
 
-// The stack of the shell between its clone and its exec (supervisor.hpp). Only ever written in a
-// supervisor, which is a copy of this process: every supervisor has its own copy of it, so one
-// buffer serves every concurrent call (the host's own copy is never touched).
-alignas(64) char shell_stack[64 * 1024];
-
 // The supervisor must be killed and reaped whatever happens once it exists.
 struct Reaper {
   pid_t pid;
@@ -178,32 +174,27 @@ ExecOutcome run_command(const ExecSpec& spec, sdk::Call& call) {
   std::snprintf(cs.uid_map, sizeof cs.uid_map, "%u %u 1\n", ::geteuid(), ::geteuid());
   std::snprintf(cs.gid_map, sizeof cs.gid_map, "%u %u 1\n", ::getegid(), ::getegid());
   cs.grace_ms = static_cast<long>(spec.grace_s * 1000);
-  cs.shell_stack = shell_stack + sizeof shell_stack;
-  cs.shell_stack_size = sizeof shell_stack;
   add_rlimits(cs, spec);
 
   CommandCgroup cgroup;
+  bool memory_cgroup = false;
   if (spec.limits) {
     const auto pids = plan.processes == LimitScope::cgroup ? spec.limits->processes : std::nullopt;
     std::optional<uint64_t> memory;
     if (plan.memory == LimitScope::cgroup && spec.limits->memory_mb)
       memory = std::min<uint64_t>(*spec.limits->memory_mb, UINT64_MAX >> 21) << 20;
     if (pids || memory) cgroup.create(plan.cgroups, pids, memory);
+    memory_cgroup = memory.has_value();
   }
 
-  // The supervisor starts with its control signals blocked, so a TERM sent before it is ready
-  // is queued rather than lost (PID 1 of a namespace drops signals it has no handler for).
-  sigset_t block, old;
-  sigemptyset(&block);
-  for (int s : {SIGCHLD, SIGTERM, SIGINT, SIGHUP, kParentDied}) sigaddset(&block, s);
-  ::pthread_sigmask(SIG_BLOCK, &block, &old);
-  long pid = ::syscall(SYS_clone, clone_flags(plan), 0, 0, 0, 0);
-  int clone_err = errno;
-  if (pid == 0) supervise(cs);
-  ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  // S shares our memory unless it must join or make a user namespace, or is bounded by a memory
+  // cgroup (supervisor_launch.hpp). `launch` outlives `reaper`: S's stacks go only once S is
+  // reaped.
+  SupervisorLaunch launch;
+  long pid = launch.start(cs, clone_flags(plan), !plan.user_ns && !memory_cgroup);
   if (pid < 0)
     throw Error(AR_ERR_INTERNAL,
-                std::string("clone of the command supervisor failed: ") + std::strerror(clone_err));
+                std::string("clone of the command supervisor failed: ") + std::strerror(-pid));
   out.w.reset();
   status.w.reset();
   go.r.reset();

@@ -224,9 +224,11 @@ bool is_exec_step(int32_t step) {
     ::prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
     if (!write_id_maps(cs.uid_map, cs.gid_map)) die(cs, kStepUidMap);
   }
-  // This process is a fork of the host: its memory holds the host's environment and
-  // configuration, API keys included. Non-dumpable, it cannot be read through /proc or ptrace by
-  // the command (which has no capabilities and a filter refusing ptrace, see run_shell).
+  // This process shares the host's memory, or is a copy of it (supervisor_launch.hpp): it holds
+  // the host's environment and configuration, API keys included. Non-dumpable, it cannot be read
+  // through /proc/<pid>/mem or ptrace by the command (which has no capabilities and a filter
+  // refusing ptrace, see run_shell). Shared memory has one dumpable flag: the host's, which the
+  // host clears itself at start (host/main.cpp) and this keeps cleared.
   ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   if (cs.net_ns && cs.n_join == 0 && !bring_up_loopback()) die(cs, kStepLoopback);
   if (cs.reclone) {

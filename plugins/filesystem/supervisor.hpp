@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 // The supervisor: one process per execute call that owns the command's whole process tree.
 //
-//   plugin thread ──clone──> supervisor S ──clone──> /bin/sh -c CMD ──> ...
+//   plugin thread ──> launcher thread ──clone──> supervisor S ──clone──> /bin/sh -c CMD ──> ...
 //
+// S shares the host's memory (CLONE_VM) on stacks of its own, cloned by a thread that does nothing
+// else while S lives; with a user namespace it is a fork (supervisor_launch.hpp says why).
 // S leaves agent-runner's controlling terminal, if it has one, by starting a new session
 // (nothing of the command can open /dev/tty of the terminal agent-runner runs in), sets up its
 // namespaces (namespaces.hpp) — in the container view it joins the sandbox's namespaces
@@ -10,9 +12,9 @@
 // the view's mounts — applies rlimits, no_new_privs and Landlock, then clones the shell, which
 // installs the seccomp filter, drops every capability and executes the command with stdin from
 // /dev/null and stdout and stderr on one pipe (so the output keeps the order of the writes).
-// The shell is cloned with CLONE_VM | CLONE_VFORK on a stack of its own: S's memory is not copied
-// (S is a copy of the whole host) only to be thrown away by the exec, and S waits, suspended,
-// until the exec has happened or failed.
+// The shell is cloned with CLONE_VM | CLONE_VFORK on a stack of its own: memory is not copied
+// only to be thrown away by the exec, and S waits, suspended, until the exec has happened or
+// failed.
 //
 // Not root, the view's namespaces belong to a user namespace: S joins it first and then, since
 // only a child of S could be in a new PID namespace made there, clones the real supervisor as its
@@ -32,8 +34,8 @@
 // its parent-death signal: with a PID namespace that signal is SIGKILL and the kernel kills the
 // tree with S; without one it is kParentDied, on which S kills the tree before exiting.
 //
-// Everything here runs after clone() in a copy of a multi-threaded process: raw syscalls only, no
-// allocation, no locks.
+// Everything here runs after clone(), in the memory of a multi-threaded process or a copy of it:
+// raw syscalls only, no allocation, no locks, and nothing written outside S's own stack.
 #pragma once
 
 #include <linux/filter.h>

@@ -119,9 +119,9 @@ TEST(FsCli, ExitCodeTimeoutAndSecrets) {
 }
 
 // The host's API keys must not be readable from a command through /proc: not in the host's
-// environment, not in the supervisor's (a fork of the host), not through their memory. The
-// command writes what it finds into the workspace, so the host's output redaction cannot hide
-// a leak from this test.
+// environment, not in the supervisor's (which shares or copies the host's memory), not through
+// their memory. The command writes what it finds into the workspace, so the host's output redaction
+// cannot hide a leak from this test.
 TEST(FsCli, CommandsCannotReadTheHostsSecretsThroughProc) {
   ar_test::TempDir root;
   const std::string script = R"SH(

@@ -54,6 +54,33 @@ TEST_F(Exec, ExitCodesAndOneOutputInWriteOrder) {
   EXPECT_EQ(str(box.exec("cat; echo done"), "stdout"), "done\n");
 }
 
+// Each command's supervisor runs on stacks of its own from a pool that keeps 8 idle
+// (supervisor_launch.hpp): more concurrent commands than that, several times over, and each one
+// gets only its own output and exit code.
+TEST_F(Exec, ConcurrentCommandsEachGetTheirOwnOutputAndExitCode) {
+  constexpr int kThreads = 12, kRounds = 4;
+  std::mutex mutex;
+  std::vector<std::string> wrong;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t)
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kRounds; ++i) {
+        const std::string id = std::to_string(t) + "." + std::to_string(i);
+        const int code = t + i;
+        auto r = box.exec("sleep 0.0" + std::to_string(t % 5) + "; echo " + id + "; exit " +
+                          std::to_string(code));
+        std::lock_guard<std::mutex> lock(mutex);
+        if (!r.ok())
+          wrong.push_back(id + ": " + r.message());
+        else if (str(r, "output") != id + "\n" || num(r, "exit_code") != code)
+          wrong.push_back(id + ": output '" + str(r, "output") + "', exit " +
+                          std::to_string(num(r, "exit_code")));
+      }
+    });
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(wrong, std::vector<std::string>{});
+}
+
 TEST_F(Exec, CwdIsTheWorkdirOrADirectoryInIt) {
   const std::string wd = workdir(box);
   EXPECT_EQ(str(box.exec("pwd"), "stdout"), wd + "\n");
