@@ -156,6 +156,13 @@ SupervisorLaunch::~SupervisorLaunch() {
 long SupervisorLaunch::start(ChildSetup& cs, unsigned long flags, bool share_memory) {
   cs.shell_stack = slot_->region + page_size() + kShellStack;
   cs.shell_stack_size = kShellStack;
+#if defined(__SANITIZE_ADDRESS__)
+  // AddressSanitizer keeps each thread's state, its stack bounds among it, in TLS: S, on a stack
+  // that is not the parked thread's, would have the wrong stack unpoisoned at every noreturn
+  // call, and S's frames would leave the slot's stacks poisoned for the next S. Under ASan S is a
+  // fork (the path an unprivileged user's commands take), which the sanitizer handles.
+  share_memory = false;
+#endif
   if (share_memory) flags |= CLONE_VM | CLONE_SETTLS;
   // S starts with every signal blocked: a TERM sent before it is ready is queued rather than
   // lost (PID 1 of a namespace drops signals it has no handler for).
