@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 // The supervisor: one process per execute call that owns the command's whole process tree.
 //
-//   plugin thread ──> launcher thread ──clone──> supervisor S ──clone──> /bin/sh -c CMD ──> ...
+//   plugin thread ──clone──> supervisor S ──clone──> /bin/sh -c CMD ──> ...
 //
-// S shares the host's memory (CLONE_VM) on stacks of its own, cloned by a thread that does nothing
-// else while S lives; with a user namespace it is a fork (supervisor_launch.hpp says why).
+// S shares the host's memory (CLONE_VM) on stacks of its own, with the thread-local storage of a
+// thread parked for it; with a user namespace or a memory cgroup it is a fork
+// (supervisor_launch.hpp says why).
 // S leaves agent-runner's controlling terminal, if it has one, by starting a new session
 // (nothing of the command can open /dev/tty of the terminal agent-runner runs in), sets up its
 // namespaces (namespaces.hpp) — in the container view it joins the sandbox's namespaces
@@ -35,7 +36,8 @@
 // tree with S; without one it is kParentDied, on which S kills the tree before exiting.
 //
 // Everything here runs after clone(), in the memory of a multi-threaded process or a copy of it:
-// raw syscalls only, no allocation, no locks, and nothing written outside S's own stack.
+// raw syscalls only, no allocation, no locks, and nothing written outside S's own stack (and
+// errno, in the parked thread's TLS).
 #pragma once
 
 #include <linux/filter.h>

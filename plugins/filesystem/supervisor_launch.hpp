@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// How the supervisor S (supervisor.hpp) is started: from a thread of its own, on stacks of its own.
+// How the supervisor S (supervisor.hpp) is started: on stacks and thread-local storage of its own.
 //
 // A fork of the host costs a command more than the command itself: the kernel copies the host's
 // page tables, write-protects every page of its heap (so the host's next writes fault), and tears
@@ -21,7 +21,7 @@
 // S starts with every signal blocked and waits for its control signals with sigtimedwait
 // (supervisor.cpp).
 //
-// S is a fork, on the same stacks (`share_memory` false), in two cases:
+// S is a fork, on the same stacks (`share_memory` false), in three cases:
 // - With a user namespace. Joining one needs a process whose memory is its own (setns(2) refuses
 //   a process that shares it), and writing its id maps makes the process dumpable for a moment,
 //   which with shared memory would be the host's memory.
@@ -29,6 +29,8 @@
 //   kills every process sharing that memory: a command over its limit would take the host with
 //   it. (The shell shares memory only between its clone and its execve, before any of the
 //   command's pages exist.)
+// - Under AddressSanitizer, whose per-thread state (the stack's bounds) lives in the TLS S would
+//   borrow (supervisor_launch.cpp).
 #pragma once
 
 #include "supervisor.hpp"
