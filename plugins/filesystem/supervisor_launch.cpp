@@ -120,7 +120,9 @@ struct Pool {
   std::vector<LaunchSlot*> idle;
 };
 
-// Never destroyed: parked threads wait on their slots until the process exits.
+// Never destroyed: parked threads wait on their slots until the process exits. (A fork of the
+// host has the slots but not their threads; the host's forks exec, or only probe a plugin's
+// entry function, and never run a command.)
 Pool& pool() {
   static Pool* const p = new Pool;
   return *p;
