@@ -382,8 +382,15 @@ std::vector<std::string> Config::secret_values() const {
   std::vector<std::string> out;
   for (const auto& s : settings()) {
     if (!s.secret) continue;
-    if (const auto* m = std::get_if<std::optional<std::string> Config::*>(&s.member))
-      if (const auto& v = this->*(*m); v && !v->empty()) out.push_back(*v);
+    const auto* m = std::get_if<std::optional<std::string> Config::*>(&s.member);
+    if (!m) continue;
+    const auto& v = this->*(*m);
+    if (!v || v->empty()) continue;
+    // A built-in default (local mode's placeholder API key) is printed in --help and DESIGN.md:
+    // no secret, and every byte of command output would pay a search for it.
+    const char* builtin = is_local_mode() ? s.local_default : s.cloud_default;
+    if (builtin && *v == builtin) continue;
+    out.push_back(*v);
   }
   return out;
 }

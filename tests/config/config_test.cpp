@@ -334,6 +334,22 @@ TEST(Config, NoSecretIsEverPrinted) {
   EXPECT_EQ(o.at("sandbox_config").as_object().at("token"), "***");
 }
 
+TEST(Config, TheBuiltInPlaceholderKeyIsNoSecretButAKeyTheUserSetIs) {
+  // Local mode's default STIGMER_API_KEY is printed in --help and DESIGN.md: output that holds
+  // it is left as it is (and no output byte pays a search for it); the value a user sets is
+  // masked as before. `config` masks both: it shows whether the setting is set, not its value.
+  const Env local = {{"MODE", "local"}, {"SANDBOX_TYPE", "fixture-good"}};
+  auto placeholder = host({"--plugin-dir", kFixtures, "exec", "--", "echo dummy-local-key"}, local);
+  EXPECT_EQ(placeholder.exit_code, 0) << placeholder.err;
+  EXPECT_NE(placeholder.out.find("dummy-local-key"), std::string::npos) << placeholder.out;
+  Env set = local;
+  set["STIGMER_API_KEY"] = "user-local-key-4444";
+  auto user = host({"--plugin-dir", kFixtures, "exec", "--", "echo user-local-key-4444"}, set);
+  EXPECT_EQ(user.exit_code, 0) << user.err;
+  EXPECT_EQ(user.out.find("user-local-key-4444"), std::string::npos) << user.out;
+  EXPECT_EQ(config_json({}, local).at("stigmer_api_key"), "***");
+}
+
 TEST(Config, PluginsListingDoesNotComplainAboutAnIncompleteConfig) {
   // Cloud mode (MODE unset) without its keys: not an error for listing plugins.
   auto r = host({"--plugin-dir", kFixtures, "plugins"});
