@@ -158,6 +158,11 @@ SupervisorLaunch::~SupervisorLaunch() {
 long SupervisorLaunch::start(ChildSetup& cs, unsigned long flags, bool share_memory) {
   cs.shell_stack = slot_->region + page_size() + kShellStack;
   cs.shell_stack_size = kShellStack;
+  return start_child(supervisor_entry, &cs, flags, share_memory);
+}
+
+long SupervisorLaunch::start_child(int (*entry)(void*), void* arg, unsigned long flags,
+                                   bool share_memory) {
 #if defined(__SANITIZE_ADDRESS__)
   // AddressSanitizer keeps each thread's state, its stack bounds among it, in TLS: S, on a stack
   // that is not the parked thread's, would have the wrong stack unpoisoned at every noreturn
@@ -171,8 +176,8 @@ long SupervisorLaunch::start(ChildSetup& cs, unsigned long flags, bool share_mem
   sigset_t all, old;
   ::sigfillset(&all);
   ::pthread_sigmask(SIG_SETMASK, &all, &old);
-  long pid = ::clone(supervisor_entry, slot_->region + region_size(), static_cast<int>(flags), &cs,
-                     nullptr, share_memory ? slot_->tls : nullptr, nullptr);
+  long pid = ::clone(entry, slot_->region + region_size(), static_cast<int>(flags), arg, nullptr,
+                     share_memory ? slot_->tls : nullptr, nullptr);
   if (pid < 0) pid = -errno;
   ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
   return pid;

@@ -53,6 +53,10 @@ class SupervisorLaunch {
   // supervise(cs), and returns its pid, or -errno when the clone failed. `cs` must stay valid
   // until S has been reaped.
   long start(ChildSetup& cs, unsigned long flags, bool share_memory);
+  // The same for any child that runs only raw syscalls and _exits (the view's builder,
+  // view_mount.cpp): `entry(arg)` on the supervisor's stack of the slot. `arg` must stay valid
+  // until the child has been reaped.
+  long start_child(int (*entry)(void*), void* arg, unsigned long flags, bool share_memory);
 
  private:
   LaunchSlot* slot_;

@@ -2,6 +2,7 @@
 #include "view_mount.hpp"
 
 #include "namespaces.hpp"
+#include "supervisor_launch.hpp"
 
 #include <agent_runner/plugin.hpp>
 
@@ -347,6 +348,10 @@ void close_all_but(int keep) {
   ::_exit(sent == static_cast<ssize_t>(sizeof ok) ? 0 : 1);
 }
 
+int builder_entry(void* plan) {
+  build(*static_cast<const Plan*>(plan));
+}
+
 std::string step_text(const Plan& p, int32_t step) {
   if (step <= -2 && static_cast<size_t>(-2 - step) < p.sources.size())
     return std::string("opening ") + p.sources[static_cast<size_t>(-2 - step)].path;
@@ -378,11 +383,14 @@ ViewNamespaces::ViewNamespaces(const ViewTable& table, const ViewOptions& opts) 
   if (opts.user_ns) flags |= CLONE_NEWUSER;
   if (opts.pid_ns) flags |= CLONE_NEWPID;
   if (opts.net_ns) flags |= CLONE_NEWNET;
-  const long pid = ::syscall(SYS_clone, flags, 0, 0, 0, 0);
-  if (pid == 0) build(plan);
+  // The builder shares the host's memory (no copy of its page tables to make and tear down,
+  // supervisor_launch.hpp) on a slot's stack and TLS, except with a user namespace, whose id maps
+  // it writes as a process of its own. It is reaped below on every path, before `launch` ends.
+  SupervisorLaunch launch;
+  const long pid = launch.start_child(builder_entry, &plan, flags, !opts.user_ns);
   if (pid < 0)
     throw Error(AR_ERR_UNSUPPORTED,
-                std::string("building the sandbox's view: clone failed: ") + std::strerror(errno));
+                std::string("building the sandbox's view: clone failed: ") + std::strerror(-pid));
   theirs.reset();
 
   // The child answers within milliseconds; it is given generous time on a loaded machine and

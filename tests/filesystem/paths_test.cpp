@@ -8,6 +8,7 @@
 #include "fs_test_util.hpp"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cstdlib>
@@ -92,7 +93,10 @@ TEST_P(Escapes, AbsolutePathsMeanWhatTheyMeanForCommands) {
   EXPECT_EQ(r.buffers.at(0), ar_test::read_file("/etc/passwd"));
   const auto w = box->write("/etc/passwd", "mine", true);
   EXPECT_EQ(w.code(), "permission_denied");
-  EXPECT_NE(w.message().find("read-only"), std::string::npos) << w.message();
+  // Root is stopped by the read-only mount; anyone else already by the file's mode (EACCES).
+  if (::geteuid() == 0) {
+    EXPECT_NE(w.message().find("read-only"), std::string::npos) << w.message();
+  }
   EXPECT_NE(ar_test::read_file("/etc/passwd"), "mine");
 }
 
