@@ -429,6 +429,7 @@ ViewNamespaces::ViewNamespaces(const ViewTable& table, const ViewOptions& opts) 
     }
   }
   std::vector<Fd> received;
+  received.reserve(static_cast<size_t>(n_fds));
   for (int i = 0; i < n_fds; ++i) received.emplace_back(fds[i]);
   if (!answered)
     throw Error(
