@@ -10,7 +10,11 @@
 
 #include <agent_runner/plugin.hpp>
 
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
+
 #include <cerrno>
 #include <cmath>
 #include <cstring>
@@ -224,19 +228,105 @@ Server::~Server() {
   wait_idle();
 }
 
-Server::End Server::serve(int in_fd, const std::atomic<bool>& stop) {
-  jsonrpc::LineReader reader(in_fd, options_.max_message_bytes);
-  std::string line;
+// serve()'s two threads take turns: one reads, the other (the relief) waits on an alarm that the
+// reader sets only while it runs a file operation itself. Whoever sees the end of input wakes the
+// other through `wake`.
+struct Server::Readers {
+  Readers(int in_fd, size_t max_line, const std::atomic<bool>& stop_flag)
+      : reader(in_fd, max_line), stop(stop_flag) {}
+  jsonrpc::LineReader reader;  // only the reader of the moment touches it
+  const std::atomic<bool>& stop;
+  sdk::Fd alarm;  // timerfd
+  sdk::Fd wake;   // eventfd
+  std::mutex mutex;
+  std::condition_variable done_cv;
+  std::thread::id reader_id;    // which thread reads now
+  bool relief_waiting = false;  // the other thread waits on the alarm
+  bool inline_running = false;  // the reader runs a call itself (then the alarm is set)
+  bool ended = false;
   End end = End::eof;
+
+  void set_alarm(std::chrono::microseconds after) {
+    itimerspec its{};
+    its.it_value.tv_sec = static_cast<time_t>(after.count() / 1000000);
+    its.it_value.tv_nsec = static_cast<long>(after.count() % 1000000) * 1000;
+    ::timerfd_settime(alarm.get(), 0, &its, nullptr);
+  }
+  // Under `mutex`.
+  void finish(End how) {
+    if (!ended) {
+      ended = true;
+      end = how;
+    }
+    const uint64_t one = 1;
+    [[maybe_unused]] const ssize_t n = ::write(wake.get(), &one, sizeof one);
+    done_cv.notify_all();
+  }
+};
+
+bool Server::run_on_reader(const std::function<void()>& run) {
+  Readers* rs = readers_;
+  if (!rs) return false;
+  {
+    std::lock_guard lock(rs->mutex);
+    if (!rs->relief_waiting || rs->inline_running || rs->ended) return false;
+    rs->inline_running = true;
+    rs->set_alarm(kReliefAfter);
+  }
+  try {
+    run();
+  } catch (const std::exception& e) {
+    logger()->error("tool call failed: {}", e.what());
+  }
+  std::lock_guard lock(rs->mutex);
+  rs->inline_running = false;
+  // Still the reader (the relief slept through it): nothing more may ring.
+  if (rs->reader_id == std::this_thread::get_id()) rs->set_alarm(std::chrono::microseconds(0));
+  rs->done_cv.notify_all();
+  return true;
+}
+
+void Server::serve_thread(Readers& rs, bool reading) {
+  const auto self = std::this_thread::get_id();
+  std::string line;
   for (;;) {
+    if (!reading) {
+      {
+        std::lock_guard lock(rs.mutex);
+        if (rs.ended) return;
+        rs.relief_waiting = true;
+      }
+      pollfd pfd[2] = {{rs.alarm.get(), POLLIN, 0}, {rs.wake.get(), POLLIN, 0}};
+      const int pr = ::poll(pfd, 2, -1);
+      std::lock_guard lock(rs.mutex);
+      rs.relief_waiting = false;
+      if (rs.ended) return;
+      if (pr < 0 && errno != EINTR) {
+        logger()->error("waiting for the MCP reader's alarm failed: {}", std::strerror(errno));
+        rs.finish(End::read_error);
+        cancel_all();
+        return;
+      }
+      uint64_t ticks;
+      [[maybe_unused]] const ssize_t n = ::read(rs.alarm.get(), &ticks, sizeof ticks);
+      // The reader is still in its call: take over reading (it becomes the relief when done).
+      if (rs.inline_running && rs.reader_id != self) {
+        rs.reader_id = self;
+        reading = true;
+      }
+      continue;
+    }
     if (writer_.broken()) {
-      end = End::output_closed;
-      break;
+      end_serving(rs, End::output_closed);
+      return;
     }
     size_t dropped = 0;
-    auto st = reader.next(line, dropped, stop);
+    auto st = rs.reader.next(line, dropped, rs.stop);
     if (st == jsonrpc::LineReader::Status::line) {
       handle_line(line);
+      std::lock_guard lock(rs.mutex);
+      if (rs.ended) return;
+      reading = rs.reader_id == self;  // the relief took over while this thread ran a call
     } else if (st == jsonrpc::LineReader::Status::too_long) {
       logger()->warn("dropped a message of {} bytes (limit {})", dropped,
                      options_.max_message_bytes);
@@ -245,34 +335,67 @@ Server::End Server::serve(int in_fd, const std::atomic<bool>& stop) {
           "Invalid Request: message of " + std::to_string(dropped) +
               " bytes exceeds the limit of " + std::to_string(options_.max_message_bytes) +
               " bytes; it was dropped (raise it with agent-runner serve --max-message-bytes)"));
-    } else if (st == jsonrpc::LineReader::Status::eof) {
-      end = End::eof;
-      break;
-    } else if (st == jsonrpc::LineReader::Status::stopped) {
-      end = End::stopped;
-      break;
     } else {
-      logger()->error("reading from the MCP client (stdin) failed: {}",
-                      std::strerror(reader.last_errno()));
-      end = End::read_error;
+      End how = End::eof;
+      if (st == jsonrpc::LineReader::Status::stopped) {
+        how = End::stopped;
+      } else if (st == jsonrpc::LineReader::Status::error) {
+        logger()->error("reading from the MCP client (stdin) failed: {}",
+                        std::strerror(rs.reader.last_errno()));
+        how = End::read_error;
+      }
+      end_serving(rs, how);
+      return;
+    }
+  }
+}
+
+void Server::end_serving(Readers& rs, End how) {
+  {
+    std::lock_guard lock(rs.mutex);
+    rs.finish(how);
+  }
+  if (how != End::eof) {
+    cancel_all();
+    return;
+  }
+  // The client closed its side: answer what is still running (a call the other thread runs
+  // itself included), unless told to stop meanwhile.
+  logger()->info("stdin closed; finishing the calls still running");
+  auto inline_done = [&] {
+    std::unique_lock lock(rs.mutex);
+    return rs.done_cv.wait_for(lock, std::chrono::milliseconds(100),
+                               [&] { return !rs.inline_running; });
+  };
+  while (!inline_done() || !command_pool_.wait_idle_for(std::chrono::milliseconds(100)) ||
+         !file_pool_.wait_idle_for(std::chrono::milliseconds(100))) {
+    if (rs.stop.load() || writer_.broken()) {
+      cancel_all();
       break;
     }
   }
-  if (end == End::eof) {
-    // The client closed its side: answer what is still running, unless told to stop meanwhile.
-    logger()->info("stdin closed; finishing the calls still running");
-    while (!command_pool_.wait_idle_for(std::chrono::milliseconds(100)) ||
-           !file_pool_.wait_idle_for(std::chrono::milliseconds(100))) {
-      if (stop.load() || writer_.broken()) {
-        cancel_all();
-        break;
-      }
+}
+
+Server::End Server::serve(int in_fd, const std::atomic<bool>& stop) {
+  Readers rs(in_fd, options_.max_message_bytes, stop);
+  rs.alarm.reset(::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC));
+  rs.wake.reset(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+  rs.reader_id = std::this_thread::get_id();
+  std::thread relief;
+  if (rs.alarm && rs.wake) {
+    readers_ = &rs;
+    try {
+      relief = std::thread([this, &rs] { serve_thread(rs, false); });
+    } catch (const std::system_error& e) {
+      readers_ = nullptr;  // every file operation goes to the pool
+      logger()->warn("no relief reader ({}); file operations run on workers only", e.what());
     }
-  } else {
-    cancel_all();
   }
+  serve_thread(rs, true);
+  if (relief.joinable()) relief.join();  // after its call, if it runs one
+  readers_ = nullptr;
   wait_idle();
-  return end;
+  return rs.end;
 }
 
 void Server::handle_line(std::string_view line) {
@@ -433,9 +556,13 @@ void Server::start_tool_call(jsonrpc::Message m) {
     }
     features = features_;
   }
-  WorkerPool& pool = tool->op == Op::execute ? command_pool_ : file_pool_;
-  pool.submit([this, call, tool, arguments = std::move(arguments), token = std::move(token),
-               features] { run_tool_call(call, *tool, arguments, token, features); });
+  auto run = [this, call, tool, arguments = std::move(arguments), token = std::move(token),
+              features] { run_tool_call(call, *tool, arguments, token, features); };
+  if (tool->op == Op::execute) {
+    command_pool_.submit(std::move(run));
+  } else if (!run_on_reader(run)) {
+    file_pool_.submit(std::move(run));
+  }
 }
 
 void Server::run_tool_call(const std::shared_ptr<Call>& call, const ToolSpec& tool,

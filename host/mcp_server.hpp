@@ -2,10 +2,14 @@
 // The Model Context Protocol server behind `agent-runner serve --mcp`: JSON-RPC 2.0 over
 // newline-delimited stdio, the sandbox's operations as tools.
 //
-// Threads: one reader (the caller of serve()) parses every line and answers the quick methods
-// itself; each tools/call runs on a worker (commands and file operations in separate pools), so
-// a long command never holds up a file read or a cancellation. Every message goes out through one
-// writer (a mutex around whole lines).
+// Threads: one reader at a time parses every line and answers the quick methods itself. Commands
+// run on workers of their own. A file operation runs on the reader itself when the relief (a
+// second thread of serve(), waiting on an alarm) is free: handing a call to a worker costs two
+// thread wakeups, more than a small read or write takes. The alarm rings after kReliefAfter, and
+// then the relief becomes the reader, so a slow file operation holds up the next line (a
+// cancellation, say) by that much at most; otherwise file operations run on a pool of their own.
+// A long command never holds up a file read or a cancellation. Every message goes out through
+// one writer (a mutex around whole lines).
 #pragma once
 
 #include "jsonrpc.hpp"
@@ -84,6 +88,9 @@ class WorkerPool {
 
 class Server {
  public:
+  // How long a file operation run by the reader may keep the next line waiting.
+  static constexpr std::chrono::microseconds kReliefAfter{1000};
+
   Server(OpRunner runner, ServerOptions options, int out_fd);
   ~Server();
 
@@ -108,6 +115,16 @@ class Server {
     boost::json::value id;
     std::atomic<bool> cancelled{false};
   };
+  struct Readers;  // serve()'s two threads (mcp_server.cpp)
+
+  // One of serve()'s threads: the reader until the relief takes over, or the relief until the
+  // alarm rings while the reader runs a call; returns once serving has ended.
+  void serve_thread(Readers& rs, bool reading);
+  // Ends serving as the thread that saw the end: cancels the running calls, or after the end of
+  // input lets them finish (unless told to stop meanwhile).
+  void end_serving(Readers& rs, End how);
+  // Runs the call on this thread (the reader) if the relief is free; false otherwise.
+  bool run_on_reader(const std::function<void()>& run);
 
   void handle_request(jsonrpc::Message m);
   void handle_notification(const jsonrpc::Message& m);
@@ -129,6 +146,7 @@ class Server {
   std::atomic<bool> initialized_{false};
   std::string protocol_version_ = std::string(kProtocolVersions[0]);
   Features features_;
+  Readers* readers_ = nullptr;  // while serve() runs
   // Commands and file operations have workers of their own, so however many long commands run,
   // a file read never waits for one. Last: their threads stop before the members they use go.
   WorkerPool command_pool_;

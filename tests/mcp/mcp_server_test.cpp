@@ -32,6 +32,19 @@ constexpr auto kHangGuard = 60s;
 struct FakeSandbox {
   std::atomic<int> waiting{0};
   std::atomic<int> cancelled_calls{0};
+  // The thread each read ran on.
+  struct Threads {
+    std::mutex mutex;
+    std::vector<std::thread::id> ids;
+    void push(std::thread::id id) {
+      std::lock_guard lock(mutex);
+      ids.push_back(id);
+    }
+    bool contains(std::thread::id id) {
+      std::lock_guard lock(mutex);
+      return std::find(ids.begin(), ids.end(), id) != ids.end();
+    }
+  } reader_threads;
 
   OpResult operator()(Op op, const json::object& req, const CallOptions& o) {
     OpResult r;
@@ -53,6 +66,16 @@ struct FakeSandbox {
       return r;
     }
     if (op == Op::read) {
+      reader_threads.push(std::this_thread::get_id());
+      if (req.at("path") == "/wait") {  // a file operation that never ends by itself
+        ++waiting;
+        const auto give_up = std::chrono::steady_clock::now() + kHangGuard;
+        while (!o.cancelled->load() && std::chrono::steady_clock::now() < give_up)
+          std::this_thread::sleep_for(5ms);
+        --waiting;
+        ++cancelled_calls;
+        return OpResult::error(AR_ERR_CANCELLED, "cancelled by the host");
+      }
       r.body = {{"path", req.at("path")},
                 {"total_lines", 1},
                 {"offset", 0},
@@ -167,6 +190,7 @@ class Harness {
   void stop() { stop_.store(true); }
   mcp::Server::End end() const { return end_; }
   mcp::Server& server() { return *server_; }
+  std::thread::id serve_thread_id() const { return thread_.get_id(); }
 
   std::vector<json::object> seen;
 
@@ -293,6 +317,67 @@ TEST(McpServer, LongCommandDoesNotBlockFileReads) {
   EXPECT_EQ(fake.waiting.load(), 1) << "the command is still running";
   h.send(R"({"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":1}})");
   wait_until([&] { return fake.waiting.load() == 0; });
+}
+
+TEST(McpServer, QuickFileOperationsRunOnTheReader) {
+  FakeSandbox fake;
+  Harness h(std::ref(fake));
+  h.initialize();
+  // The relief thread starts with serve(); once it waits on its alarm, a read runs on the thread
+  // that read its line (serve()'s caller) instead of a worker.
+  for (int id = 1; id <= 50 && !fake.reader_threads.contains(h.serve_thread_id()); ++id) {
+    h.request(id, "tools/call", R"({"name":"read_file","arguments":{"path":"/a"}})");
+    EXPECT_EQ(text_of(h.response(id)), "     1\thello");
+  }
+  EXPECT_TRUE(fake.reader_threads.contains(h.serve_thread_id()))
+      << "no read ran on serve()'s own thread";
+}
+
+TEST(McpServer, SlowFileOperationOnTheReaderDoesNotHoldUpTheNextLines) {
+  FakeSandbox fake;
+  mcp::ServerOptions opts;
+  opts.max_workers = 1;
+  Harness h(std::ref(fake), opts);
+  h.initialize();
+  // The first slow read runs on the reader (or on the one file worker): either way the relief
+  // reads on, and a ping, a quick read and a second slow read (then on the worker) get through.
+  h.request(1, "tools/call", R"({"name":"read_file","arguments":{"path":"/wait"}})");
+  wait_until([&] { return fake.waiting.load() == 1; });
+  h.request(2, "ping");
+  h.response(2);
+  h.request(3, "tools/call", R"({"name":"read_file","arguments":{"path":"/a"}})");
+  EXPECT_EQ(text_of(h.response(3)), "     1\thello");
+  h.request(4, "tools/call", R"({"name":"read_file","arguments":{"path":"/wait"}})");
+  wait_until([&] { return fake.waiting.load() == 2; });
+  h.request(5, "ping");
+  h.response(5);
+  // Both are cancelled through lines read while they run, and neither is answered.
+  h.send(R"({"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":1}})");
+  h.send(R"({"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":4}})");
+  wait_until([&] { return fake.cancelled_calls.load() == 2; });
+  for (int id = 6; id < 16; ++id) {
+    h.request(id, "tools/call", R"({"name":"read_file","arguments":{"path":"/a"}})");
+    EXPECT_EQ(text_of(h.response(id)), "     1\thello");
+  }
+  h.close_input();
+  h.join();
+  EXPECT_EQ(h.end(), mcp::Server::End::eof);
+  while (auto m = h.next()) h.seen.push_back(*m);
+  for (const auto& m : h.seen)
+    EXPECT_FALSE(m.contains("id") && (m.at("id") == 1 || m.at("id") == 4))
+        << "cancelled request answered: " << json::serialize(m);
+}
+
+TEST(McpServer, StopCancelsAFileOperationRunningOnTheReader) {
+  FakeSandbox fake;
+  Harness h(std::ref(fake));
+  h.initialize();
+  h.request(1, "tools/call", R"({"name":"read_file","arguments":{"path":"/wait"}})");
+  wait_until([&] { return fake.waiting.load() == 1; });
+  h.stop();
+  h.join();
+  EXPECT_EQ(h.end(), mcp::Server::End::stopped);
+  EXPECT_EQ(fake.cancelled_calls.load(), 1);
 }
 
 TEST(McpServer, ProgressThenCancellationKillsTheCallAndSendsNoResponse) {
