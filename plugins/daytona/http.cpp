@@ -447,18 +447,21 @@ std::string url_encode(std::string_view s) {
 }
 
 std::optional<std::chrono::milliseconds> parse_retry_after(std::string_view value) {
+  // A wait longer than any retry budget; what the server says beyond it changes nothing.
+  constexpr time_t kLongest = 999'999;  // seconds
   std::string v = trim(value);
   if (v.empty()) return std::nullopt;
   if (std::all_of(v.begin(), v.end(),
                   [](char c) { return std::isdigit(static_cast<unsigned char>(c)); })) {
-    if (v.size() > 6) return std::chrono::milliseconds(999'999'000);
+    if (v.size() > 6) return std::chrono::seconds(kLongest);
     return std::chrono::seconds(std::stol(v));
   }
-  // HTTP-date, e.g. "Wed, 21 Oct 2015 07:28:00 GMT".
+  // HTTP-date, e.g. "Wed, 21 Oct 2015 07:28:00 GMT". curl_getdate reads a year of up to ten
+  // digits: a date that far ahead is no reason to overflow a count of milliseconds.
   const time_t when = curl_getdate(v.c_str(), nullptr);
   if (when < 0) return std::nullopt;
   const time_t now = std::time(nullptr);
-  return std::chrono::seconds(when > now ? when - now : 0);
+  return std::chrono::seconds(when <= now ? 0 : std::min<time_t>(when - now, kLongest));
 }
 
 }  // namespace agent_runner::daytona

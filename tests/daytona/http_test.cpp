@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // The daytona plugin's URL policy, on the plugin's own http.cpp (compiled into this test): which
 // hosts may receive the API key, what counts as this machine, and the plain-HTTP warning, given
-// once per host. No request is sent.
+// once per host; Retry-After. No request is sent.
 #include "http.hpp"
 
 #include <gtest/gtest.h>
@@ -65,4 +65,20 @@ TEST(UrlPolicy, PlainHttpToAnotherMachineWarnsOncePerHost) {
     EXPECT_NE(std::string(e.what()).find("trusted_hosts"), std::string::npos);
   }
   EXPECT_THROW(a.check_url("ftp://api.example.com/x", "x"), agent_runner::sdk::Error);
+}
+
+// Retry-After as seconds or as an HTTP date; what it asks for beyond 999 999 s is capped, and a
+// date in a far year (curl_getdate reads up to ten digits) is no overflow. Found by fuzz_daytona
+// (tests/fuzz/corpus/fuzz_daytona/retry_date_far_future.bin).
+TEST(RetryAfter, SecondsDatesAndFarFuturesAreCapped) {
+  using std::chrono::milliseconds;
+  using std::chrono::seconds;
+  EXPECT_EQ(parse_retry_after("7"), milliseconds(seconds(7)));
+  EXPECT_EQ(parse_retry_after(" 12 "), milliseconds(seconds(12)));
+  EXPECT_EQ(parse_retry_after("99999999999999999999"), milliseconds(seconds(999'999)));
+  EXPECT_EQ(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), milliseconds(0));  // past
+  EXPECT_EQ(parse_retry_after("21 Oct01: 09 0970007000"), milliseconds(seconds(999'999)));
+  EXPECT_EQ(parse_retry_after("Fri, 31 Dec 9999 23:59:59 GMT"), milliseconds(seconds(999'999)));
+  EXPECT_EQ(parse_retry_after(""), std::nullopt);
+  EXPECT_EQ(parse_retry_after("soon"), std::nullopt);
 }
