@@ -2,6 +2,7 @@
 // The file operations of the filesystem sandbox (request and result shapes: sdk/README.md).
 #pragma once
 
+#include "deferred_release.hpp"
 #include "paths.hpp"
 #include "sandbox_files.hpp"
 
@@ -18,6 +19,8 @@ struct FileContext {
   uint64_t max_file_bytes;
   // Entries glob and grep look at before they stop and say truncated (sandbox.max_search_entries).
   uint64_t max_search_entries = 1000000;
+  // Where a write hands the file it replaced, to be freed after the answer (null: on the spot).
+  DeferredRelease* replaced = nullptr;
 };
 
 sdk::Result op_ls(const FileContext& ctx, sdk::Call& call);

@@ -91,6 +91,7 @@ class FsSandbox final : public sdk::Sandbox {
   }
 
   Result release() override {
+    replaced_.drain();  // the files writes replaced are freed before the sandbox is gone
     if (hold_) hold_->release();
     view_.reset();  // the namespaces go with their last descriptor
     ws_->release();
@@ -124,7 +125,9 @@ class FsSandbox final : public sdk::Sandbox {
  private:
   FsSandbox() = default;
 
-  FileContext ctx() const { return {*files_, cfg_.max_file_bytes, cfg_.max_search_entries}; }
+  FileContext ctx() const {
+    return {*files_, cfg_.max_file_bytes, cfg_.max_search_entries, &replaced_};
+  }
 
   void init(const sdk::CreateArgs& args) {
     cfg_ = parse_config(args.config);
@@ -173,6 +176,7 @@ class FsSandbox final : public sdk::Sandbox {
   ViewTable table_;
   std::unique_ptr<ViewNamespaces> view_;  // the container view's namespaces (null: host view)
   std::unique_ptr<SandboxFiles> files_;   // what file operations see: the same table
+  mutable DeferredRelease replaced_;      // files writes replaced, freed after their answer
 };
 
 }  // namespace

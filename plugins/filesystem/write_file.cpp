@@ -253,7 +253,7 @@ bool write_file(const FileContext& ctx, const SandboxPath& p, std::string_view c
   }
   const int dir = t.dir.get();
   const std::string& leaf = t.path.leaf();
-  try {
+  auto put = [&] {
     TempFile tmp(dir, how.mode >= 0 ? static_cast<mode_t>(how.mode & 0777) : 0644, shown, action);
     write_all_fd(tmp.fd(), content, shown, action);
     // The host's credentials do not change while it runs.
@@ -269,9 +269,14 @@ bool write_file(const FileContext& ctx, const SandboxPath& p, std::string_view c
     finish(tmp, t.exists, shown, action);
     bool created = !t.exists;
     if (t.exists) {
+      // A reference to the file being replaced, so that it is freed after the answer, not by
+      // the rename (deferred_release.hpp). Whatever the name holds by now, only a reference.
+      Fd old;
+      if (ctx.replaced) old.reset(::openat(dir, leaf.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
       if (::renameat(dir, tmp.name().c_str(), dir, leaf.c_str()) != 0)
         throw_errno(errno, shown, action);
       tmp.keep();
+      if (old) ctx.replaced->release(std::move(old), static_cast<uint64_t>(t.st.st_size));
     } else if (::renameat2(dir, tmp.name().c_str(), dir, leaf.c_str(), RENAME_NOREPLACE) == 0) {
       tmp.keep();
     } else if (errno == EINVAL) {
@@ -288,6 +293,20 @@ bool write_file(const FileContext& ctx, const SandboxPath& p, std::string_view c
       throw_errno(errno, shown, action);
     }
     return created;
+  };
+  try {
+    const uint64_t freed = ctx.replaced ? ctx.replaced->freed() : 0;
+    try {
+      return put();
+    } catch (const Error& e) {
+      // Replaced files this sandbox had not freed yet may be what the disk lacked: free them,
+      // and if any was freed meanwhile, try once more, so that a write fails for want of space
+      // only when there is none.
+      if (e.status() != AR_ERR_NO_SPACE || !ctx.replaced) throw;
+      ctx.replaced->flush();
+      if (ctx.replaced->freed() == freed) throw;
+    }
+    return put();
   } catch (const Error& e) {
     if (e.status() != AR_ERR_NO_SPACE) throw;
     throw Error(AR_ERR_NO_SPACE,
